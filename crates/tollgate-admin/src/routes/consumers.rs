@@ -1,0 +1,112 @@
+//! `/admin/v1/consumers`: application teams calling the gateway.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use tollgate_core::spec::ConsumerSpec;
+use tollgate_store::{Store, StoreError, Stored};
+
+use super::View;
+
+/// A consumer with its bookkeeping.
+pub type ConsumerView = View<ConsumerSpec>;
+use super::resource::{self, AdminResource, api, issues};
+use crate::error::AdminError;
+use crate::state::AdminState;
+
+impl AdminResource for ConsumerSpec {
+    const WHAT: &'static str = "consumer";
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn fetch(store: &Store, name: &str) -> Result<Option<Stored<Self>>, StoreError> {
+        store.get_consumer(name).await
+    }
+    async fn fetch_all(store: &Store) -> Result<Vec<Stored<Self>>, StoreError> {
+        store.list_consumers().await
+    }
+    async fn save(&self, store: &Store) -> Result<(), StoreError> {
+        store.upsert_consumer(self, api()).await
+    }
+    async fn remove(store: &Store, name: &str) -> Result<bool, StoreError> {
+        store.delete_consumer(name).await
+    }
+    async fn check(&self, store: &Store) -> Result<(), AdminError> {
+        if !self.api_keys.is_empty() {
+            return Err(AdminError::Invalid {
+                message: "Keys are not set here: create them with POST /admin/v1/consumers/{name}/keys (they are shown once)".into(),
+                param: Some("api_keys".into()),
+            });
+        }
+        let teams: HashSet<String> = store
+            .list_teams()
+            .await?
+            .into_iter()
+            .map(|t| t.spec.name)
+            .collect();
+        let models: HashSet<String> = store
+            .list_models()
+            .await?
+            .into_iter()
+            .map(|m| m.spec.name)
+            .collect();
+        issues(tollgate_config::check_consumer(
+            self,
+            &|t| teams.contains(t),
+            &|m| models.contains(m),
+        ))
+    }
+    /// A consumer's keys go with it.
+    async fn before_delete(store: &Store, name: &str) -> Result<(), AdminError> {
+        store.delete_keys_of_consumer(name).await?;
+        Ok(())
+    }
+}
+
+#[utoipa::path(get, path = "/admin/v1/consumers", tag = "consumers",
+    responses((status = 200, body = Vec<ConsumerView>)), security(("bearer" = [])))]
+pub(crate) async fn list_consumers(
+    State(st): State<AdminState>,
+) -> Result<Json<Vec<ConsumerView>>, AdminError> {
+    resource::list(&st).await
+}
+
+#[utoipa::path(post, path = "/admin/v1/consumers", tag = "consumers", request_body = ConsumerSpec,
+    responses((status = 201, body = ConsumerView), (status = 400), (status = 409)), security(("bearer" = [])))]
+pub(crate) async fn create_consumer(
+    State(st): State<AdminState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ConsumerView>), AdminError> {
+    resource::create(&st, &body).await
+}
+
+#[utoipa::path(get, path = "/admin/v1/consumers/{name}", tag = "consumers", params(("name" = String, Path)),
+    responses((status = 200, body = ConsumerView), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn get_consumer(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<ConsumerView>, AdminError> {
+    resource::get(&st, &name).await
+}
+
+#[utoipa::path(put, path = "/admin/v1/consumers/{name}", tag = "consumers", params(("name" = String, Path)), request_body = ConsumerSpec,
+    responses((status = 200, body = ConsumerView), (status = 400), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn put_consumer(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<ConsumerView>, AdminError> {
+    resource::put(&st, &name, &body).await
+}
+
+#[utoipa::path(delete, path = "/admin/v1/consumers/{name}", tag = "consumers", params(("name" = String, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn delete_consumer(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    resource::delete::<ConsumerSpec>(&st, &name).await
+}

@@ -1,0 +1,181 @@
+//! Consumer keys: created (shown once), listed, revoked.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tollgate_store::{KeyRecord, Source, new_key_id};
+use utoipa::ToSchema;
+
+use super::parse_body;
+use crate::error::AdminError;
+use crate::state::AdminState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// RFC 3339, or null for a key that does not expire.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Models this key may use (within the consumer's); omitted means all of them.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+}
+
+/// The answer to a key creation: the only time the key is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKey {
+    pub id: String,
+    pub key: String,
+    pub prefix: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub name: Option<String>,
+    pub consumer: String,
+    pub models: Option<Vec<String>>,
+}
+
+/// A key as listed: never the secret, nor its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    pub id: String,
+    pub consumer: String,
+    pub name: Option<String>,
+    pub prefix: String,
+    pub models: Option<Vec<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub source: String,
+}
+
+impl From<KeyRecord> for KeyView {
+    fn from(k: KeyRecord) -> Self {
+        KeyView {
+            id: k.id,
+            consumer: k.consumer,
+            name: k.name,
+            prefix: k.prefix,
+            models: k.models,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+            created_at: k.created_at,
+            source: k.source.to_string(),
+        }
+    }
+}
+
+async fn consumer_exists(st: &AdminState, name: &str) -> Result<(), AdminError> {
+    match st.store.get_consumer(name).await? {
+        Some(_) => Ok(()),
+        None => Err(AdminError::NotFound(format!("No consumer named `{name}`"))),
+    }
+}
+
+#[utoipa::path(get, path = "/admin/v1/consumers/{name}/keys", tag = "keys", params(("name" = String, Path)),
+    responses((status = 200, body = Vec<KeyView>), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn list_keys(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<KeyView>>, AdminError> {
+    consumer_exists(&st, &name).await?;
+    let keys = st.store.list_keys(Some(&name)).await?;
+    Ok(Json(keys.into_iter().map(KeyView::from).collect()))
+}
+
+#[utoipa::path(post, path = "/admin/v1/consumers/{name}/keys", tag = "keys", params(("name" = String, Path)),
+    request_body = CreateKey,
+    responses((status = 201, body = CreatedKey, description = "The key is in `key`, shown this once"), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub(crate) async fn create_key(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
+    consumer_exists(&st, &name).await?;
+    let req: CreateKey = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateKey {
+            name: None,
+            expires_at: None,
+            models: None,
+        }
+    } else {
+        parse_body(&body)?
+    };
+    if let Some(models) = &req.models {
+        let snapshot = st.live.snapshot.load();
+        if let Some((i, m)) = models
+            .iter()
+            .enumerate()
+            .find(|(_, m)| !snapshot.models.contains_key(*m))
+        {
+            return Err(AdminError::Invalid {
+                message: format!("Unknown model `{m}`"),
+                param: Some(format!("models[{i}]")),
+            });
+        }
+    }
+    let new = tollgate_core::keys::generate();
+    let record = KeyRecord {
+        id: new_key_id(),
+        consumer: name.clone(),
+        name: req.name.clone(),
+        hash: new.hash,
+        prefix: new.prefix.clone(),
+        models: req.models.clone(),
+        expires_at: req.expires_at,
+        revoked_at: None,
+        created_at: Utc::now(),
+        source: Source::Api,
+    };
+    st.store.insert_key(&record).await?;
+    st.reload().await;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            id: record.id,
+            key: new.secret,
+            prefix: new.prefix,
+            expires_at: req.expires_at,
+            name: req.name,
+            consumer: name,
+            models: req.models,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/admin/v1/keys/{id}", tag = "keys", params(("id" = String, Path)),
+    responses((status = 200, body = KeyView), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn get_key(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, AdminError> {
+    let key = st
+        .store
+        .get_key(&id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("No key with id `{id}`")))?;
+    Ok(Json(key.into()))
+}
+
+/// Revokes a key; the gateway refuses it from the next request on.
+#[utoipa::path(delete, path = "/admin/v1/keys/{id}", tag = "keys", params(("id" = String, Path)),
+    responses((status = 200, body = KeyView), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn revoke_key(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, AdminError> {
+    if !st.store.revoke_key(&id, Utc::now()).await? {
+        return Err(AdminError::NotFound(format!("No key with id `{id}`")));
+    }
+    st.reload().await;
+    let key = st
+        .store
+        .get_key(&id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("No key with id `{id}`")))?;
+    Ok(Json(key.into()))
+}

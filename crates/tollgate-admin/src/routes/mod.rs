@@ -1,0 +1,142 @@
+//! The admin listener's routes.
+
+mod consumers;
+mod health;
+mod keys;
+mod models;
+mod providers;
+mod resource;
+mod session;
+mod teams;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tollgate_store::Stored;
+use utoipa::ToSchema;
+
+use crate::auth::require_admin;
+use crate::state::AdminState;
+
+pub(crate) use consumers::*;
+pub(crate) use health::*;
+pub(crate) use keys::*;
+pub(crate) use models::*;
+pub(crate) use providers::*;
+pub(crate) use session::*;
+pub(crate) use teams::*;
+
+pub fn router(state: AdminState) -> Router {
+    let protected = Router::new()
+        .route(
+            "/admin/v1/providers",
+            get(list_providers).post(create_provider),
+        )
+        .route(
+            "/admin/v1/providers/{name}",
+            get(get_provider).put(put_provider).delete(delete_provider),
+        )
+        .route("/admin/v1/models", get(list_models).post(create_model))
+        .route(
+            "/admin/v1/models/{name}",
+            get(get_model).put(put_model).delete(delete_model),
+        )
+        .route("/admin/v1/teams", get(list_teams).post(create_team))
+        .route(
+            "/admin/v1/teams/{name}",
+            get(get_team).put(put_team).delete(delete_team),
+        )
+        .route(
+            "/admin/v1/consumers",
+            get(list_consumers).post(create_consumer),
+        )
+        .route(
+            "/admin/v1/consumers/{name}",
+            get(get_consumer).put(put_consumer).delete(delete_consumer),
+        )
+        .route(
+            "/admin/v1/consumers/{name}/keys",
+            get(list_keys).post(create_key),
+        )
+        .route("/admin/v1/keys/{id}", get(get_key).delete(revoke_key))
+        .route("/admin/v1/logout", post(logout))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    Router::new()
+        .merge(protected)
+        .route("/admin/v1/login", post(login))
+        .route("/admin/v1/openapi.json", get(crate::openapi::document))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn(tollgate_gateway_request_id))
+        .with_state(state)
+}
+
+/// `x-request-id` on admin answers too.
+async fn tollgate_gateway_request_id(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let id = format!("req_{}", uuid::Uuid::now_v7().simple());
+    let mut res = next.run(req).await;
+    if let Ok(v) = http::HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+async fn not_found(uri: axum::http::Uri) -> crate::error::AdminError {
+    crate::error::AdminError::NotFound(format!("Unknown admin path: {}", uri.path()))
+}
+
+/// A stored resource with its bookkeeping, as the admin API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct View<T> {
+    #[serde(flatten)]
+    pub spec: T,
+    /// `config` (declared in the config file, re-applied at start) or `api`.
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl<T> From<Stored<T>> for View<T> {
+    fn from(s: Stored<T>) -> Self {
+        View {
+            spec: s.spec,
+            source: s.source.to_string(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// Rejects a body whose `name` disagrees with the path.
+pub(crate) fn same_name(path: &str, body: &str) -> Result<(), crate::error::AdminError> {
+    if path == body {
+        Ok(())
+    } else {
+        Err(crate::error::AdminError::Invalid {
+            message: format!("The body's name `{body}` differs from the path's `{path}`"),
+            param: Some("name".into()),
+        })
+    }
+}
+
+/// Parses a JSON body, naming the offending field as `param`.
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, crate::error::AdminError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        crate::error::AdminError::Invalid {
+            message: format!("Invalid JSON body: {inner}"),
+            param: (path != ".").then_some(path),
+        }
+    })
+}

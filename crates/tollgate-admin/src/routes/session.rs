@@ -1,0 +1,78 @@
+//! Console sessions: a username and password give a session token, usable as the
+//! `tollgate_session` cookie or as a bearer token.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::HeaderValue;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::SESSION_COOKIE;
+use crate::error::AdminError;
+use crate::state::AdminState;
+
+const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Session token: send as `Authorization: Bearer` or keep the cookie.
+    pub token: String,
+    pub username: String,
+    pub role: String,
+    pub expires_in_seconds: u64,
+}
+
+#[utoipa::path(post, path = "/admin/v1/login", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, description = "Wrong username or password")))]
+pub(crate) async fn login(
+    State(st): State<AdminState>,
+    body: axum::body::Bytes,
+) -> Result<Response, AdminError> {
+    let req: LoginRequest = serde_json::from_slice(&body)
+        .map_err(|e| AdminError::invalid(format!("Invalid JSON body: {e}")))?;
+    let user = st
+        .store
+        .verify_user(&req.username, &req.password)
+        .await?
+        .ok_or(AdminError::Unauthorized)?;
+    let token = st.store.create_session(&user.username, SESSION_TTL).await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION_TTL.as_secs()
+    );
+    let mut res = Json(LoginResponse {
+        token,
+        username: user.username,
+        role: user.role,
+        expires_in_seconds: SESSION_TTL.as_secs(),
+    })
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(http::header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+#[utoipa::path(post, path = "/admin/v1/logout", tag = "session", responses((status = 204)), security(("bearer" = [])))]
+pub(crate) async fn logout(
+    State(st): State<AdminState>,
+    headers: http::HeaderMap,
+) -> Result<http::StatusCode, AdminError> {
+    if let Some(token) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        st.store.delete_session(token.trim()).await?;
+    }
+    Ok(http::StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,29 @@
+//! What the admin handlers share.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tollgate_core::live::Live;
+use tollgate_store::Store;
+
+use crate::snapshot;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: Store,
+    pub live: Arc<Live>,
+    /// The configured admin bearer token, if any (console sessions also work).
+    pub admin_token: Option<Arc<str>>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AdminState {
+    /// Rebuilds the snapshot after a write. A failure is logged: the write itself
+    /// succeeded and the background poller will retry the reload.
+    pub async fn reload(&self) {
+        match snapshot::load(&self.store).await {
+            Ok(s) => self.live.install(s),
+            Err(e) => tracing::error!(error = %e, "reloading the configuration snapshot failed"),
+        }
+    }
+}

@@ -1,0 +1,542 @@
+//! Semantic checks of single resources, shared by the config loader and the admin API.
+//!
+//! Paths in an [`Issue`] are relative to the resource (`targets[0].provider`); an empty
+//! path means the resource itself. Messages never repeat secrets (API keys, secrets).
+
+use std::collections::HashMap;
+
+use tollgate_core::spec::{
+    AlertSpec, BudgetSpec, ConsumerSpec, ModelSpec, Price, ProviderKind, ProviderSpec,
+    RateLimitSpec, TeamSpec, Timeouts,
+};
+
+/// One problem found in a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// Field path relative to the resource, e.g. `targets[0].provider`; empty for the
+    /// resource as a whole.
+    pub path: String,
+    pub message: String,
+}
+
+impl Issue {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Issue {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+const EMPTY: &str = "must not be empty";
+
+/// Checks of a provider on its own.
+pub fn check_provider(p: &ProviderSpec) -> Vec<Issue> {
+    let mut out = Vec::new();
+    check_name(&p.name, &mut out);
+    match &p.base_url {
+        Some(url) => {
+            if let Err(msg) = check_http_url(url, false) {
+                out.push(Issue::new("base_url", msg));
+            }
+        }
+        None if p.kind.default_base_url().is_none() => out.push(Issue::new(
+            "base_url",
+            format!("is required for kind `{}`", p.kind),
+        )),
+        None => {}
+    }
+    match (&p.api_version, p.kind == ProviderKind::AzureOpenai) {
+        (None, true) => out.push(Issue::new(
+            "api_version",
+            "is required for kind `azure_openai` (e.g. \"2024-10-21\")",
+        )),
+        (Some(v), true) if v.trim().is_empty() => out.push(Issue::new("api_version", EMPTY)),
+        (Some(_), false) => out.push(Issue::new(
+            "api_version",
+            format!("is only valid for kind `azure_openai`, not `{}`", p.kind),
+        )),
+        _ => {}
+    }
+    check_keys("api_keys", &p.api_keys, &mut out);
+    out
+}
+
+/// Checks of a model; `provider_exists` and `model_exists` tell which names its
+/// targets and fallbacks may refer to.
+pub fn check_model(
+    m: &ModelSpec,
+    provider_exists: &dyn Fn(&str) -> bool,
+    model_exists: &dyn Fn(&str) -> bool,
+) -> Vec<Issue> {
+    let mut out = Vec::new();
+    check_name(&m.name, &mut out);
+    if m.targets.is_empty() {
+        out.push(Issue::new("targets", "must list at least one target"));
+    } else if m.targets.iter().all(|t| t.weight == 0) {
+        out.push(Issue::new(
+            "targets",
+            "every target has weight 0; at least one must have a weight above 0",
+        ));
+    }
+    for (i, t) in m.targets.iter().enumerate() {
+        let at = format!("targets[{i}]");
+        if t.provider.is_empty() {
+            out.push(Issue::new(format!("{at}.provider"), EMPTY));
+        } else if !provider_exists(&t.provider) {
+            out.push(Issue::new(
+                format!("{at}.provider"),
+                format!("unknown provider `{}`", t.provider),
+            ));
+        }
+        if t.model.trim().is_empty() {
+            out.push(Issue::new(format!("{at}.model"), EMPTY));
+        }
+        if let Some(timeouts) = &t.timeouts {
+            check_timeouts(&format!("{at}.timeouts"), timeouts, &mut out);
+        }
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, f) in m.fallbacks.iter().enumerate() {
+        let at = format!("fallbacks[{i}]");
+        if f == &m.name {
+            out.push(Issue::new(at, "a model cannot fall back to itself"));
+        } else if !model_exists(f) {
+            out.push(Issue::new(at, format!("unknown model `{f}`")));
+        } else if let Some(first) = seen.get(f.as_str()) {
+            out.push(Issue::new(
+                at,
+                format!("`{f}` is already listed at fallbacks[{first}]"),
+            ));
+        }
+        seen.entry(f.as_str()).or_insert(i);
+    }
+    if let Some(timeouts) = &m.timeouts {
+        check_timeouts("timeouts", timeouts, &mut out);
+    }
+    if let Some(cache) = &m.cache
+        && cache.ttl_seconds == 0
+    {
+        out.push(Issue::new(
+            "cache.ttl_seconds",
+            "must be greater than 0 (omit `cache` for no caching)",
+        ));
+    }
+    if m.max_output_tokens == Some(0) {
+        out.push(Issue::new("max_output_tokens", "must be greater than 0"));
+    }
+    if let Some(price) = &m.price {
+        check_price(price, &mut out);
+    }
+    out
+}
+
+/// Checks of a team on its own.
+pub fn check_team(t: &TeamSpec) -> Vec<Issue> {
+    let mut out = Vec::new();
+    check_name(&t.name, &mut out);
+    if let Some(b) = &t.budget {
+        check_budget("budget", b, &mut out);
+    }
+    if let Some(r) = &t.rate_limit {
+        check_rate_limit("rate_limit", r, &mut out);
+    }
+    out
+}
+
+/// Checks of a consumer; `team_exists` and `model_exists` tell which names its team
+/// and allowed models may refer to. (Keys that other consumers already use are the
+/// caller's to check.)
+pub fn check_consumer(
+    c: &ConsumerSpec,
+    team_exists: &dyn Fn(&str) -> bool,
+    model_exists: &dyn Fn(&str) -> bool,
+) -> Vec<Issue> {
+    let mut out = Vec::new();
+    check_name(&c.name, &mut out);
+    if let Some(team) = &c.team {
+        if team.is_empty() {
+            out.push(Issue::new("team", EMPTY));
+        } else if !team_exists(team) {
+            out.push(Issue::new("team", format!("unknown team `{team}`")));
+        }
+    }
+    check_keys("api_keys", &c.api_keys, &mut out);
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, key) in c.api_keys.iter().enumerate() {
+        if key.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.get(key.as_str()) {
+            out.push(Issue::new(
+                format!("api_keys[{i}]"),
+                format!("duplicate API key (same as api_keys[{first}])"),
+            ));
+        } else {
+            seen.insert(key, i);
+        }
+    }
+    if let Some(models) = &c.models {
+        for (i, m) in models.iter().enumerate() {
+            if !model_exists(m) {
+                out.push(Issue::new(
+                    format!("models[{i}]"),
+                    format!("unknown model `{m}`"),
+                ));
+            }
+        }
+    }
+    if let Some(r) = &c.rate_limit {
+        check_rate_limit("rate_limit", r, &mut out);
+    }
+    if let Some(b) = &c.budget {
+        check_budget("budget", b, &mut out);
+    }
+    if let Some(credits) = c.credits_usd {
+        check_amount("credits_usd", credits, &mut out);
+    }
+    out
+}
+
+/// Checks of an alert on its own.
+pub fn check_alert(a: &AlertSpec) -> Vec<Issue> {
+    let mut out = Vec::new();
+    check_name(&a.name, &mut out);
+    if let Err(msg) = check_http_url(&a.webhook, true) {
+        out.push(Issue::new("webhook", msg));
+    }
+    if let Some(secret) = &a.secret
+        && secret.is_empty()
+    {
+        out.push(Issue::new(
+            "secret",
+            "must not be empty (omit it to send unsigned deliveries)",
+        ));
+    }
+    out
+}
+
+fn check_name(name: &str, out: &mut Vec<Issue>) {
+    if name.trim().is_empty() {
+        out.push(Issue::new("name", EMPTY));
+    } else if name.chars().any(|c| c.is_control()) {
+        out.push(Issue::new("name", "must not contain control characters"));
+    }
+}
+
+fn check_keys(field: &str, keys: &[String], out: &mut Vec<Issue>) {
+    for (i, key) in keys.iter().enumerate() {
+        if key.is_empty() {
+            out.push(Issue::new(format!("{field}[{i}]"), EMPTY));
+        } else if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            out.push(Issue::new(
+                format!("{field}[{i}]"),
+                "must not contain whitespace or control characters (a trailing newline from a secret file?)",
+            ));
+        }
+    }
+}
+
+fn check_timeouts(at: &str, t: &Timeouts, out: &mut Vec<Issue>) {
+    for (name, value) in [
+        ("connect_ms", t.connect_ms),
+        ("first_byte_ms", t.first_byte_ms),
+        ("idle_ms", t.idle_ms),
+        ("total_ms", t.total_ms),
+    ] {
+        if value == Some(0) {
+            out.push(Issue::new(
+                format!("{at}.{name}"),
+                "must be greater than 0 (omit it for the default)",
+            ));
+        }
+    }
+}
+
+fn check_price(p: &Price, out: &mut Vec<Issue>) {
+    check_amount("price.input_per_mtok", p.input_per_mtok, out);
+    check_amount("price.output_per_mtok", p.output_per_mtok, out);
+}
+
+fn check_amount(at: &str, value: f64, out: &mut Vec<Issue>) {
+    if !value.is_finite() {
+        out.push(Issue::new(at, "must be a finite number"));
+    } else if value < 0.0 {
+        out.push(Issue::new(at, "must not be negative"));
+    }
+}
+
+fn check_budget(at: &str, b: &BudgetSpec, out: &mut Vec<Issue>) {
+    match (b.usd, b.tokens) {
+        (None, None) => out.push(Issue::new(at, "must set one of `usd` or `tokens`")),
+        (Some(_), Some(_)) => out.push(Issue::new(
+            at,
+            "must set only one of `usd` or `tokens`, not both",
+        )),
+        _ => {}
+    }
+    if let Some(usd) = b.usd {
+        check_amount(&format!("{at}.usd"), usd, out);
+    }
+}
+
+fn check_rate_limit(at: &str, r: &RateLimitSpec, out: &mut Vec<Issue>) {
+    for (name, value) in [
+        ("requests_per_minute", r.requests_per_minute),
+        ("tokens_per_minute", r.tokens_per_minute),
+        ("concurrent", r.concurrent.map(u64::from)),
+    ] {
+        if value == Some(0) {
+            out.push(Issue::new(
+                format!("{at}.{name}"),
+                "must be greater than 0 (omit it for no limit)",
+            ));
+        }
+    }
+}
+
+/// An absolute `http://` or `https://` URL with a host. `allow_query` permits a query
+/// and fragment (a base URL gets paths appended, so it may not have them).
+pub(crate) fn check_http_url(url: &str, allow_query: bool) -> Result<(), String> {
+    const NOT_URL: &str = "must be an http:// or https:// URL";
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{NOT_URL} (it contains whitespace)"));
+    }
+    let lower = url.to_ascii_lowercase();
+    let scheme_len = if lower.starts_with("https://") {
+        8
+    } else if lower.starts_with("http://") {
+        7
+    } else {
+        return Err(NOT_URL.to_string());
+    };
+    let rest = url.get(scheme_len..).unwrap_or("");
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_end).unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = if let Some(after) = host_port.strip_prefix('[') {
+        let Some((v6, tail)) = after.split_once(']') else {
+            return Err(format!("{NOT_URL} (unclosed `[` in the host)"));
+        };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("{NOT_URL} (invalid IPv6 address)"));
+        }
+        match tail {
+            "" => ("v6", None),
+            t => match t.strip_prefix(':') {
+                Some(p) => ("v6", Some(p)),
+                None => return Err(format!("{NOT_URL} (unexpected text after the host)")),
+            },
+        }
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("{NOT_URL} (it has no host)"));
+    }
+    if !host
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '%'))
+    {
+        return Err(format!("{NOT_URL} (invalid host)"));
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return Err(format!("{NOT_URL} (invalid port)"));
+    }
+    if !allow_query
+        && rest
+            .get(authority_end..)
+            .is_some_and(|p| p.contains(['?', '#']))
+    {
+        return Err("must not contain a query string or fragment".to_string());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tollgate_core::spec::{CacheScope, CacheSpec, Period, Strategy, TargetSpec};
+
+    fn provider(kind: ProviderKind) -> ProviderSpec {
+        ProviderSpec {
+            name: "p".into(),
+            kind,
+            base_url: None,
+            api_keys: vec![],
+            api_version: None,
+        }
+    }
+
+    fn paths(issues: &[Issue]) -> Vec<&str> {
+        issues.iter().map(|i| i.path.as_str()).collect()
+    }
+
+    #[test]
+    fn urls() {
+        for ok in [
+            "https://api.openai.com/v1",
+            "http://127.0.0.1:11434",
+            "https://[::1]:8443/x",
+            "https://user:pw@host.example/",
+            "HTTPS://Host.example",
+        ] {
+            assert_eq!(check_http_url(ok, false), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https:///path",
+            "https://host:99999",
+            "https://host:port",
+            "api.openai.com",
+            "https://ho st",
+            "https://[zz]/",
+            "",
+        ] {
+            assert!(check_http_url(bad, false).is_err(), "{bad}");
+        }
+        assert!(check_http_url("https://h/x?y=1", false).is_err());
+        assert!(check_http_url("https://h/x?y=1", true).is_ok());
+    }
+
+    #[test]
+    fn provider_rules() {
+        assert!(check_provider(&provider(ProviderKind::Openai)).is_empty());
+        assert_eq!(
+            paths(&check_provider(&provider(ProviderKind::OpenaiCompatible))),
+            ["base_url"]
+        );
+        assert_eq!(
+            paths(&check_provider(&provider(ProviderKind::AzureOpenai))),
+            ["base_url", "api_version"]
+        );
+        let mut p = provider(ProviderKind::Anthropic);
+        p.api_version = Some("x".into());
+        p.api_keys = vec!["ok".into(), "".into(), "k\n".into()];
+        p.base_url = Some("localhost:1".into());
+        assert_eq!(
+            paths(&check_provider(&p)),
+            ["base_url", "api_version", "api_keys[1]", "api_keys[2]"]
+        );
+        let issues = check_provider(&p);
+        assert!(!issues.iter().any(|i| i.message.contains("k\n")));
+    }
+
+    #[test]
+    fn model_rules() {
+        let target = |p: &str, w: u32| TargetSpec {
+            provider: p.into(),
+            model: "m".into(),
+            weight: w,
+            timeouts: None,
+        };
+        let mut m = ModelSpec {
+            name: "a".into(),
+            targets: vec![target("known", 0), target("ghost", 0)],
+            fallbacks: vec!["a".into(), "b".into(), "zzz".into(), "b".into()],
+            strategy: Strategy::Weighted,
+            timeouts: Some(Timeouts {
+                connect_ms: Some(0),
+                ..Timeouts::default()
+            }),
+            retries: None,
+            cache: Some(CacheSpec {
+                ttl_seconds: 0,
+                scope: CacheScope::Shared,
+                charge_hits: false,
+            }),
+            max_output_tokens: Some(0),
+            price: Some(Price {
+                input_per_mtok: -1.0,
+                output_per_mtok: f64::NAN,
+            }),
+        };
+        let issues = check_model(&m, &|p| p == "known", &|n| n == "b");
+        assert_eq!(
+            paths(&issues),
+            [
+                "targets",
+                "targets[1].provider",
+                "fallbacks[0]",
+                "fallbacks[2]",
+                "fallbacks[3]",
+                "timeouts.connect_ms",
+                "cache.ttl_seconds",
+                "max_output_tokens",
+                "price.input_per_mtok",
+                "price.output_per_mtok",
+            ]
+        );
+        m.targets.clear();
+        assert_eq!(
+            check_model(&m, &|_| true, &|_| true)[0].message,
+            "must list at least one target"
+        );
+    }
+
+    #[test]
+    fn consumer_team_alert_rules() {
+        let c = ConsumerSpec {
+            name: "c".into(),
+            team: Some("nope".into()),
+            api_keys: vec!["k1".into(), "k1".into()],
+            models: Some(vec!["m".into(), "x".into()]),
+            rate_limit: Some(RateLimitSpec {
+                requests_per_minute: Some(0),
+                tokens_per_minute: Some(5),
+                concurrent: Some(0),
+            }),
+            budget: Some(BudgetSpec {
+                usd: Some(-1.0),
+                tokens: None,
+                period: Period::Monthly,
+            }),
+            credits_usd: Some(-0.5),
+        };
+        assert_eq!(
+            paths(&check_consumer(&c, &|_| false, &|m| m == "m")),
+            [
+                "team",
+                "api_keys[1]",
+                "models[1]",
+                "rate_limit.requests_per_minute",
+                "rate_limit.concurrent",
+                "budget.usd",
+                "credits_usd",
+            ]
+        );
+        let t = TeamSpec {
+            name: " ".into(),
+            budget: Some(BudgetSpec {
+                usd: Some(1.0),
+                tokens: Some(1),
+                period: Period::Total,
+            }),
+            rate_limit: None,
+        };
+        assert_eq!(paths(&check_team(&t)), ["name", "budget"]);
+        let a = AlertSpec {
+            name: "a".into(),
+            webhook: "mailto:x@y".into(),
+            secret: Some(String::new()),
+        };
+        assert_eq!(paths(&check_alert(&a)), ["webhook", "secret"]);
+    }
+}

@@ -1,0 +1,193 @@
+//! tollgate-config: loads, interpolates and validates the YAML config file.
+//!
+//! ```text
+//! text ──granit-parser──▶ outline (paths, positions, scalars with `${`)
+//!      ──interpolation──▶ text' (each interpolated scalar rewritten as one quoted scalar)
+//!      ──serde-saphyr───▶ raw config ──checks──▶ Config
+//! ```
+//! Every error is reported against the original text as `FILE:LINE:COLUMN: path: message`.
+//! Interpolation happens on parsed scalar values, so comments are never interpolated and a
+//! value can never change the document's structure. When deserialization fails, each
+//! section and each resource is deserialized on its own so that one bad resource does not
+//! hide the errors of the others; when it succeeds, all semantic checks run and all their
+//! findings are reported.
+
+mod assemble;
+mod check;
+mod interp;
+mod load;
+mod text;
+mod tree;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::Path;
+
+use tollgate_core::spec::{AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, TeamSpec};
+
+pub use check::{Issue, check_alert, check_consumer, check_model, check_provider, check_team};
+
+/// The whole configuration: the embedded defaults, overridden by the file.
+/// `Config::default()` is what `tollgate serve` runs with when there is no config file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub providers: Vec<ProviderSpec>,
+    pub models: Vec<ModelSpec>,
+    pub teams: Vec<TeamSpec>,
+    pub consumers: Vec<ConsumerSpec>,
+    pub alerts: Vec<AlertSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The gateway listener.
+    pub listen: SocketAddr,
+    /// Admin API, console and portal.
+    pub admin_listen: SocketAddr,
+    /// Bearer token for the admin API; `None`: console sessions only.
+    pub admin_token: Option<String>,
+    /// Larger request bodies get 413.
+    pub max_body_bytes: usize,
+}
+
+impl ServerConfig {
+    pub const DEFAULT_LISTEN: SocketAddr =
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 8080));
+    pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 8081));
+    /// 16 MiB.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: Self::DEFAULT_LISTEN,
+            admin_listen: Self::DEFAULT_ADMIN_LISTEN,
+            admin_token: None,
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// `sqlite://PATH` or `postgres://…` / `postgresql://…`.
+    pub database: String,
+    /// `redis://…` / `rediss://…`: counters, cache and change feed shared by several nodes.
+    pub redis: Option<String>,
+    pub cache: CacheBackend,
+}
+
+impl StorageConfig {
+    pub const DEFAULT_DATABASE: &'static str = "sqlite://tollgate-data/tollgate.db";
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            database: Self::DEFAULT_DATABASE.to_string(),
+            redis: None,
+            cache: CacheBackend::Memory,
+        }
+    }
+}
+
+/// Where cached responses live (`storage.cache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheBackend {
+    /// `memory` (the default).
+    Memory,
+    /// `redis`: the server of `storage.redis`.
+    Redis,
+    /// `memcached://HOST:PORT`: the URL as written.
+    Memcached(String),
+}
+
+/// One problem in a config file, at the position of the offending value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    /// Field path such as `models[2].targets[0].provider`; empty for the whole file.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file, self.line, self.column, self.path, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every problem found in a config file, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Load a config file, taking `${VAR}` values from the process environment.
+pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    let label = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: label.clone(),
+            line: 1,
+            column: 1,
+            path: String::new(),
+            message: format!("cannot read file: {e}"),
+        }])
+    })?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = e
+                .as_bytes()
+                .get(..e.utf8_error().valid_up_to())
+                .unwrap_or(&[]);
+            let prefix = String::from_utf8_lossy(valid);
+            let (line, column) = text::LineIndex::new(&prefix).position(prefix.len());
+            return Err(ConfigErrors(vec![ConfigError {
+                file: label,
+                line,
+                column,
+                path: String::new(),
+                message: "the file is not valid UTF-8".to_string(),
+            }]));
+        }
+    };
+    parse_str(&text, &label, &|name| std::env::var(name).ok())
+}
+
+/// Parse config text. `file_label` names the file in errors; `env` answers `${VAR}`
+/// (`None`: not set).
+pub fn parse_str(
+    text: &str,
+    file_label: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    load::parse(text, file_label, env)
+}

@@ -1,0 +1,185 @@
+//! The configuration the request path reads: an immutable snapshot, swapped whole
+//! (behind an `ArcSwap` in the gateway) whenever anything changes. The request path
+//! never waits on the database: every lookup here is a hash-map probe.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::spec::{ConsumerSpec, ModelSpec, ProviderSpec, TeamSpec};
+
+/// A consumer key as the request path needs it (the secret is only known by hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyEntry {
+    pub id: String,
+    pub consumer: String,
+    /// Model scope of this key; `None` means whatever the consumer may use.
+    pub models: Option<Vec<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl KeyEntry {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+}
+
+/// Everything the gateway serves from memory.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The store's change counter this snapshot was built from.
+    pub revision: i64,
+    pub providers: HashMap<String, Arc<ProviderSpec>>,
+    pub models: HashMap<String, Arc<ModelSpec>>,
+    pub teams: HashMap<String, Arc<TeamSpec>>,
+    pub consumers: HashMap<String, Arc<ConsumerSpec>>,
+    /// Active (not revoked) keys by SHA-256 hex of the secret.
+    pub keys: HashMap<String, Arc<KeyEntry>>,
+}
+
+/// The caller of a request, once its key is known.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key: Arc<KeyEntry>,
+    pub consumer: Arc<ConsumerSpec>,
+}
+
+impl Caller {
+    /// Whether both the key's scope and the consumer's allow `model`.
+    pub fn may_use(&self, model: &str) -> bool {
+        let allowed = |scope: &Option<Vec<String>>| {
+            scope
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n == model))
+        };
+        allowed(&self.key.models) && allowed(&self.consumer.models)
+    }
+}
+
+impl Snapshot {
+    pub fn build(
+        revision: i64,
+        providers: Vec<ProviderSpec>,
+        models: Vec<ModelSpec>,
+        teams: Vec<TeamSpec>,
+        consumers: Vec<ConsumerSpec>,
+        keys: Vec<(String, KeyEntry)>,
+    ) -> Snapshot {
+        Snapshot {
+            revision,
+            providers: providers
+                .into_iter()
+                .map(|p| (p.name.clone(), Arc::new(p)))
+                .collect(),
+            models: models
+                .into_iter()
+                .map(|m| (m.name.clone(), Arc::new(m)))
+                .collect(),
+            teams: teams
+                .into_iter()
+                .map(|t| (t.name.clone(), Arc::new(t)))
+                .collect(),
+            consumers: consumers
+                .into_iter()
+                .map(|c| (c.name.clone(), Arc::new(c)))
+                .collect(),
+            keys: keys.into_iter().map(|(h, k)| (h, Arc::new(k))).collect(),
+        }
+    }
+
+    /// The caller for a presented key hash, if the key is active, unexpired and its
+    /// consumer exists.
+    pub fn caller(&self, key_hash: &str, now: DateTime<Utc>) -> Option<Caller> {
+        let key = self.keys.get(key_hash)?;
+        if key.is_expired(now) {
+            return None;
+        }
+        let consumer = self.consumers.get(&key.consumer)?;
+        Some(Caller {
+            key: key.clone(),
+            consumer: consumer.clone(),
+        })
+    }
+
+    /// The model names `caller` may use, sorted.
+    pub fn models_for(&self, caller: &Caller) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .models
+            .keys()
+            .map(String::as_str)
+            .filter(|m| caller.may_use(m))
+            .collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn consumer(name: &str, models: Option<Vec<&str>>) -> ConsumerSpec {
+        ConsumerSpec {
+            name: name.into(),
+            team: None,
+            api_keys: vec![],
+            models: models.map(|m| m.into_iter().map(String::from).collect()),
+            rate_limit: None,
+            budget: None,
+            credits_usd: None,
+        }
+    }
+
+    fn model(name: &str) -> ModelSpec {
+        ModelSpec {
+            name: name.into(),
+            targets: vec![],
+            fallbacks: vec![],
+            strategy: Default::default(),
+            timeouts: None,
+            retries: None,
+            cache: None,
+            max_output_tokens: None,
+            price: None,
+        }
+    }
+
+    #[test]
+    fn caller_scopes_intersect_and_expiry_applies() {
+        let now = Utc::now();
+        let snap = Snapshot::build(
+            1,
+            vec![],
+            vec![model("a"), model("b"), model("c")],
+            vec![],
+            vec![consumer("c1", Some(vec!["a", "b"]))],
+            vec![
+                (
+                    "h1".into(),
+                    KeyEntry {
+                        id: "k1".into(),
+                        consumer: "c1".into(),
+                        models: Some(vec!["b".into(), "c".into()]),
+                        expires_at: None,
+                    },
+                ),
+                (
+                    "h2".into(),
+                    KeyEntry {
+                        id: "k2".into(),
+                        consumer: "c1".into(),
+                        models: None,
+                        expires_at: Some(now - Duration::seconds(1)),
+                    },
+                ),
+            ],
+        );
+        let c = snap.caller("h1", now).expect("active key");
+        assert_eq!(snap.models_for(&c), vec!["b"]);
+        assert!(!c.may_use("a") && c.may_use("b") && !c.may_use("c"));
+        assert!(snap.caller("h2", now).is_none(), "expired");
+        assert!(snap.caller("nope", now).is_none());
+    }
+}

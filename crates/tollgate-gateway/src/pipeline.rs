@@ -1,0 +1,120 @@
+//! One chat request through either door, from the headers to the forwarded answer.
+//!
+//! The checks run in PRODUCT.md's precedence order (401, 413, 400, 404, 403, then
+//! limits and upstream errors), so that when several errors apply the client sees
+//! the first one.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::HeaderMap;
+use tollgate_core::spec::ModelSpec;
+use tollgate_core::{Door, GatewayError};
+use tollgate_protocol::{anthropic, openai};
+
+use crate::state::GatewayState;
+use crate::{auth, body, forward};
+
+/// A chat request as it arrived, in its door's wire format.
+#[derive(Debug, Clone)]
+pub enum DoorRequest {
+    OpenAi(Box<openai::ChatRequest>),
+    Anthropic(Box<anthropic::MessagesRequest>),
+}
+
+impl DoorRequest {
+    pub fn door(&self) -> Door {
+        match self {
+            DoorRequest::OpenAi(_) => Door::OpenAi,
+            DoorRequest::Anthropic(_) => Door::Anthropic,
+        }
+    }
+
+    /// Parses and validates the body in `door`'s format (400 on any fault, with the
+    /// offending field as `param` where known).
+    pub fn parse(door: Door, bytes: &[u8]) -> Result<Self, GatewayError> {
+        match door {
+            Door::OpenAi => {
+                let req: openai::ChatRequest = parse_typed(bytes)?;
+                req.validate().map_err(protocol_error)?;
+                Ok(DoorRequest::OpenAi(Box::new(req)))
+            }
+            Door::Anthropic => {
+                let req: anthropic::MessagesRequest = parse_typed(bytes)?;
+                req.validate().map_err(protocol_error)?;
+                Ok(DoorRequest::Anthropic(Box::new(req)))
+            }
+        }
+    }
+
+    pub fn model(&self) -> &str {
+        match self {
+            DoorRequest::OpenAi(r) => &r.model,
+            DoorRequest::Anthropic(r) => &r.model,
+        }
+    }
+
+    pub fn is_stream(&self) -> bool {
+        match self {
+            DoorRequest::OpenAi(r) => r.is_stream(),
+            DoorRequest::Anthropic(r) => r.stream.unwrap_or(false),
+        }
+    }
+
+    /// Whether an OpenAI client asked for the final usage chunk of a stream.
+    pub fn wants_usage_chunk(&self) -> bool {
+        match self {
+            DoorRequest::OpenAi(r) => r.include_usage(),
+            DoorRequest::Anthropic(_) => false,
+        }
+    }
+}
+
+fn parse_typed<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, GatewayError> {
+    if bytes.is_empty() {
+        return Err(GatewayError::invalid(
+            "The request body is empty; send a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            GatewayError::invalid(format!("Invalid JSON body: {inner}"))
+        } else {
+            GatewayError::invalid_param(format!("Invalid field `{path}`: {inner}"), path)
+        }
+    })
+}
+
+fn protocol_error(e: tollgate_protocol::ProtocolError) -> GatewayError {
+    match e.param.clone() {
+        Some(p) => GatewayError::invalid_param(e.message.clone(), p),
+        None => GatewayError::invalid(e.message.clone()),
+    }
+}
+
+/// Runs a chat request through `door`.
+pub async fn run(
+    st: &GatewayState,
+    door: Door,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, GatewayError> {
+    let snapshot = st.live.snapshot.load_full();
+    let caller = auth::authenticate(&snapshot, headers)?;
+    let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
+    let request = DoorRequest::parse(door, &bytes)?;
+    let model: Arc<ModelSpec> = snapshot
+        .models
+        .get(request.model())
+        .cloned()
+        .ok_or_else(|| GatewayError::ModelNotFound(request.model().to_string()))?;
+    if !caller.may_use(&model.name) {
+        return Err(GatewayError::ModelNotAllowed(model.name.clone()));
+    }
+    forward::forward(st, &snapshot, &caller, &model, request).await
+}

@@ -1,0 +1,156 @@
+//! The gateway listener's routes.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, middleware};
+use http::StatusCode;
+use serde_json::json;
+use tollgate_core::{Door, GatewayError};
+use tollgate_telemetry::names;
+
+use crate::reply::ApiError;
+use crate::state::GatewayState;
+use crate::{auth, pipeline, request_id};
+
+pub fn router(state: GatewayState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/messages", post(messages))
+        .route("/v1/models", get(list_models))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(unknown_path)
+        .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn(request_id::layer))
+        .with_state(state)
+}
+
+async fn chat_completions(
+    State(st): State<GatewayState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        Door::OpenAi,
+        pipeline::run(&st, Door::OpenAi, &headers, body).await,
+    )
+}
+
+async fn messages(State(st): State<GatewayState>, headers: HeaderMap, body: Body) -> Response {
+    respond(
+        Door::Anthropic,
+        pipeline::run(&st, Door::Anthropic, &headers, body).await,
+    )
+}
+
+fn respond(door: Door, result: Result<Response, GatewayError>) -> Response {
+    result.unwrap_or_else(|e| ApiError::new(door, e).into_response())
+}
+
+/// `GET /v1/models`: the models this key may use, in OpenAI's list format, or in
+/// Anthropic's when the client sends `anthropic-version` (the Anthropic SDK does).
+async fn list_models(State(st): State<GatewayState>, headers: HeaderMap) -> Response {
+    let anthropic = headers.contains_key("anthropic-version");
+    let door = if anthropic {
+        Door::Anthropic
+    } else {
+        Door::OpenAi
+    };
+    let snapshot = st.live.snapshot.load();
+    let caller = match auth::authenticate(&snapshot, &headers) {
+        Ok(c) => c,
+        Err(e) => return ApiError::new(door, e).into_response(),
+    };
+    let names = snapshot.models_for(&caller);
+    let created = 1_700_000_000;
+    let body = if anthropic {
+        json!({
+            "data": names.iter().map(|n| json!({
+                "type": "model", "id": n, "display_name": n,
+                "created_at": "2023-11-14T22:13:20Z"
+            })).collect::<Vec<_>>(),
+            "has_more": false,
+            "first_id": names.first(),
+            "last_id": names.last(),
+        })
+    } else {
+        json!({
+            "object": "list",
+            "data": names.iter().map(|n| json!({
+                "id": n, "object": "model", "created": created, "owned_by": "tollgate"
+            })).collect::<Vec<_>>(),
+        })
+    };
+    Json(body).into_response()
+}
+
+async fn healthz() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(st): State<GatewayState>) -> Response {
+    if st.live.is_ready() {
+        Json(json!({"status": "ready"})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not_ready"})),
+        )
+            .into_response()
+    }
+}
+
+/// Unknown paths: 404 in the envelope of the API the path belongs to, after the key
+/// check (401 comes first in PRODUCT.md's precedence order).
+async fn unknown_path(
+    State(st): State<GatewayState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let door = door_of_path(uri.path());
+    let snapshot = st.live.snapshot.load();
+    if let Err(e) = auth::authenticate(&snapshot, &headers) {
+        return ApiError::new(door, e).into_response();
+    }
+    ApiError::new(
+        door,
+        GatewayError::NotFound {
+            method: method.to_string(),
+            path: uri.path().to_string(),
+        },
+    )
+    .into_response()
+}
+
+/// Paths under the Anthropic Messages API answer in Anthropic's envelope.
+fn door_of_path(path: &str) -> Door {
+    if path.starts_with("/v1/messages") || path.starts_with("/v1/complete") {
+        Door::Anthropic
+    } else {
+        Door::OpenAi
+    }
+}
+
+/// Request count and latency to the response headers, by door and status.
+async fn observe(req: Request, next: middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    let door = match path.as_str() {
+        "/healthz" | "/readyz" => return next.run(req).await,
+        "/v1/messages" => "anthropic",
+        _ => "openai",
+    };
+    let started = std::time::Instant::now();
+    metrics::gauge!(names::IN_FLIGHT).increment(1.0);
+    let res = next.run(req).await;
+    metrics::gauge!(names::IN_FLIGHT).decrement(1.0);
+    let status = res.status().as_u16().to_string();
+    metrics::counter!(names::REQUESTS_TOTAL, "door" => door, "status" => status).increment(1);
+    metrics::histogram!(names::REQUEST_DURATION_SECONDS, "door" => door)
+        .record(started.elapsed().as_secs_f64());
+    res
+}

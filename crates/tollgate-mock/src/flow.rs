@@ -1,0 +1,86 @@
+//! The part of answering that both formats share: directives, delays, scripted failures.
+
+use crate::directives::Directives;
+use crate::errors::{AnthropicError, Format, OpenAiError, anthropic_for_status, openai_for_status};
+use crate::state::MockState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The request body as parsed by the recording middleware: `None` if empty or not JSON.
+#[derive(Debug, Clone)]
+pub struct JsonBody(pub Arc<Option<Value>>);
+
+impl JsonBody {
+    pub fn value(&self) -> Option<&Value> {
+        self.0.as_ref().as_ref()
+    }
+}
+
+pub fn invalid_json(format: Format) -> Response {
+    match format {
+        Format::OpenAi => OpenAiError::invalid(
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please make sure you are sending a JSON body.)",
+        )
+        .into_response(),
+        Format::Anthropic => {
+            AnthropicError::invalid("There was an error parsing the body of your request: invalid JSON")
+                .into_response()
+        }
+    }
+}
+
+fn error_for(format: Format, status: u16, d: &Directives) -> Response {
+    match format {
+        Format::OpenAi => openai_for_status(status, &d.model, d.retry_after_secs()).into_response(),
+        Format::Anthropic => {
+            anthropic_for_status(status, &d.model, d.retry_after_secs()).into_response()
+        }
+    }
+}
+
+/// Parse the model's directives and play the scripted part: delay, hang, missing model,
+/// `fail_first`, `status`. `Ok` means: go on and answer normally with these directives.
+pub async fn gate(state: &MockState, model: &str, format: Format) -> Result<Directives, Response> {
+    let d = match Directives::parse(model) {
+        Ok(d) => d,
+        Err(msg) => {
+            return Err(match format {
+                Format::OpenAi => OpenAiError::invalid(msg).param("model").into_response(),
+                Format::Anthropic => {
+                    AnthropicError::invalid(format!("model: {msg}")).into_response()
+                }
+            });
+        }
+    };
+    if let Some(delay) = d.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if d.hang {
+        std::future::pending::<()>().await;
+    }
+    if d.model.starts_with("missing") {
+        return Err(match format {
+            Format::OpenAi => openai_for_status(404, &d.model, 1).into_response(),
+            Format::Anthropic => AnthropicError::new(
+                StatusCode::NOT_FOUND,
+                "not_found_error",
+                format!("model: {}", d.model),
+            )
+            .into_response(),
+        });
+    }
+    if let Some(n) = d.fail_first {
+        if state.should_fail(model, n) {
+            return Err(error_for(format, d.failure_status(), &d));
+        }
+        return Ok(d);
+    }
+    if let Some(status) = d.status
+        && status >= 400
+    {
+        return Err(error_for(format, status, &d));
+    }
+    Ok(d)
+}

@@ -1,0 +1,9 @@
+//! Integration tests: start the mock and talk to it over HTTP.
+#![allow(clippy::unwrap_used)]
+
+mod anthropic;
+mod common;
+mod embeddings;
+mod log;
+mod openai;
+mod robust;

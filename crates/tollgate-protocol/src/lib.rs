@@ -1,0 +1,22 @@
+//! tollgate-protocol: wire types of the APIs the gateway speaks and pure translation
+//! between them, streams included. No I/O and no async, so every mapping is unit-testable
+//! and the gateway decides what to do with bytes and errors.
+//!
+//! - [`openai`]: Chat Completions and Embeddings types, the canonical (hub) format.
+//! - [`anthropic`]: Messages types and stream events.
+//! - [`sse`]: incremental Server-Sent-Events parser and encoders.
+//! - [`translate`]: OpenAI ↔ Anthropic for requests, answers and streams.
+//! - [`error`]: [`ProtocolError`] (validation) and [`TranslateError`].
+//!
+//! Every wire object keeps unknown fields (`extra`) so that requests forwarded to a
+//! same-format upstream are unchanged.
+
+pub mod anthropic;
+pub mod error;
+pub mod openai;
+mod serde_util;
+pub mod sse;
+pub mod translate;
+
+pub use error::{ProtocolError, TranslateError};
+pub use serde_util::Extra;

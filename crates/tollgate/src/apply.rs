@@ -1,0 +1,48 @@
+//! Applying the resources declared in the config file to the store, at start.
+//!
+//! Declared resources are upserted with source `config`; keys declared in the file
+//! are stored as hashes. Resources created through the admin API are left alone.
+
+use anyhow::Context;
+use tollgate_config::Config;
+use tollgate_store::{Source, Store};
+
+pub async fn apply(store: &Store, config: &Config) -> anyhow::Result<()> {
+    for p in &config.providers {
+        store
+            .upsert_provider(p, Source::Config)
+            .await
+            .with_context(|| format!("applying provider `{}`", p.name))?;
+    }
+    for t in &config.teams {
+        store
+            .upsert_team(t, Source::Config)
+            .await
+            .with_context(|| format!("applying team `{}`", t.name))?;
+    }
+    for m in &config.models {
+        store
+            .upsert_model(m, Source::Config)
+            .await
+            .with_context(|| format!("applying model `{}`", m.name))?;
+    }
+    for c in &config.consumers {
+        store
+            .upsert_consumer(c, Source::Config)
+            .await
+            .with_context(|| format!("applying consumer `{}`", c.name))?;
+        for key in &c.api_keys {
+            store
+                .upsert_config_key(&c.name, key)
+                .await
+                .with_context(|| format!("applying a key of consumer `{}`", c.name))?;
+        }
+    }
+    for a in &config.alerts {
+        store
+            .upsert_alert(a, Source::Config)
+            .await
+            .with_context(|| format!("applying alert `{}`", a.name))?;
+    }
+    Ok(())
+}

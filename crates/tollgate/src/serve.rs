@@ -1,0 +1,188 @@
+//! `tollgate serve`: wiring and lifecycle.
+//!
+//! Start: config → store (migrations) → apply the file's resources → first admin user
+//! → snapshot → listeners. Stop (Ctrl-C / SIGTERM): both listeners stop accepting,
+//! in-flight requests and streams finish (up to a drain limit), then the process exits.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tollgate_admin::AdminState;
+use tollgate_config::Config;
+use tollgate_core::live::Live;
+use tollgate_gateway::GatewayState;
+use tollgate_store::{SecretCipher, Store};
+
+use crate::apply;
+
+/// How long in-flight requests may take to finish after a stop signal.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
+/// How often a node looks for changes made through other nodes.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+
+pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = match &config_path {
+        Some(p) => {
+            tollgate_config::load_file(p).map_err(|e| anyhow::anyhow!("invalid config:\n{e}"))?
+        }
+        None => Config::default(),
+    };
+    let data_dir = data_dir();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let database = sqlite_in_place(&config.storage.database)?;
+    let cipher = SecretCipher::load_or_create(&data_dir).context("loading the master key")?;
+    let store = Store::connect(&database, cipher)
+        .await
+        .context("opening the database")?;
+    apply::apply(&store, &config).await?;
+    let initial_password = bootstrap_admin(&store).await?;
+
+    let live = Live::new();
+    live.install(tollgate_admin::snapshot::load(&store).await?);
+    live.set_db_ok(true);
+    let poller = tollgate_admin::snapshot::spawn_poller(store.clone(), live.clone(), POLL_EVERY);
+
+    let gateway_listener = bind(config.server.listen).await?;
+    let admin_listener = bind(config.server.admin_listen).await?;
+    let gateway_addr = gateway_listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+
+    let gateway = tollgate_gateway::router(GatewayState::new(
+        live.clone(),
+        config.server.max_body_bytes,
+    ));
+    let admin = tollgate_admin::router(AdminState {
+        store: store.clone(),
+        live: live.clone(),
+        admin_token: config.server.admin_token.as_deref().map(Arc::from),
+        metrics: tollgate_telemetry::metrics_handle(),
+    });
+
+    println!("tollgate gateway listening on http://{gateway_addr}");
+    println!("tollgate admin listening on http://{admin_addr}");
+    println!("console: http://{admin_addr}/  (admin API: http://{admin_addr}/admin/v1/)");
+    if let Some(pw) = initial_password {
+        println!("first start: created console user `admin` with password: {pw}");
+    }
+
+    let stop = CancellationToken::new();
+    let g = tokio::spawn(serve_until(gateway_listener, gateway, stop.clone()));
+    let a = tokio::spawn(serve_until(admin_listener, admin, stop.clone()));
+    shutdown_signal().await;
+    tracing::info!("stop requested: draining in-flight requests");
+    stop.cancel();
+    let drained = tokio::time::timeout(DRAIN_LIMIT, async {
+        let _ = g.await;
+        let _ = a.await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("drain limit reached; exiting with requests still in flight");
+    }
+    poller.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `TOLLGATE_DATA_DIR`, or `./tollgate-data`: the SQLite default and the master key.
+fn data_dir() -> PathBuf {
+    std::env::var_os("TOLLGATE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("tollgate-data"))
+}
+
+/// Creates the parent directory of a SQLite file so the first start just works.
+fn sqlite_in_place(url: &str) -> anyhow::Result<String> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let file = path.split('?').next().unwrap_or(path);
+        if let Some(parent) = Path::new(file)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+    }
+    Ok(url.to_string())
+}
+
+/// Creates the first console user on an empty database; returns the password when it
+/// was generated (so it can be printed once).
+async fn bootstrap_admin(store: &Store) -> anyhow::Result<Option<String>> {
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match std::env::var("TOLLGATE_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (random_password(), true),
+    };
+    store.create_user("admin", &password, "admin").await?;
+    if !generated {
+        println!(
+            "first start: created console user `admin` with the password from TOLLGATE_ADMIN_PASSWORD"
+        );
+    }
+    Ok(generated.then_some(password))
+}
+
+fn random_password() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 18];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+async fn serve_until(listener: TcpListener, app: Router, stop: CancellationToken) {
+    // TCP_NODELAY: small SSE chunks must not wait for Nagle + delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "listener failed");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,231 @@
+//! Test harness: the real `tollgate` binary on free ports, against the mock provider.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub use tollgate_mock::MockProvider;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const KEY_A: &str = "tg-test-key-a";
+pub const KEY_B: &str = "tg-test-key-b";
+
+/// A running `tollgate serve`.
+pub struct Gateway {
+    pub url: String,
+    pub admin_url: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+    pub stdout_lines: Vec<String>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Gateway {
+    /// Starts the binary with `config` (YAML) written to a temp dir that is also the
+    /// working directory (so the SQLite default and master key stay inside it).
+    pub fn start(config: &str) -> Gateway {
+        Self::start_with_env(config, &[])
+    }
+
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Gateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tollgate.yaml");
+        std::fs::write(&path, config).expect("write config");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        cmd.arg("serve").arg("--config").arg(&path);
+        Self::spawn(cmd, dir, env)
+    }
+
+    pub fn spawn(mut cmd: Command, dir: tempfile::TempDir, env: &[(&str, &str)]) -> Gateway {
+        cmd.current_dir(dir.path())
+            .env("RUST_LOG", "warn")
+            .env_remove("TOLLGATE_MASTER_KEY")
+            .env_remove("TOLLGATE_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn tollgate");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut gw = Gateway {
+            url: String::new(),
+            admin_url: String::new(),
+            dir,
+            child,
+            stdout_lines: Vec::new(),
+            lines: rx,
+        };
+        while gw.url.is_empty() || gw.admin_url.is_empty() {
+            let line = gw
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "tollgate did not start; stdout so far: {:?}",
+                        gw.stdout_lines
+                    )
+                });
+            if let Some(u) = line.strip_prefix("tollgate gateway listening on ") {
+                gw.url = u.trim().to_string();
+            }
+            if let Some(u) = line.strip_prefix("tollgate admin listening on ") {
+                gw.admin_url = u.trim().to_string();
+            }
+            gw.stdout_lines.push(line);
+        }
+        // Lines printed right after the addresses (first-start password).
+        while let Ok(line) = gw.lines.recv_timeout(Duration::from_millis(200)) {
+            gw.stdout_lines.push(line);
+        }
+        gw
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Waits for the process to exit; returns its status code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn gw(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    pub fn admin(&self, path: &str) -> String {
+        format!("{}{}", self.admin_url, path)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A config with one OpenAI-format and one Anthropic provider on `mock`, models that
+/// route to each, and two consumers (A may use everything, B only `gpt-mock`).
+pub fn config_for(mock: &MockProvider, extra_models: &str) -> String {
+    format!(
+        r#"
+server:
+  listen: 127.0.0.1:0
+  admin_listen: 127.0.0.1:0
+  admin_token: {ADMIN_TOKEN}
+  max_body_bytes: 65536
+providers:
+  - name: mock-openai
+    kind: openai
+    base_url: {openai}
+    api_keys: ["sk-mock-openai-secret"]
+  - name: mock-anthropic
+    kind: anthropic
+    base_url: {anthropic}
+    api_keys: ["sk-ant-mock-secret"]
+  - name: mock-compatible
+    kind: openai_compatible
+    base_url: {openai}
+    api_keys: ["compat-key"]
+models:
+  - name: gpt-mock
+    targets: [{{provider: mock-openai, model: gpt-4o-mini}}]
+    price: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}
+  - name: claude-mock
+    targets: [{{provider: mock-anthropic, model: claude-3-5-haiku}}]
+    max_output_tokens: 1024
+  - name: compat-mock
+    targets: [{{provider: mock-compatible, model: llama-3}}]
+{extra_models}
+consumers:
+  - name: team-a
+    api_keys: ["{KEY_A}"]
+  - name: team-b
+    api_keys: ["{KEY_B}"]
+    models: [gpt-mock]
+"#,
+        openai = mock.openai_base_url(),
+        anthropic = mock.anthropic_base_url(),
+    )
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+/// SSE `data:` payloads of a body (OpenAI streams).
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|ev| {
+            let data: Vec<&str> = ev
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .collect()
+}
+
+/// (event name, data) pairs of a body (Anthropic streams).
+pub fn sse_events(body: &str) -> Vec<(String, String)> {
+    body.split("\n\n")
+        .filter_map(|ev| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for l in ev.lines() {
+                if let Some(n) = l.strip_prefix("event: ") {
+                    name = n.to_string();
+                } else if let Some(d) = l.strip_prefix("data: ") {
+                    data = d.to_string();
+                }
+            }
+            (!data.is_empty()).then_some((name, data))
+        })
+        .collect()
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
