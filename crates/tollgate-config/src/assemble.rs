@@ -148,7 +148,7 @@ fn storage(raw: RawStorage, issues: &mut Vec<Issue>) -> StorageConfig {
         let rest = ["sqlite://", "postgres://", "postgresql://"]
             .iter()
             .find_map(|p| strip_prefix_ci(db, p));
-        if !rest.is_some_and(|r| !r.trim().is_empty()) {
+        if rest.is_none_or(|r| r.trim().is_empty()) {
             issues.push(Issue::new(
                 "storage.database",
                 "must be a sqlite://PATH or postgres://… (postgresql://…) URL",
@@ -159,7 +159,7 @@ fn storage(raw: RawStorage, issues: &mut Vec<Issue>) -> StorageConfig {
         let rest = ["redis://", "rediss://", "redis+unix://", "unix://"]
             .iter()
             .find_map(|p| strip_prefix_ci(redis, p));
-        if !rest.is_some_and(|r| !r.trim().is_empty()) {
+        if rest.is_none_or(|r| r.trim().is_empty()) {
             issues.push(Issue::new(
                 "storage.redis",
                 "must be a redis://HOST:PORT or rediss://HOST:PORT URL",

@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use crate::text::Rewrite;
-use crate::tree::{Tree, is_block};
+use crate::tree::{ScalarOwner, Tree, is_block};
 
 /// How deeply `${A:-${B:-...}}` defaults may nest.
 const MAX_NESTING: usize = 8;
@@ -35,6 +35,8 @@ pub(crate) struct Interpolated {
     /// File ranges of scalars left unexpanded because of an error; other errors that
     /// point into them are consequences and are not reported.
     pub tainted: Vec<Range<usize>>,
+    /// Mapping keys that were interpolated: key start and the key as expanded.
+    pub keys: Vec<(usize, String)>,
 }
 
 /// Expand every scalar of `tree` (parsed from `text`) that contains `${`.
@@ -46,6 +48,7 @@ pub(crate) fn interpolate(
     let mut replacements = Vec::new();
     let mut errors = Vec::new();
     let mut tainted = Vec::new();
+    let mut keys = Vec::new();
     for scalar in &tree.scalars {
         let (value, errs) = expand(&scalar.value, env);
         if !errs.is_empty() {
@@ -98,11 +101,15 @@ pub(crate) fn interpolate(
             scalar.start..scalar.end
         };
         replacements.push((range, scalar.start, double_quoted(&value)));
+        if matches!(scalar.owner, ScalarOwner::Key { .. }) {
+            keys.push((scalar.start, value));
+        }
     }
     Interpolated {
         rewrite: Rewrite::apply(text, replacements),
         errors,
         tainted,
+        keys,
     }
 }
 

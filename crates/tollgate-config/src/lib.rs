@@ -7,7 +7,10 @@
 //! ```
 //! Every error is reported against the original text as `FILE:LINE:COLUMN: path: message`.
 //! Interpolation happens on parsed scalar values, so comments are never interpolated and a
-//! value can never change the document's structure. When deserialization fails, each
+//! value can never change the document's structure. (The flip side: inside a flow
+//! collection, `[...]` or `{...}`, a reference must be quoted, `"${VAR}"`, because `{`
+//! and `}` are YAML indicators there; the syntax error says so.) An interpolated value is
+//! always a string, which typed fields parse: `max_body_bytes: ${MAX}` is a number. When deserialization fails, each
 //! section and each resource is deserialized on its own so that one bad resource does not
 //! hide the errors of the others; when it succeeds, all semantic checks run and all their
 //! findings are reported.

@@ -2,7 +2,6 @@
 //! field path.
 
 use std::borrow::Cow;
-use std::ops::Range;
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::{MessageFormatter, UserMessageFormatter};
@@ -30,7 +29,7 @@ pub(crate) fn parse(
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines = LineIndex::new(text);
 
-    let tree = match Tree::build(text) {
+    let mut tree = match Tree::build(text) {
         Ok(tree) => tree,
         Err(e) => {
             let (line, _) = lines.position(e.offset);
@@ -52,6 +51,10 @@ pub(crate) fn parse(
     };
 
     let interp = interpolate(text, &tree, env);
+    for (key_start, key) in &interp.keys {
+        tree.rename_key(*key_start, key.clone());
+    }
+    let tree = tree;
     let rewrite = &interp.rewrite;
     let mut found: Vec<Found> = interp
         .errors
@@ -119,7 +122,8 @@ pub(crate) fn parse(
 /// Order by position, drop repeats, attach file positions.
 fn finish(file: &str, lines: &LineIndex<'_>, mut found: Vec<Found>) -> ConfigErrors {
     found.sort_by_key(|f| f.offset);
-    found.dedup();
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|f| seen.insert((f.offset, f.path.clone(), f.message.clone())));
     ConfigErrors(
         found
             .into_iter()
@@ -161,17 +165,26 @@ impl Ctx<'_> {
     /// Position (in the original text), path and message of a deserialization error
     /// raised on the rewritten text (or on a blanked copy with the same layout).
     fn locate(&self, err: &serde_saphyr::Error) -> Found {
+        self.locate_shifted(err, None)
+    }
+
+    /// As [`Self::locate`], for an error raised on a snippet whose first line is line
+    /// `first_line` of the rewritten text (columns unchanged).
+    fn locate_shifted(&self, err: &serde_saphyr::Error, first_line: Option<usize>) -> Found {
         let inner = innermost(err);
         let new_offset = err.location().filter(|l| l.line() > 0).and_then(|l| {
-            l.span()
-                .byte_offset()
-                .and_then(|b| usize::try_from(b).ok())
-                .or_else(|| {
-                    self.new_lines.offset(
-                        usize::try_from(l.line()).unwrap_or(usize::MAX),
-                        usize::try_from(l.column()).unwrap_or(usize::MAX),
-                    )
-                })
+            let line = usize::try_from(l.line()).unwrap_or(usize::MAX);
+            let column = usize::try_from(l.column()).unwrap_or(usize::MAX);
+            match first_line {
+                Some(first) => self
+                    .new_lines
+                    .offset(first.saturating_add(line).saturating_sub(1), column),
+                None => l
+                    .span()
+                    .byte_offset()
+                    .and_then(|b| usize::try_from(b).ok())
+                    .or_else(|| self.new_lines.offset(line, column)),
+            }
         });
         let Some(new_offset) = new_offset else {
             return Found {
@@ -203,15 +216,21 @@ impl Ctx<'_> {
         }
     }
 
-    /// Deserialize the node `node` alone: everything else in the text is blanked out
-    /// (line breaks kept, byte layout unchanged), so positions stay valid.
+    /// Deserialize the node `node` alone, from a snippet that starts at the node's
+    /// line with whatever precedes the node on that line blanked out (one space per
+    /// character), so that lines and columns only shift by a known number of lines.
     fn part<T: DeserializeOwned>(&self, node: usize) -> Option<Found> {
         let n = self.tree.nodes.get(node)?;
-        let keep = self.rewrite.start_to_new(n.start)..self.rewrite.end_to_new(n.end);
-        let blanked = blank_outside(&self.rewrite.text, keep);
-        serde_saphyr::from_str::<T>(&blanked)
+        let start = self.rewrite.start_to_new(n.start);
+        let end = self.rewrite.end_to_new(n.end).max(start);
+        let (line, _) = self.new_lines.position(start);
+        let line_start = self.new_lines.offset(line, 1)?;
+        let text = &self.rewrite.text;
+        let mut snippet: String = text.get(line_start..start)?.chars().map(|_| ' ').collect();
+        snippet.push_str(text.get(start..end)?);
+        serde_saphyr::from_str::<T>(&snippet)
             .err()
-            .map(|e| self.locate(&e))
+            .map(|e| self.locate_shifted(&e, Some(line)))
     }
 }
 
@@ -268,20 +287,6 @@ fn part_errors(ctx: &Ctx<'_>) -> Vec<Found> {
             _ => Vec::new(),
         };
         out.extend(errs.into_iter().flatten());
-    }
-    out
-}
-
-fn blank_outside(text: &str, keep: Range<usize>) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (i, c) in text.char_indices() {
-        if keep.contains(&i) || c == '\n' || c == '\r' {
-            out.push(c);
-        } else {
-            for _ in 0..c.len_utf8() {
-                out.push(' ');
-            }
-        }
     }
     out
 }

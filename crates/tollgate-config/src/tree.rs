@@ -2,6 +2,8 @@
 //! serde-saphyr itself uses (granit-parser): every node's field path and byte range,
 //! every mapping key's position, and the scalars that interpolation has to look at.
 
+use std::collections::HashMap;
+
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +63,10 @@ pub(crate) struct Tree {
     pub nodes: Vec<Node>,
     pub scalars: Vec<DollarScalar>,
     pub has_alias: bool,
+    /// `(start, node)` sorted.
+    by_start: Vec<(usize, usize)>,
+    /// Key start -> node (the last one, for a repeated key).
+    by_key: HashMap<usize, usize>,
 }
 
 #[derive(Debug)]
@@ -83,11 +89,7 @@ enum Frame {
         flow: bool,
     },
     /// Inside a complex (collection) mapping key, which is not indexed.
-    ComplexKey {
-        map_frame_depth: usize,
-        depth: usize,
-        start: usize,
-    },
+    ComplexKey { depth: usize, start: usize },
 }
 
 impl Tree {
@@ -96,6 +98,8 @@ impl Tree {
             nodes: Vec::new(),
             scalars: Vec::new(),
             has_alias: false,
+            by_start: Vec::new(),
+            by_key: HashMap::new(),
         };
         let mut stack: Vec<Frame> = Vec::new();
         let mut documents = 0usize;
@@ -203,12 +207,10 @@ impl Tree {
                         Kind::Map
                     };
                     let flow = style == StructureStyle::Flow;
-                    let depth_now = stack.len();
                     match stack.last_mut() {
                         Some(Frame::ComplexKey { depth, .. }) => *depth += 1,
                         Some(Frame::Map { key, .. }) if key.is_none() => {
                             stack.push(Frame::ComplexKey {
-                                map_frame_depth: depth_now,
                                 depth: 1,
                                 start: range.start,
                             });
@@ -238,14 +240,9 @@ impl Tree {
                         continue;
                     }
                     match stack.pop() {
-                        Some(Frame::ComplexKey {
-                            map_frame_depth,
-                            depth,
-                            start,
-                        }) => {
+                        Some(Frame::ComplexKey { depth, start }) => {
                             if depth > 1 {
                                 stack.push(Frame::ComplexKey {
-                                    map_frame_depth,
                                     depth: depth - 1,
                                     start,
                                 });
@@ -269,6 +266,19 @@ impl Tree {
                 _ => {}
             }
         }
+        tree.by_start = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.start, i))
+            .collect();
+        tree.by_start.sort_unstable();
+        tree.by_key = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.key_start.map(|k| (k, i)))
+            .collect();
         Ok(tree)
     }
 
@@ -350,16 +360,6 @@ impl Tree {
         }
     }
 
-    pub(crate) fn depth(&self, node: usize) -> usize {
-        let mut depth = 0;
-        let mut cur = self.nodes.get(node).and_then(|n| n.parent);
-        while let Some(id) = cur {
-            depth += 1;
-            cur = self.nodes.get(id).and_then(|n| n.parent);
-        }
-        depth
-    }
-
     pub(crate) fn root(&self) -> Option<usize> {
         if self.nodes.is_empty() { None } else { Some(0) }
     }
@@ -393,26 +393,37 @@ impl Tree {
         Some(cur)
     }
 
-    /// The node a position refers to: one starting exactly there (the deepest), or else
+    /// The node a position refers to: the deepest one starting exactly there, or else
     /// the deepest one containing it.
     pub(crate) fn node_at(&self, offset: usize) -> Option<usize> {
-        let exact = (0..self.nodes.len())
-            .filter(|&i| self.nodes.get(i).is_some_and(|n| n.start == offset))
-            .max_by_key(|&i| self.depth(i));
-        exact.or_else(|| {
-            (0..self.nodes.len())
-                .filter(|&i| {
-                    self.nodes
-                        .get(i)
-                        .is_some_and(|n| n.start <= offset && offset < n.end)
-                })
-                .max_by_key(|&i| self.depth(i))
-        })
+        // Children come after their parents, and nodes nest: the last node (in start
+        // order) starting at or before `offset` is the deepest exact match, or lies
+        // inside the deepest node containing `offset`.
+        let i = self.by_start.partition_point(|&(s, _)| s <= offset);
+        let (_, mut cur) = *self.by_start.get(i.checked_sub(1)?)?;
+        loop {
+            let n = self.nodes.get(cur)?;
+            if n.start == offset || (n.start <= offset && offset < n.end) {
+                return Some(cur);
+            }
+            cur = n.parent?;
+        }
+    }
+
+    /// Name the entry whose key starts at `key_start` by `key` (its interpolated text).
+    pub(crate) fn rename_key(&mut self, key_start: usize, key: String) {
+        if let Some(n) = self
+            .by_key
+            .get(&key_start)
+            .and_then(|&i| self.nodes.get_mut(i))
+        {
+            n.segment = Segment::Key(key);
+        }
     }
 
     /// The node whose mapping key starts at `offset`.
     pub(crate) fn node_with_key_at(&self, offset: usize) -> Option<usize> {
-        self.nodes.iter().position(|n| n.key_start == Some(offset))
+        self.by_key.get(&offset).copied()
     }
 }
 

@@ -682,6 +682,20 @@ fn display_is_one_error_per_line() {
 }
 
 #[test]
+fn values_quoted_in_messages_cannot_break_lines() {
+    assert_eq!(
+        errors(
+            "server:\n  listen: \"a\\nb\\r\"\n  admin_listen: ${X}\n",
+            &[("X", "c\nd")]
+        ),
+        [
+            "t.yaml:2:11: server.listen: invalid address `a\\nb\\r`: expected IP:PORT, e.g. 127.0.0.1:8080",
+            "t.yaml:3:17: server.admin_listen: invalid address `c\\nd`: expected IP:PORT, e.g. 127.0.0.1:8080",
+        ]
+    );
+}
+
+#[test]
 fn load_file_reads_missing_empty_and_invalid_files() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.yaml");
@@ -766,4 +780,96 @@ fn checks_are_usable_against_existing_resources() {
         credits_usd: Some(0.0),
     };
     assert!(check_consumer(&consumer, &|_| false, &|_| false).is_empty());
+}
+
+#[test]
+fn large_files_report_every_bad_resource() {
+    let mut text = String::from("teams: [{name: t}]\nconsumers:\n");
+    for i in 0..3000 {
+        if i % 2 == 0 {
+            text.push_str(&format!(
+                "  - name: c{i}\n    team: t\n    api_keys: [\"key-{i}\"]\n    credits_usd: lots\n"
+            ));
+        } else {
+            text.push_str(&format!(
+                "  - name: c{i}\n    rate_limit: {{concurrent: 5}}\n"
+            ));
+        }
+    }
+    let errs = errors(&text, &[]);
+    assert_eq!(errs.len(), 1500);
+    assert_eq!(
+        errs[1],
+        "t.yaml:12:18: consumers[2].credits_usd: expected a number"
+    );
+}
+
+#[test]
+fn anchors_and_merge_keys() {
+    let text = "\
+providers:
+  - &base {name: a, kind: openai, api_keys: [\"${KEY}\"]}
+  - <<: *base
+    name: b
+models:
+  - name: m
+    targets: &targets [{provider: a, model: x}]
+  - name: n
+    targets: *targets
+";
+    let c = ok(text, &[("KEY", "k-1")]);
+    assert_eq!(c.providers[1].name, "b");
+    assert_eq!(c.providers[1].api_keys, ["k-1"]);
+    assert_eq!(c.models[1].targets, c.models[0].targets);
+
+    // With aliases only the first deserialization error can be reported.
+    let text = "\
+providers:
+  - &base {name: a, kind: openai}
+  - <<: *base
+    name: b
+    kind: nope
+  - {name: c, kind: nope2}
+";
+    assert_eq!(
+        errors(text, &[]),
+        [
+            "t.yaml:5:11: providers[1].kind: unknown variant `nope`, expected one of openai, anthropic, gemini, mistral, ollama, azure_openai, openai_compatible"
+        ]
+    );
+
+    // A semantic error in an aliased node points at the alias.
+    let text = "\
+providers: [{name: a, kind: openai}]
+models:
+  - name: m
+    targets: &t [{provider: ghost, model: x}]
+  - name: n
+    targets: *t
+";
+    assert_eq!(
+        errors(text, &[]),
+        [
+            "t.yaml:4:29: models[0].targets[0].provider: unknown provider `ghost`",
+            "t.yaml:6:14: models[1].targets[0].provider: unknown provider `ghost`",
+        ]
+    );
+}
+
+#[test]
+fn keys_are_interpolated_too() {
+    let c = ok(
+        "server:\n  ${FIELD}: 127.0.0.1:7001\n",
+        &[("FIELD", "listen")],
+    );
+    assert_eq!(
+        c.server.listen,
+        "127.0.0.1:7001".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(
+        errors("server:\n  ${FIELD}: 1\n", &[("FIELD", "a: b")]),
+        [
+            "t.yaml:2:3: server.a: b: unknown field `a: b`, expected one of listen, admin_listen, admin_token, max_body_bytes"
+        ]
+    );
 }

@@ -70,7 +70,7 @@ impl std::fmt::Display for ProviderKind {
 }
 
 /// An upstream LLM provider account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSpec {
     pub name: String,
@@ -269,7 +269,7 @@ pub struct TeamSpec {
 }
 
 /// An application team that calls the gateway with its keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
     pub name: String,
@@ -289,11 +289,83 @@ pub struct ConsumerSpec {
     pub credits_usd: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpec {
     pub name: String,
     pub webhook: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+}
+
+/// Secrets are printed as their count, so a `{:?}` in a log line cannot leak them.
+struct Redacted(usize);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} redacted>", self.0)
+    }
+}
+
+impl std::fmt::Debug for ProviderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("api_keys", &Redacted(self.api_keys.len()))
+            .field("api_version", &self.api_version)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ConsumerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerSpec")
+            .field("name", &self.name)
+            .field("team", &self.team)
+            .field("api_keys", &Redacted(self.api_keys.len()))
+            .field("models", &self.models)
+            .field("rate_limit", &self.rate_limit)
+            .field("budget", &self.budget)
+            .field("credits_usd", &self.credits_usd)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AlertSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertSpec")
+            .field("name", &self.name)
+            .field("webhook", &self.webhook)
+            .field("secret", &Redacted(usize::from(self.secret.is_some())))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let p = ProviderSpec {
+            name: "p".into(),
+            kind: ProviderKind::Openai,
+            base_url: None,
+            api_keys: vec!["sk-very-secret".into()],
+            api_version: None,
+        };
+        let a = AlertSpec {
+            name: "a".into(),
+            webhook: "http://h".into(),
+            secret: Some("hmac-secret".into()),
+        };
+        let text = format!("{p:?} {a:?}");
+        assert!(
+            !text.contains("sk-very-secret") && !text.contains("hmac-secret"),
+            "{text}"
+        );
+        assert!(text.contains("<1 redacted>"));
+    }
 }

@@ -157,7 +157,13 @@ pub async fn forward(
             .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
         let body = transcode::native_request(&request, native, &cand.target.model, default_max)?;
         let api_key = pick_key(&cand.provider);
-        let call = chat_call(&cand.provider, api_key, body);
+        let call = chat_call(
+            &cand.provider,
+            api_key,
+            &cand.target.model,
+            request.is_stream(),
+            body,
+        );
         let first_byte = timeouts.first_byte().min(deadline - now);
 
         let started = Instant::now();

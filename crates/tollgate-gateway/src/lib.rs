@@ -24,6 +24,7 @@ pub mod reply;
 pub mod request_id;
 pub mod routes;
 pub mod state;
+pub mod tokens;
 pub mod transcode;
 
 pub use routes::router;

@@ -642,3 +642,36 @@ proptest! {
         prop_assert_eq!(usage.total_input_tokens(), case.usage.0);
     }
 }
+
+#[test]
+fn calls_that_all_say_index_0_are_told_apart_by_id() {
+    // Some OpenAI-compatible servers send each whole call with index 0.
+    let base = |choices: Value| json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"g","choices":choices});
+    let chs = chunks(json!([
+        base(
+            json!([{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f","arguments":"{\"x\":1}"}}]},"finish_reason":null}])
+        ),
+        base(
+            json!([{"index":0,"delta":{"tool_calls":[{"index":0,"id":"b","type":"function","function":{"name":"g","arguments":"{}"}}]},"finish_reason":"tool_calls"}])
+        )
+    ]));
+    let evs = run_o2a(&chs);
+    assert_grammar_anthropic(&evs);
+    let mut acc = EventAccumulator::new();
+    evs.iter().for_each(|e| acc.push(e));
+    let (_, calls, stop, _) = an_essentials(&acc.finish());
+    assert_eq!(
+        calls,
+        vec![
+            ("a".to_owned(), "f".to_owned(), json!({"x": 1})),
+            ("b".to_owned(), "g".to_owned(), json!({}))
+        ]
+    );
+    assert_eq!(stop, Some(StopReason::ToolUse));
+    let mut oacc = ChunkAccumulator::new();
+    chs.iter().for_each(|c| oacc.push(c));
+    let resp = oacc.finish();
+    let calls = resp.choices[0].message.tool_calls.as_ref().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].function.name, "g");
+}

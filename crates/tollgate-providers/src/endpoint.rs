@@ -37,8 +37,16 @@ pub struct UpstreamCall {
 }
 
 /// The chat request for `provider`, authenticated with `api_key` (none for keyless
-/// servers). `body` is already in the provider's native format.
-pub fn chat_call(provider: &ProviderSpec, api_key: Option<&str>, body: Bytes) -> UpstreamCall {
+/// servers). `body` is already in the provider's native format. `upstream_model` and
+/// `stream` matter to kinds whose URL names them (Gemini, Azure deployments).
+pub fn chat_call(
+    provider: &ProviderSpec,
+    api_key: Option<&str>,
+    upstream_model: &str,
+    stream: bool,
+    body: Bytes,
+) -> UpstreamCall {
+    let _ = (upstream_model, stream);
     let base = provider.effective_base_url().unwrap_or_default();
     let mut headers = HeaderMap::new();
     headers.insert(

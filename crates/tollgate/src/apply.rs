@@ -31,12 +31,19 @@ pub async fn apply(store: &Store, config: &Config) -> anyhow::Result<()> {
             .upsert_consumer(c, Source::Config)
             .await
             .with_context(|| format!("applying consumer `{}`", c.name))?;
+        let mut keep = Vec::with_capacity(c.api_keys.len());
         for key in &c.api_keys {
-            store
+            let record = store
                 .upsert_config_key(&c.name, key)
                 .await
                 .with_context(|| format!("applying a key of consumer `{}`", c.name))?;
+            keep.push(record.id);
         }
+        // A key taken out of the file stops working; API-made keys are untouched.
+        store
+            .delete_config_keys_except(&c.name, &keep)
+            .await
+            .with_context(|| format!("removing old keys of consumer `{}`", c.name))?;
     }
     for a in &config.alerts {
         store

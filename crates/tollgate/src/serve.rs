@@ -76,7 +76,13 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let g = tokio::spawn(serve_until(gateway_listener, gateway, stop.clone()));
     let a = tokio::spawn(serve_until(admin_listener, admin, stop.clone()));
+    let reloader = tokio::spawn(reload_on_sighup(
+        config_path.clone(),
+        store.clone(),
+        live.clone(),
+    ));
     shutdown_signal().await;
+    reloader.abort();
     tracing::info!("stop requested: draining in-flight requests");
     stop.cancel();
     let drained = tokio::time::timeout(DRAIN_LIMIT, async {
@@ -163,6 +169,43 @@ async fn serve_until(listener: TcpListener, app: Router, stop: CancellationToken
         .await;
     if let Err(e) = result {
         tracing::error!(error = %e, "listener failed");
+    }
+}
+
+/// `kill -HUP`: re-reads the config file and applies its resources. Listener
+/// addresses and storage settings need a restart; everything else is live at once.
+async fn reload_on_sighup(path: Option<PathBuf>, store: Store, live: Arc<Live>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let Some(path) = &path else {
+                tracing::info!("SIGHUP: no config file to reload");
+                continue;
+            };
+            match tollgate_config::load_file(path) {
+                Err(e) => tracing::error!("SIGHUP: config not reloaded, it has errors:\n{e}"),
+                Ok(config) => match apply::apply(&store, &config).await {
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "SIGHUP: applying the config failed")
+                    }
+                    Ok(()) => match tollgate_admin::snapshot::load(&store).await {
+                        Ok(s) => {
+                            live.install(s);
+                            tracing::info!("SIGHUP: config reloaded");
+                        }
+                        Err(e) => tracing::error!(error = %e, "SIGHUP: snapshot reload failed"),
+                    },
+                },
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, store, live);
     }
 }
 

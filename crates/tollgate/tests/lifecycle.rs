@@ -224,3 +224,39 @@ async fn postgres_storage_end_to_end() {
     drop(gw);
     psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
 }
+
+#[tokio::test]
+async fn sighup_reapplies_the_config_file() {
+    let mock = MockProvider::start().await.expect("mock");
+    let config = config_for(&mock, "");
+    let gw = Gateway::start(&config);
+    let chat =
+        |key: &'static str| {
+            let url = gw.gw("/v1/chat/completions");
+            async move {
+                client().post(url).bearer_auth(key)
+                .json(&json!({"model": "gpt-mock", "messages": [{"role": "user", "content": "x"}]}))
+                .send().await.expect("send").status().as_u16()
+            }
+        };
+    assert_eq!(chat(KEY_B).await, 200);
+    assert_eq!(chat("tg-added-by-reload").await, 401);
+    // Team B's key is replaced in the file; the process is told to reload.
+    let edited = config.replace(&format!("[\"{KEY_B}\"]"), "[\"tg-added-by-reload\"]");
+    std::fs::write(gw.path().join("tollgate.yaml"), edited).expect("write");
+    gw.hangup();
+    let mut ok = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if chat("tg-added-by-reload").await == 200 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the new key works after SIGHUP");
+    assert_eq!(
+        chat(KEY_B).await,
+        401,
+        "the key taken out of the file is gone"
+    );
+}

@@ -42,21 +42,26 @@ impl ChunkAccumulator {
                 self.content.push_str(text);
             }
             for tc in choice.delta.tool_calls.iter().flatten() {
-                let pos = match self.tool_calls.iter().position(|(i, _)| *i == tc.index) {
-                    Some(pos) => pos,
-                    None => {
-                        self.tool_calls
-                            .push((tc.index, ToolCall::function("", "", "")));
-                        self.tool_calls.len() - 1
-                    }
+                // Same rule as the stream translators: a fragment naming another id is
+                // a new call even when its index repeats.
+                let pos = self.tool_calls.iter().rposition(|(i, c)| {
+                    *i == tc.index && tc.id.as_ref().is_none_or(|id| id.is_empty() || *id == c.id)
+                });
+                let pos = pos.unwrap_or_else(|| {
+                    self.tool_calls
+                        .push((tc.index, ToolCall::function("", "", "")));
+                    self.tool_calls.len() - 1
+                });
+                let Some((_, call)) = self.tool_calls.get_mut(pos) else {
+                    continue;
                 };
-                let (_, call) = &mut self.tool_calls[pos];
-                if let Some(id) = &tc.id {
+                if let Some(id) = tc.id.as_ref().filter(|id| !id.is_empty()) {
                     call.id.clone_from(id);
                 }
                 if let Some(f) = &tc.function {
-                    if let Some(name) = &f.name {
-                        call.function.name.push_str(name);
+                    // The name comes whole in the first fragment; some servers repeat it.
+                    if let Some(name) = f.name.as_ref().filter(|_| call.function.name.is_empty()) {
+                        call.function.name.clone_from(name);
                     }
                     if let Some(args) = &f.arguments {
                         call.function.arguments.push_str(args);

@@ -3,7 +3,8 @@
 //! Every object keeps its unknown fields in `extra` and skips `None` fields on output, so a
 //! request parsed by the door and forwarded to an OpenAI-format upstream is the request
 //! the client sent (an explicit `null` on a known optional field is normalized to absent,
-//! which OpenAI treats the same).
+//! which OpenAI treats the same, and a float field written as an integer comes back as a
+//! float: `"temperature": 1` → `1.0`).
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;

@@ -27,8 +27,8 @@ pub struct OpenAiToAnthropicStream {
     /// Index of the open block and whether it is a text block.
     open: Option<(u32, bool)>,
     next_block: u32,
-    /// OpenAI tool-call index → Anthropic block index.
-    tools: Vec<(u32, u32)>,
+    /// OpenAI tool-call index and id → Anthropic block index.
+    tools: Vec<(u32, String, u32)>,
     stop_reason: Option<StopReason>,
     refused: bool,
     usage: Option<Usage>,
@@ -177,17 +177,23 @@ impl OpenAiToAnthropicStream {
 
     fn tool_call(&mut self, call: &ToolCallDelta, out: &mut Vec<StreamEvent>) {
         let function = call.function.as_ref();
-        let index = match self.tools.iter().find(|(i, _)| *i == call.index) {
-            Some((_, block)) => *block,
+        // A fragment belongs to the call with its index, unless it names another id:
+        // some OpenAI-compatible servers send every call with index 0.
+        let known = self.tools.iter().rev().find(|(i, id, _)| {
+            *i == call.index && call.id.as_ref().is_none_or(|c| c.is_empty() || c == id)
+        });
+        let index = match known {
+            Some((_, _, block)) => *block,
             None => {
                 let id = call
                     .id
                     .clone()
-                    .unwrap_or_else(|| format!("toolu_{}_{}", self.id, call.index));
+                    .filter(|id| !id.is_empty())
+                    .unwrap_or_else(|| format!("toolu_{}_{}", self.id, self.tools.len()));
                 let name = function.and_then(|f| f.name.clone()).unwrap_or_default();
-                let block = ContentBlock::tool_use(id, name, Value::Object(Map::new()));
+                let block = ContentBlock::tool_use(id.clone(), name, Value::Object(Map::new()));
                 let index = self.open_block(block, false, out);
-                self.tools.push((call.index, index));
+                self.tools.push((call.index, id, index));
                 index
             }
         };

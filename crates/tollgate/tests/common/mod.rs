@@ -105,6 +105,14 @@ impl Gateway {
             .status();
     }
 
+    /// Sends SIGHUP (config reload).
+    pub fn hangup(&self) {
+        let _ = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
     /// Waits for the process to exit; returns its status code.
     pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
         let deadline = std::time::Instant::now() + within;
