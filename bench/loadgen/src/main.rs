@@ -265,6 +265,9 @@ async fn run(args: Args) -> Result<()> {
     if let Some(e) = &tally.first_error {
         eprintln!("tollgate-loadgen: first error: {e}");
     }
+    if tally.ok == 0 {
+        bail!("every one of the {} measured requests failed", tally.errors);
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use crate::routes;
         routes::list_teams, routes::create_team, routes::get_team, routes::put_team, routes::delete_team,
         routes::list_consumers, routes::create_consumer, routes::get_consumer, routes::put_consumer, routes::delete_consumer,
         routes::list_keys, routes::create_key, routes::get_key, routes::revoke_key,
+        routes::consumer_usage, routes::list_credits, routes::add_credits,
     ),
     modifiers(&BearerAuth),
 )]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tollgate_core::live::Live;
 use tollgate_core::snapshot::{KeyEntry, Snapshot};
+use tollgate_gateway::metering::Metering;
 use tollgate_store::{Store, StoreError};
 use tollgate_telemetry::names;
 
@@ -45,7 +46,12 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
 
 /// Polls the store's revision every `every` and reloads when it moved (a change made
 /// through another node). Also keeps the readiness flag in step with the database.
-pub fn spawn_poller(store: Store, live: Arc<Live>, every: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_poller(
+    store: Store,
+    live: Arc<Live>,
+    metering: Arc<Metering>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -56,7 +62,10 @@ pub fn spawn_poller(store: Store, live: Arc<Live>, every: Duration) -> tokio::ta
                     live.set_db_ok(true);
                     if rev != live.snapshot.load().revision {
                         match load(&store).await {
-                            Ok(s) => live.install(s),
+                            Ok(s) => {
+                                metering.seed(&s).await;
+                                live.install(s);
+                            }
                             Err(e) => tracing::warn!(error = %e, "snapshot reload failed"),
                         }
                     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tollgate_core::live::Live;
+use tollgate_gateway::metering::Metering;
 use tollgate_store::Store;
 
 use crate::snapshot;
@@ -15,6 +16,8 @@ pub struct AdminState {
     /// The configured admin bearer token, if any (console sessions also work).
     pub admin_token: Option<Arc<str>>,
     pub metrics: PrometheusHandle,
+    /// Limits, budgets and credits (usage documents, credit top-ups, seeding).
+    pub metering: Arc<Metering>,
 }
 
 impl AdminState {
@@ -22,7 +25,10 @@ impl AdminState {
     /// succeeded and the background poller will retry the reload.
     pub async fn reload(&self) {
         match snapshot::load(&self.store).await {
-            Ok(s) => self.live.install(s),
+            Ok(s) => {
+                self.metering.seed(&s).await;
+                self.live.install(s);
+            }
             Err(e) => tracing::error!(error = %e, "reloading the configuration snapshot failed"),
         }
     }

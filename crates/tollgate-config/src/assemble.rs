@@ -74,6 +74,10 @@ pub(crate) struct RawStorage {
     pub redis: Option<String>,
     #[serde(default)]
     pub cache: Option<String>,
+    #[serde(default)]
+    pub redis_failure_policy: Option<String>,
+    #[serde(default)]
+    pub redis_prefix: Option<String>,
 }
 
 /// Build the config and report every problem (paths from the file's root).
@@ -182,10 +186,25 @@ fn storage(raw: RawStorage, issues: &mut Vec<Issue>) -> StorageConfig {
             "`redis` needs storage.redis to be set",
         ));
     }
+    let redis_fail_open = match raw.redis_failure_policy.as_deref() {
+        None | Some("open") => true,
+        Some("closed") => false,
+        Some(_) => {
+            issues.push(Issue::new(
+                "storage.redis_failure_policy",
+                "expected `open` (admit while Redis is unreachable) or `closed` (refuse with 503)",
+            ));
+            true
+        }
+    };
     StorageConfig {
         database: raw.database.unwrap_or(defaults.database),
         redis: raw.redis,
         cache,
+        redis_fail_open,
+        redis_prefix: raw
+            .redis_prefix
+            .unwrap_or_else(|| StorageConfig::DEFAULT_REDIS_PREFIX.to_string()),
     }
 }
 

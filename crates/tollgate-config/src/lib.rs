@@ -82,10 +82,18 @@ pub struct StorageConfig {
     /// `redis://…` / `rediss://…`: counters, cache and change feed shared by several nodes.
     pub redis: Option<String>,
     pub cache: CacheBackend,
+    /// `storage.redis_failure_policy`: when Redis (shared limits and budgets) is
+    /// unreachable, admit requests (`open`, the default: availability first, counted
+    /// in `tollgate_limits_backend_errors_total`) or refuse them with 503 (`closed`).
+    pub redis_fail_open: bool,
+    /// `storage.redis_prefix`: namespace of every Redis key (several deployments, or
+    /// test runs, can share one Redis).
+    pub redis_prefix: String,
 }
 
 impl StorageConfig {
     pub const DEFAULT_DATABASE: &'static str = "sqlite://tollgate-data/tollgate.db";
+    pub const DEFAULT_REDIS_PREFIX: &'static str = "tollgate:";
 }
 
 impl Default for StorageConfig {
@@ -94,6 +102,8 @@ impl Default for StorageConfig {
             database: Self::DEFAULT_DATABASE.to_string(),
             redis: None,
             cache: CacheBackend::Memory,
+            redis_fail_open: true,
+            redis_prefix: Self::DEFAULT_REDIS_PREFIX.to_string(),
         }
     }
 }

@@ -70,6 +70,8 @@ fn full_example_parses_to_expected_values() {
             database: "sqlite://tollgate-data/tollgate.db".into(),
             redis: Some("redis://127.0.0.1:6379".into()),
             cache: CacheBackend::Memory,
+            redis_fail_open: true,
+            redis_prefix: "tollgate:".into(),
         }
     );
 
@@ -872,4 +874,26 @@ fn keys_are_interpolated_too() {
             "t.yaml:2:3: server.a: b: unknown field `a: b`, expected one of listen, admin_listen, admin_token, max_body_bytes"
         ]
     );
+}
+
+#[test]
+fn redis_failure_policy_and_prefix() {
+    let env = |_: &str| None;
+    let c = tollgate_config::parse_str(
+        "storage:\n  redis: redis://127.0.0.1:6379\n  redis_failure_policy: closed\n  redis_prefix: \"a:\"\n",
+        "t.yaml",
+        &env,
+    )
+    .unwrap();
+    assert!(!c.storage.redis_fail_open);
+    assert_eq!(c.storage.redis_prefix, "a:");
+    let err = tollgate_config::parse_str(
+        "storage:\n  redis_failure_policy: sometimes\n",
+        "t.yaml",
+        &env,
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("t.yaml:2:"), "{text}");
+    assert!(text.contains("storage.redis_failure_policy"), "{text}");
 }

@@ -87,6 +87,10 @@ pub enum GatewayError {
     /// Every upstream target failed.
     #[error("{message}")]
     Upstream { code: UpstreamCode, message: String },
+    /// A service the gateway depends on (the shared limits backend under a
+    /// fail-closed policy) is unreachable: 503, retry later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -189,6 +193,9 @@ impl GatewayError {
                     "api_error"
                 },
             ),
+            GatewayError::Unavailable(_) => {
+                c(503, "api_error", "service_unavailable", "overloaded_error")
+            }
             GatewayError::Internal(_) => c(500, "api_error", "internal_error", "api_error"),
         }
     }

@@ -1,50 +1,55 @@
-//! Forwarding to upstream targets, with failures classified before the next target
-//! is tried.
+//! Failover: sending one request to a model's targets until one answers.
 //!
-//! Order: the model's targets (weighted random order), then each fallback model's
-//! targets. A provider's own rejection of the request (400/404/422) goes straight
-//! back to the client: replaying it on every backend would only multiply cost. Any
-//! other failure moves on; when all failed, the client gets 502/503/504 with the
-//! most telling cause, never the upstream's raw body.
+//! Order: the model's targets as its strategy ranks them (weighted or latency, open
+//! circuit breakers last), tried up to `1 + retries.attempts` times with jittered
+//! backoff inside the request's deadline; then each fallback model the same way.
+//! Every failure is classified before anything else happens:
+//! - 400/404/422: the request's own fault. It goes back to the client and is never
+//!   replayed elsewhere (that would only multiply cost).
+//! - 401/402/403: that provider key is dead or unpaid. It cools down for a long time,
+//!   the operator gets one `provider_key.dead` alert, and the next key is tried at once.
+//! - 429: that key cools down for the provider's Retry-After; the next key is tried.
+//! - 5xx, resets, timeouts: the target's breaker counts a failure; retried after a
+//!   backoff on the next target in the order.
+//!
+//! When everything failed the client gets 502/503/504 with the most telling cause,
+//! never the upstream's body or credentials. This module knows nothing of chat or
+//! embeddings: callers say how to build the call for a target ([`send_with_failover`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
-use rand::Rng;
-use tollgate_core::money::{TokenPrice, format_usd};
-use tollgate_core::snapshot::{Caller, Snapshot};
+use futures::StreamExt;
+use serde_json::json;
+use tollgate_alerts::{AlertEvent, AlertKind};
+use tollgate_core::snapshot::Snapshot;
 use tollgate_core::spec::{ModelSpec, ProviderSpec, TargetSpec, Timeouts};
 use tollgate_core::{GatewayError, UpstreamCode};
-use tollgate_providers::{Failure, SendError, chat_call, classify, native_format};
+use tollgate_providers::{Failure, SendError, UpstreamCall, classify};
+use tollgate_routing::{KeyOutcome, Outcome, RetryPolicy, TargetInfo, target_id};
 use tollgate_telemetry::names;
 
-use crate::meter::Meter;
-use crate::pipeline::DoorRequest;
 use crate::state::GatewayState;
-use crate::transcode;
 
 /// Largest upstream error body read to find its message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-/// Largest non-stream upstream answer accepted.
-const MAX_ANSWER_BODY: usize = 64 * 1024 * 1024;
-/// Used for Anthropic's required `max_tokens` when neither request nor model set one.
-const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 4096;
 
 /// One place to send the request.
 #[derive(Debug, Clone)]
 pub struct Candidate {
+    /// The model whose target this is (the requested one or a fallback).
     pub model: Arc<ModelSpec>,
     pub target: TargetSpec,
     pub provider: Arc<ProviderSpec>,
+    /// `provider/model`, the breaker's and balancer's name for it.
+    pub id: String,
 }
 
 impl Candidate {
-    fn timeouts(&self) -> Timeouts {
+    /// The target's timeouts, completed by its model's.
+    pub fn timeouts(&self) -> Timeouts {
         self.target
             .timeouts
             .unwrap_or_default()
@@ -52,123 +57,241 @@ impl Candidate {
     }
 }
 
-/// Targets of `model` in weighted random order, then its fallbacks' (each model once).
-pub fn candidates(snapshot: &Snapshot, model: &Arc<ModelSpec>) -> Vec<Candidate> {
-    let mut out = Vec::new();
+/// The models to walk: the requested one, then its fallbacks (each once).
+fn model_chain(snapshot: &Snapshot, model: &Arc<ModelSpec>) -> Vec<Arc<ModelSpec>> {
     let mut seen = HashSet::new();
-    let mut queue = vec![model.clone()];
-    queue.extend(
+    let mut out = Vec::new();
+    let chain = std::iter::once(model.clone()).chain(
         model
             .fallbacks
             .iter()
             .filter_map(|f| snapshot.models.get(f).cloned()),
     );
-    for m in queue {
-        if !seen.insert(m.name.clone()) {
-            continue;
-        }
-        for target in weighted_order(&m.targets) {
-            if let Some(provider) = snapshot.providers.get(&target.provider) {
-                out.push(Candidate {
-                    model: m.clone(),
-                    target: target.clone(),
-                    provider: provider.clone(),
-                });
-            }
+    for m in chain {
+        if seen.insert(m.name.clone()) {
+            out.push(m);
         }
     }
     out
 }
 
-/// Weighted sampling without replacement; weight-0 targets come last.
-fn weighted_order(targets: &[TargetSpec]) -> Vec<&TargetSpec> {
-    let mut pool: Vec<&TargetSpec> = targets.iter().collect();
-    let mut out = Vec::with_capacity(pool.len());
-    let mut rng = rand::rng();
-    while !pool.is_empty() {
-        let total: u64 = pool.iter().map(|t| u64::from(t.weight)).sum();
-        let idx = if total == 0 {
-            0
-        } else {
-            let mut pick = rng.random_range(0..total);
-            pool.iter()
-                .position(|t| {
-                    let w = u64::from(t.weight);
-                    if pick < w {
-                        true
-                    } else {
-                        pick -= w;
-                        false
-                    }
-                })
-                .unwrap_or(0)
-        };
-        out.push(pool.remove(idx));
-    }
-    out
+/// A model's targets in the order its strategy gives now.
+fn ranked(st: &GatewayState, snapshot: &Snapshot, model: &Arc<ModelSpec>) -> Vec<Candidate> {
+    let cands: Vec<Candidate> = model
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let provider = snapshot.providers.get(&t.provider)?.clone();
+            Some(Candidate {
+                model: model.clone(),
+                id: target_id(&t.provider, &t.model),
+                target: t.clone(),
+                provider,
+            })
+        })
+        .collect();
+    let infos: Vec<TargetInfo<'_>> = cands
+        .iter()
+        .map(|c| TargetInfo {
+            id: &c.id,
+            weight: c.target.weight,
+        })
+        .collect();
+    let order = st.routing.balancer.order(model.strategy, &infos);
+    order
+        .into_iter()
+        .filter_map(|i| cands.get(i).cloned())
+        .collect()
 }
 
-/// What went wrong with one attempt, kept to choose the final error.
+/// Every candidate of `model` and its fallbacks, in try order (used by callers that
+/// only need the list, e.g. to check a provider kind).
+pub fn candidates(
+    st: &GatewayState,
+    snapshot: &Snapshot,
+    model: &Arc<ModelSpec>,
+) -> Vec<Candidate> {
+    model_chain(snapshot, model)
+        .iter()
+        .flat_map(|m| ranked(st, snapshot, m))
+        .collect()
+}
+
+/// What a successful attempt produced.
+pub enum Answer {
+    /// A whole (non-stream) body.
+    Body(Bytes),
+    /// A streaming response whose body has not been read.
+    Stream(reqwest::Response),
+}
+
+pub struct Success {
+    pub cand: Candidate,
+    pub answer: Answer,
+    /// From the start of the first attempt to this answer's headers.
+    pub ttfb: Duration,
+}
+
+/// Builds the call for a candidate with a key of its provider (`None` for keyless
+/// providers); `Ok(None)` means this provider cannot serve the request (skipped).
+pub trait CallBuilder:
+    Fn(&Candidate, Option<&str>) -> Result<Option<UpstreamCall>, GatewayError>
+{
+}
+impl<F> CallBuilder for F where
+    F: Fn(&Candidate, Option<&str>) -> Result<Option<UpstreamCall>, GatewayError>
+{
+}
+
+/// Why one attempt failed, kept to choose the final error.
 struct Attempted {
     provider: String,
     failure: Failure,
 }
 
-pub async fn forward(
+/// Sends the request to the first target that answers 2xx, reading the whole body
+/// unless `stream`. The deadline is the requested model's `total` timeout.
+pub async fn send_with_failover(
     st: &GatewayState,
     snapshot: &Snapshot,
-    _caller: &Caller,
     model: &Arc<ModelSpec>,
-    request: DoorRequest,
-) -> Result<Response, GatewayError> {
-    let candidates = candidates(snapshot, model);
-    let total = model.timeouts.unwrap_or_default().total();
-    let deadline = Instant::now() + total;
+    stream: bool,
+    build: impl CallBuilder,
+) -> Result<Success, GatewayError> {
+    let started = Instant::now();
+    let deadline = started + model.timeouts.unwrap_or_default().total();
     let mut failures: Vec<Attempted> = Vec::new();
 
-    for cand in candidates {
-        let Some(native) = native_format(cand.provider.kind) else {
-            failures.push(Attempted {
-                provider: cand.provider.name.clone(),
-                failure: Failure::Transient {
+    'models: for m in model_chain(snapshot, model) {
+        let order = ranked(st, snapshot, &m);
+        if order.is_empty() {
+            continue;
+        }
+        let retry = RetryPolicy::from_spec(m.retries);
+        let tries = 1 + m.retries.map_or(0, |r| r.attempts) as usize;
+        for attempt in 0..tries {
+            // Retries walk the same ranking again, starting one further along.
+            let cand = &order[attempt % order.len()];
+            if attempt > 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match retry.next_delay(attempt as u32, left) {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => break,
+                }
+            }
+            if Instant::now() >= deadline {
+                failures.push(Attempted {
+                    provider: cand.provider.name.clone(),
+                    failure: Failure::Timeout {
+                        message: "the request deadline passed".into(),
+                    },
+                });
+                break 'models;
+            }
+            match try_target(st, cand, stream, deadline, &build).await {
+                Ok(answer) => {
+                    return Ok(Success {
+                        cand: cand.clone(),
+                        answer,
+                        ttfb: started.elapsed(),
+                    });
+                }
+                Err(TargetError::Rejected(e)) => return Err(e),
+                Err(TargetError::Failed(fs)) => {
+                    let retryable = fs.iter().any(|f| {
+                        matches!(
+                            f.failure,
+                            Failure::Transient { .. } | Failure::Timeout { .. }
+                        )
+                    });
+                    failures.extend(fs);
+                    if !retryable && order.len() == 1 {
+                        // Keys dead or throttled on the only target: retrying it is moot.
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Err(final_error(&failures))
+}
+
+enum TargetError {
+    /// The provider rejected the request itself: answer the client with it.
+    Rejected(GatewayError),
+    /// This target could not answer (each key tried, each failure classified).
+    Failed(Vec<Attempted>),
+}
+
+/// One target: its breaker, then its keys in turn while they are dead or throttled.
+async fn try_target(
+    st: &GatewayState,
+    cand: &Candidate,
+    stream: bool,
+    deadline: Instant,
+    build: &impl CallBuilder,
+) -> Result<Answer, TargetError> {
+    let routing = &st.routing;
+    let provider = &cand.provider;
+    let mut failures = Vec::new();
+    let fail = |failure: Failure| Attempted {
+        provider: provider.name.clone(),
+        failure,
+    };
+    let breaker = match routing.breakers.allow(&cand.id) {
+        Ok(p) => p,
+        Err(_) => {
+            return Err(TargetError::Failed(vec![fail(Failure::Transient {
+                status: None,
+                message: format!("circuit open for {}", cand.id),
+            })]));
+        }
+    };
+    let n_keys = provider.api_keys.len();
+    let timeouts = cand.timeouts();
+    for _ in 0..n_keys.max(1) {
+        let key_index = if n_keys == 0 {
+            None
+        } else {
+            match routing.keys.pick(&provider.name, n_keys) {
+                Some(i) => Some(i),
+                None => {
+                    let retry_after = routing.keys.next_usable_in(&provider.name);
+                    failures.push(fail(Failure::Throttled {
+                        retry_after,
+                        message: format!("every key of provider {} is cooling down", provider.name),
+                    }));
+                    break;
+                }
+            }
+        };
+        let key = key_index
+            .and_then(|i| provider.api_keys.get(i))
+            .map(String::as_str);
+        let call = match build(cand, key) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                breaker.record(Outcome::Neutral);
+                failures.push(fail(Failure::Transient {
                     status: None,
                     message: format!(
-                        "provider kind `{}` is not supported by this build",
-                        cand.provider.kind
+                        "provider kind `{}` cannot serve this request",
+                        provider.kind
                     ),
-                },
-            });
-            continue;
+                }));
+                return Err(TargetError::Failed(failures));
+            }
+            Err(e) => {
+                breaker.record(Outcome::Neutral);
+                return Err(TargetError::Rejected(e));
+            }
         };
         let now = Instant::now();
-        if now >= deadline {
-            failures.push(Attempted {
-                provider: cand.provider.name.clone(),
-                failure: Failure::Timeout {
-                    message: "request deadline passed".into(),
-                },
-            });
-            break;
-        }
-        let timeouts = cand.timeouts();
-        let default_max = cand
-            .model
-            .max_output_tokens
-            .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
-        let body = transcode::native_request(&request, native, &cand.target.model, default_max)?;
-        let api_key = pick_key(&cand.provider);
-        let call = chat_call(
-            &cand.provider,
-            api_key,
-            &cand.target.model,
-            request.is_stream(),
-            body,
-        );
-        let first_byte = timeouts.first_byte().min(deadline - now);
-
-        let started = Instant::now();
+        let first_byte = timeouts
+            .first_byte()
+            .min(deadline.saturating_duration_since(now));
         let sent = st.client.send(&call, timeouts.connect(), first_byte).await;
-        let elapsed = started.elapsed().as_secs_f64();
+        let elapsed = now.elapsed();
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -181,13 +304,10 @@ pub async fn forward(
                         message: e.to_string(),
                     },
                 };
-                record_upstream(&cand.provider.name, failure.cause(), elapsed);
-                tracing::warn!(provider = %cand.provider.name, target = %cand.target.model, cause = failure.cause(), error = %e, "upstream attempt failed");
-                failures.push(Attempted {
-                    provider: cand.provider.name.clone(),
-                    failure,
-                });
-                continue;
+                observe(st, cand, key_index, &failure, elapsed);
+                breaker.record(Outcome::Failure);
+                failures.push(fail(failure));
+                return Err(TargetError::Failed(failures));
             }
         };
         let status = resp.status().as_u16();
@@ -197,122 +317,110 @@ pub async fn forward(
                 .await
                 .unwrap_or_default();
             let failure = classify(status, &headers, &body);
-            record_upstream(&cand.provider.name, failure.cause(), elapsed);
-            tracing::warn!(provider = %cand.provider.name, target = %cand.target.model, status, cause = failure.cause(), "upstream answered an error");
-            if let Failure::RequestFault { status, message } = failure {
-                return Err(GatewayError::UpstreamRejected { status, message });
-            }
-            failures.push(Attempted {
-                provider: cand.provider.name.clone(),
-                failure,
-            });
-            continue;
-        }
-        record_upstream(&cand.provider.name, "ok", elapsed);
-
-        let meter = Meter::new(
-            Arc::from(model.name.as_str()),
-            cand.model.price.map(TokenPrice::from),
-        );
-        if request.is_stream() {
-            let transcoder = transcode::stream_transcoder(&request, native, &model.name);
-            let body = transcode::stream_body(
-                resp,
-                transcoder,
-                request.door(),
-                timeouts.idle(),
-                deadline,
-                meter,
-            );
-            let mut res = Response::new(body);
-            let h = res.headers_mut();
-            h.insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            h.insert(
-                http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache"),
-            );
-            h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            return Ok(res);
-        }
-
-        let raw = match read_capped(resp, MAX_ANSWER_BODY, deadline).await {
-            Ok(b) => b,
-            Err(failure) => {
-                failures.push(Attempted {
-                    provider: cand.provider.name.clone(),
-                    failure,
-                });
-                continue;
-            }
-        };
-        let (body, usage) = match transcode::door_response(&request, native, &raw) {
-            Ok(v) => v,
-            Err(message) => {
-                tracing::warn!(provider = %cand.provider.name, %message, "upstream sent an invalid answer");
-                failures.push(Attempted {
-                    provider: cand.provider.name.clone(),
-                    failure: Failure::Transient {
-                        status: Some(status),
+            observe(st, cand, key_index, &failure, elapsed);
+            match failure {
+                Failure::RequestFault { status, message } => {
+                    breaker.record(Outcome::Neutral);
+                    return Err(TargetError::Rejected(GatewayError::UpstreamRejected {
+                        status,
                         message,
-                    },
-                });
-                continue;
+                    }));
+                }
+                Failure::KeyDead { .. } | Failure::Throttled { .. } => {
+                    // The key's fault, not the target's: next key.
+                    failures.push(fail(failure));
+                    continue;
+                }
+                Failure::Transient { .. } | Failure::Timeout { .. } => {
+                    breaker.record(Outcome::Failure);
+                    failures.push(fail(failure));
+                    return Err(TargetError::Failed(failures));
+                }
             }
-        };
-        let mut meter = meter;
-        let cost = match usage {
-            Some(u) => {
-                meter.observe(u);
-                meter.record()
-            }
-            None => 0,
-        };
-        let mut res = Response::new(Body::from(body));
-        let h = res.headers_mut();
-        h.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        if let Ok(v) = HeaderValue::from_str(&format_usd(cost)) {
-            h.insert("x-tollgate-cost-usd", v);
         }
-        *res.status_mut() = StatusCode::OK;
-        return Ok(res);
+        let answer = if stream {
+            Answer::Stream(resp)
+        } else {
+            match read_capped(resp, crate::MAX_ANSWER_BODY, deadline).await {
+                Ok(b) => Answer::Body(b),
+                Err(failure) => {
+                    observe(st, cand, key_index, &failure, elapsed);
+                    breaker.record(Outcome::Failure);
+                    failures.push(fail(failure));
+                    return Err(TargetError::Failed(failures));
+                }
+            }
+        };
+        observe_ok(st, cand, key_index, elapsed);
+        breaker.record(Outcome::Success);
+        return Ok(answer);
     }
-    Err(final_error(&failures))
+    breaker.record(Outcome::Neutral);
+    Err(TargetError::Failed(failures))
 }
 
-/// A key of the provider's pool (balanced at random); none for keyless servers.
-fn pick_key(provider: &ProviderSpec) -> Option<&str> {
-    match provider.api_keys.len() {
-        0 => None,
-        1 => provider.api_keys.first().map(String::as_str),
-        n => provider
-            .api_keys
-            .get(rand::rng().random_range(0..n))
-            .map(String::as_str),
+/// Books a failed attempt: metrics, latency, the key's health, the operator alert.
+fn observe(st: &GatewayState, cand: &Candidate, key: Option<usize>, f: &Failure, took: Duration) {
+    let provider = &cand.provider.name;
+    metrics::histogram!(names::UPSTREAM_DURATION_SECONDS, "provider" => provider.clone(), "outcome" => f.cause())
+        .record(took.as_secs_f64());
+    metrics::counter!(names::UPSTREAM_FAILURES_TOTAL, "provider" => provider.clone(), "cause" => f.cause())
+        .increment(1);
+    tracing::warn!(provider = %provider, target = %cand.target.model, cause = f.cause(), "upstream attempt failed");
+    let outcome = match f {
+        Failure::KeyDead { status, .. } => KeyOutcome::dead(*status),
+        Failure::Throttled { retry_after, .. } => KeyOutcome::Throttled {
+            retry_after: *retry_after,
+        },
+        Failure::Transient { .. } | Failure::Timeout { .. } => {
+            st.routing.balancer.observe(&cand.id, took, false);
+            KeyOutcome::Transient
+        }
+        Failure::RequestFault { .. } => return,
+    };
+    let Some(index) = key else { return };
+    let report = st.routing.keys.report(provider, index, outcome);
+    if let (Some(report), Failure::KeyDead { status, message }) = (report, f)
+        && report.first_time
+    {
+        tracing::error!(provider = %provider, key_index = index, status, "provider key refused: taken out");
+        if let Some(m) = &st.metering {
+            m.alerter.raise(AlertEvent {
+                kind: AlertKind::ProviderKeyDead,
+                scope: format!("provider:{provider}"),
+                period_key: format!("key{index}:{status}"),
+                threshold_percent: None,
+                used_usd: None,
+                limit_usd: None,
+                detail: json!({
+                    "provider": provider,
+                    "key_index": index,
+                    "status": status,
+                    "message": message,
+                    "cooldown_seconds": report.cooldown.as_secs(),
+                }),
+            });
+        }
     }
 }
 
-fn record_upstream(provider: &str, outcome: &'static str, secs: f64) {
-    metrics::histogram!(names::UPSTREAM_DURATION_SECONDS, "provider" => provider.to_string(), "outcome" => outcome)
-        .record(secs);
-    if outcome != "ok" {
-        metrics::counter!(names::UPSTREAM_FAILURES_TOTAL, "provider" => provider.to_string(), "cause" => outcome)
-            .increment(1);
+fn observe_ok(st: &GatewayState, cand: &Candidate, key: Option<usize>, took: Duration) {
+    metrics::histogram!(names::UPSTREAM_DURATION_SECONDS, "provider" => cand.provider.name.clone(), "outcome" => "ok")
+        .record(took.as_secs_f64());
+    st.routing.balancer.observe(&cand.id, took, true);
+    if let Some(i) = key {
+        st.routing
+            .keys
+            .report(&cand.provider.name, i, KeyOutcome::Ok);
     }
 }
 
 /// Reads a whole upstream body, at most `cap` bytes, before `deadline`.
-async fn read_capped(
+pub async fn read_capped(
     resp: reqwest::Response,
     cap: usize,
     deadline: Instant,
 ) -> Result<Bytes, Failure> {
-    use futures::StreamExt;
     let mut stream = resp.bytes_stream();
     let mut buf = Vec::new();
     loop {
@@ -343,8 +451,8 @@ async fn read_capped(
     }
 }
 
-/// The most telling cause of total failure: unpaid when every target was unpaid or
-/// dead, otherwise the last attempt's class.
+/// The most telling cause of total failure: unpaid when every attempt met a dead or
+/// unpaid key, otherwise the last non-key failure's class.
 fn final_error(failures: &[Attempted]) -> GatewayError {
     let Some(last) = failures.last() else {
         return GatewayError::Upstream {

@@ -17,9 +17,14 @@
 
 pub mod auth;
 pub mod body;
+pub mod chat;
+pub mod embeddings;
 pub mod forward;
+pub mod journal;
 pub mod meter;
+pub mod metering;
 pub mod pipeline;
+pub mod relay;
 pub mod reply;
 pub mod request_id;
 pub mod routes;
@@ -29,3 +34,6 @@ pub mod transcode;
 
 pub use routes::router;
 pub use state::GatewayState;
+
+/// Largest non-stream upstream answer accepted.
+pub const MAX_ANSWER_BODY: usize = 64 * 1024 * 1024;

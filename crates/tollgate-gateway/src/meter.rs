@@ -8,6 +8,8 @@ use std::sync::Arc;
 use tollgate_core::money::{Micros, TokenPrice, micros_to_usd};
 use tollgate_telemetry::names;
 
+use crate::metering::Settlement;
+
 /// Tokens of one answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -44,13 +46,14 @@ impl Usage {
     }
 }
 
-/// Records one answer's tokens and cost in metrics, exactly once.
-#[derive(Debug)]
+/// Records one answer's tokens and cost in metrics, exactly once, and closes the
+/// request's books through its [`Settlement`] (limits, budgets, credits, call record).
 pub struct Meter {
     model: Arc<str>,
     price: Option<TokenPrice>,
     usage: Option<Usage>,
     recorded: bool,
+    settlement: Option<Settlement>,
 }
 
 impl Meter {
@@ -60,6 +63,50 @@ impl Meter {
             price,
             usage: None,
             recorded: false,
+            settlement: None,
+        }
+    }
+
+    /// Hands the request's settlement to this meter: it is closed when the meter
+    /// records (or is dropped, e.g. a stream whose client went away).
+    pub fn with_settlement(mut self, settlement: Settlement) -> Self {
+        self.settlement = Some(settlement);
+        self
+    }
+
+    /// The price to charge at (a fallback model's may differ from the requested one).
+    pub fn set_price(&mut self, price: Option<TokenPrice>) {
+        self.price = price;
+    }
+
+    /// The answer came from the response cache.
+    pub fn mark_cached(&mut self) {
+        if let Some(s) = self.settlement.as_mut() {
+            s.cached = true;
+        }
+    }
+
+    /// Takes the settlement back (the answer could not be used; another target will
+    /// be tried).
+    pub fn take_settlement(&mut self) -> Option<Settlement> {
+        self.settlement.take()
+    }
+
+    /// Sets what the call record will say: the provider, status and error code.
+    pub fn outcome(&mut self, provider: Option<&str>, status: u16, error_code: Option<&str>) {
+        if let Some(s) = self.settlement.as_mut() {
+            if provider.is_some() {
+                s.provider = provider.map(str::to_string);
+            }
+            s.status = status;
+            s.error_code = error_code.map(str::to_string);
+        }
+    }
+
+    /// The first byte of the answer went out after `ms` milliseconds.
+    pub fn first_byte(&mut self, ms: u64) {
+        if let Some(s) = self.settlement.as_mut() {
+            s.ttfb_ms.get_or_insert(ms);
         }
     }
 
@@ -79,6 +126,18 @@ impl Meter {
             return 0;
         }
         self.recorded = true;
+        let cost = self.record_metrics();
+        if let Some(mut s) = self.settlement.take() {
+            let usage = self.usage.unwrap_or_default();
+            s.input_tokens = usage.input;
+            s.output_tokens = usage.output;
+            s.cost = cost;
+            s.finish();
+        }
+        cost
+    }
+
+    fn record_metrics(&self) -> Micros {
         let Some(usage) = self.usage else { return 0 };
         let model = self.model.to_string();
         metrics::counter!(names::TOKENS_TOTAL, "model" => model.clone(), "kind" => "input")
@@ -90,6 +149,16 @@ impl Meter {
             metrics::gauge!(names::COST_USD_TOTAL, "model" => model).increment(micros_to_usd(cost));
         }
         cost
+    }
+}
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meter")
+            .field("model", &self.model)
+            .field("usage", &self.usage)
+            .field("recorded", &self.recorded)
+            .finish()
     }
 }
 

@@ -7,15 +7,19 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tollgate_core::money::format_usd;
 use tollgate_core::spec::ModelSpec;
 use tollgate_core::{Door, GatewayError};
 use tollgate_protocol::{anthropic, openai};
 
+use crate::metering::{self, CallContext, Settlement, Ticket};
+use crate::reply::ApiError;
+use crate::request_id::RequestId;
 use crate::state::GatewayState;
-use crate::{auth, body, forward};
+use crate::{auth, body, chat, tokens};
 
 /// A chat request as it arrived, in its door's wire format.
 #[derive(Debug, Clone)]
@@ -63,6 +67,14 @@ impl DoorRequest {
         }
     }
 
+    /// The answer's token cap the client set, if any.
+    pub fn max_output_tokens(&self) -> Option<u32> {
+        match self {
+            DoorRequest::OpenAi(r) => r.max_output_tokens(),
+            DoorRequest::Anthropic(r) => r.max_tokens,
+        }
+    }
+
     /// Whether an OpenAI client asked for the final usage chunk of a stream.
     pub fn wants_usage_chunk(&self) -> bool {
         match self {
@@ -97,12 +109,32 @@ fn protocol_error(e: tollgate_protocol::ProtocolError) -> GatewayError {
     }
 }
 
-/// Runs a chat request through `door`.
+/// Runs a chat request through `door`; every outcome, errors included, becomes the
+/// door's answer, with the caller's rate-limit headers where a limit applies.
 pub async fn run(
     st: &GatewayState,
     door: Door,
     headers: &HeaderMap,
     body: Body,
+    request_id: &RequestId,
+) -> Response {
+    let mut extra = Vec::new();
+    let result = run_inner(st, door, headers, body, request_id, &mut extra).await;
+    let mut res = result.unwrap_or_else(|e| ApiError::new(door, e).into_response());
+    let h = res.headers_mut();
+    for (name, value) in extra {
+        h.insert(name, value);
+    }
+    res
+}
+
+async fn run_inner(
+    st: &GatewayState,
+    door: Door,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: &RequestId,
+    extra: &mut Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Response, GatewayError> {
     let snapshot = st.live.snapshot.load_full();
     let caller = auth::authenticate(&snapshot, headers)?;
@@ -116,5 +148,73 @@ pub async fn run(
     if !caller.may_use(&model.name) {
         return Err(GatewayError::ModelNotAllowed(model.name.clone()));
     }
-    forward::forward(st, &snapshot, &caller, &model, request).await
+
+    let ctx = CallContext {
+        request_id: request_id.0.clone(),
+        consumer: caller.consumer.name.clone(),
+        key_id: caller.key.id.clone(),
+        team: caller.consumer.team.clone(),
+        model: model.name.clone(),
+        started: std::time::Instant::now(),
+        at: chrono::Utc::now(),
+    };
+    let max_output = request
+        .max_output_tokens()
+        .or(model.max_output_tokens)
+        .unwrap_or(metering::DEFAULT_MAX_OUTPUT_TOKENS);
+    let prompt_estimate = tokens::estimate_prompt(&request);
+    let ticket = match &st.metering {
+        Some(m) => {
+            match m
+                .admit(
+                    &snapshot,
+                    &caller,
+                    &model,
+                    &request_id.0,
+                    prompt_estimate,
+                    max_output,
+                )
+                .await
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    // Refused before forwarding: the call is still on record.
+                    let mut s = Settlement::new(Some(m.clone()), Ticket::default(), ctx);
+                    s.status = e.status();
+                    s.error_code = Some(e.classify().code.to_string());
+                    s.finish();
+                    return Err(e);
+                }
+            }
+        }
+        None => Ticket::default(),
+    };
+    if let Some(h) = &ticket.rate_headers {
+        for (name, value) in h.to_pairs() {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                extra.push((HeaderName::from_static(name), v));
+            }
+        }
+    }
+    if let Some(left) = ticket.budget_remaining
+        && let Ok(v) = HeaderValue::from_str(&format_usd(left.max(0)))
+    {
+        extra.push((
+            HeaderName::from_static("x-tollgate-budget-remaining-usd"),
+            v,
+        ));
+    }
+    let settlement = Settlement::new(st.metering.clone(), ticket, ctx);
+    let consumer = caller.consumer.name.clone();
+    chat::respond(
+        st,
+        &snapshot,
+        &model,
+        request,
+        prompt_estimate,
+        settlement,
+        headers,
+        &consumer,
+    )
+    .await
 }

@@ -6,13 +6,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, middleware};
+use axum::{Extension, Json, middleware};
 use http::StatusCode;
 use serde_json::json;
 use tollgate_core::{Door, GatewayError};
 use tollgate_telemetry::names;
 
 use crate::reply::ApiError;
+use crate::request_id::RequestId;
 use crate::state::GatewayState;
 use crate::{auth, pipeline, request_id};
 
@@ -20,7 +21,9 @@ pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
+        .route("/v1/embeddings", post(crate::embeddings::handler))
         .route("/v1/models", get(list_models))
+        .route("/tollgate/v1/usage", get(own_usage))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(unknown_path)
@@ -31,24 +34,41 @@ pub fn router(state: GatewayState) -> Router {
 
 async fn chat_completions(
     State(st): State<GatewayState>,
+    Extension(id): Extension<RequestId>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    respond(
-        Door::OpenAi,
-        pipeline::run(&st, Door::OpenAi, &headers, body).await,
-    )
+    pipeline::run(&st, Door::OpenAi, &headers, body, &id).await
 }
 
-async fn messages(State(st): State<GatewayState>, headers: HeaderMap, body: Body) -> Response {
-    respond(
-        Door::Anthropic,
-        pipeline::run(&st, Door::Anthropic, &headers, body).await,
-    )
+async fn messages(
+    State(st): State<GatewayState>,
+    Extension(id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    pipeline::run(&st, Door::Anthropic, &headers, body, &id).await
 }
 
-fn respond(door: Door, result: Result<Response, GatewayError>) -> Response {
-    result.unwrap_or_else(|e| ApiError::new(door, e).into_response())
+/// `GET /tollgate/v1/usage`: the calling key's own usage, limits, remaining budget
+/// and credit balance.
+async fn own_usage(State(st): State<GatewayState>, headers: HeaderMap) -> Response {
+    let snapshot = st.live.snapshot.load_full();
+    let caller = match auth::authenticate(&snapshot, &headers) {
+        Ok(c) => c,
+        Err(e) => return ApiError::new(Door::OpenAi, e).into_response(),
+    };
+    let Some(m) = &st.metering else {
+        return ApiError::new(
+            Door::OpenAi,
+            GatewayError::Internal("metering is not running".into()),
+        )
+        .into_response();
+    };
+    match m.usage_document(&snapshot, &caller.consumer.name).await {
+        Ok(doc) => Json(doc).into_response(),
+        Err(e) => ApiError::new(Door::OpenAi, e).into_response(),
+    }
 }
 
 /// `GET /v1/models`: the models this key may use, in OpenAI's list format, or in

@@ -2,8 +2,12 @@
 
 use std::sync::Arc;
 
+use tollgate_cache::Cache;
 use tollgate_core::live::Live;
 use tollgate_providers::UpstreamClient;
+use tollgate_routing::Routing;
+
+use crate::metering::Metering;
 
 #[derive(Clone)]
 pub struct GatewayState {
@@ -11,14 +15,29 @@ pub struct GatewayState {
     pub client: Arc<UpstreamClient>,
     /// Larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// Limits, budgets, credits and the call journal; `None` only in tests of the
+    /// bare request path.
+    pub metering: Option<Arc<Metering>>,
+    /// Balancer, circuit breakers and provider key pools, shared by all requests.
+    pub routing: Arc<Routing>,
+    /// The response cache (`storage.cache`), for models that have a `cache`.
+    pub cache: Option<Arc<Cache>>,
 }
 
 impl GatewayState {
-    pub fn new(live: Arc<Live>, max_body_bytes: usize) -> Self {
+    pub fn new(live: Arc<Live>, max_body_bytes: usize, metering: Option<Arc<Metering>>) -> Self {
         GatewayState {
             live,
             client: Arc::new(UpstreamClient::new()),
             max_body_bytes,
+            metering,
+            routing: Arc::new(Routing::system()),
+            cache: None,
         }
+    }
+
+    pub fn with_cache(mut self, cache: Option<Arc<Cache>>) -> Self {
+        self.cache = cache;
+        self
     }
 }

@@ -1,24 +1,26 @@
 //! Bodies between the door's wire format and the provider's.
 //!
 //! Same-format traffic is passed through: request bodies keep unknown fields, and
-//! stream bytes are forwarded as they arrive while the events are only read for
-//! usage. Cross-format traffic goes through `tollgate-protocol`'s translators, event
-//! by event. Nothing waits for a whole stream.
+//! stream events are forwarded as they arrive while they are only read for usage.
+//! Cross-format traffic goes through `tollgate-protocol`'s translators, event by event.
+//! Gemini and Ollama are reached through the OpenAI format (the hub): an Anthropic
+//! request is first translated to OpenAI, and their streams become OpenAI chunks, then
+//! Anthropic events when the client came through `/v1/messages`. Nothing waits for a
+//! whole stream.
 
-use std::time::{Duration, Instant};
-
-use axum::body::Body;
 use bytes::Bytes;
-use futures::StreamExt;
 use serde_json::Value;
-use tollgate_core::error::broken_stream_event;
 use tollgate_core::{Door, GatewayError};
+use tollgate_protocol::ollama::NdjsonParser;
 use tollgate_protocol::sse::{SseEvent, SseParser};
-use tollgate_protocol::translate::{self, AnthropicToOpenAiStream, OpenAiToAnthropicStream};
-use tollgate_protocol::{anthropic, openai};
+use tollgate_protocol::translate::{
+    self, AnthropicToOpenAiStream, GeminiToOpenAiStream, NativeHints, OllamaToOpenAiStream,
+    OpenAiToAnthropicStream,
+};
+use tollgate_protocol::{anthropic, gemini, ollama, openai};
 use tollgate_providers::WireFormat;
 
-use crate::meter::{Meter, Usage};
+use crate::meter::Usage;
 use crate::pipeline::DoorRequest;
 
 /// The request body in the provider's native format, for `upstream_model`.
@@ -52,9 +54,32 @@ pub fn native_request(
             ask_for_stream_usage(&mut o);
             serde_json::to_vec(&o)
         }
+        (_, WireFormat::Gemini) => {
+            let o = hub_request(request)?;
+            let g = translate::openai_request_to_gemini(&o).map_err(translate_error)?;
+            serde_json::to_vec(&g)
+        }
+        (_, WireFormat::Ollama) => {
+            let o = hub_request(request)?;
+            let mut n = translate::openai_request_to_ollama(&o).map_err(translate_error)?;
+            n.model = upstream_model.to_string();
+            serde_json::to_vec(&n)
+        }
     };
     json.map(Bytes::from)
         .map_err(|e| GatewayError::Internal(format!("serialising the upstream request: {e}")))
+}
+
+/// The request in the hub (OpenAI) format, for providers reached through it.
+fn hub_request(
+    request: &DoorRequest,
+) -> Result<std::borrow::Cow<'_, openai::ChatRequest>, GatewayError> {
+    match request {
+        DoorRequest::OpenAi(r) => Ok(std::borrow::Cow::Borrowed(r.as_ref())),
+        DoorRequest::Anthropic(r) => translate::anthropic_request_to_openai(r)
+            .map(std::borrow::Cow::Owned)
+            .map_err(translate_error),
+    }
 }
 
 /// Streams are metered from upstream usage, so OpenAI-format upstreams are always
@@ -120,7 +145,47 @@ pub fn door_response(
             let body = serde_json::to_vec(&a).map_err(|e| e.to_string())?;
             Ok((Bytes::from(body), usage))
         }
+        (door, WireFormat::Gemini) => {
+            let g: gemini::GenerateContentResponse =
+                serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+            if g.candidates.is_empty() && g.prompt_feedback.is_none() {
+                return Err("answer has no `candidates`".into());
+            }
+            let o = translate::gemini_response_to_openai(&g, &native_hints(request));
+            hub_response(door, &o)
+        }
+        (door, WireFormat::Ollama) => {
+            let n: ollama::ChatResponse = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+            if let Some(e) = &n.error {
+                return Err(format!("upstream reported an error: {e}"));
+            }
+            if n.message.is_none() {
+                return Err("answer has no `message`".into());
+            }
+            let o = translate::ollama_response_to_openai(&n, &native_hints(request));
+            hub_response(door, &o)
+        }
     }
+}
+
+/// Ids and names for an answer translated from a native format.
+fn native_hints(request: &DoorRequest) -> NativeHints {
+    NativeHints::new(
+        format!("chatcmpl-{}", uuid::Uuid::now_v7().simple()),
+        request.model(),
+        unix_now(),
+    )
+}
+
+/// A hub (OpenAI) answer in the door's format, with its usage.
+fn hub_response(door: Door, o: &openai::ChatResponse) -> Result<(Bytes, Option<Usage>), String> {
+    let usage = usage_of_openai(o);
+    let body = match door {
+        Door::OpenAi => serde_json::to_vec(o),
+        Door::Anthropic => serde_json::to_vec(&translate::openai_response_to_anthropic(o)),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok((Bytes::from(body), usage))
 }
 
 fn usage_of_openai(o: &openai::ChatResponse) -> Option<Usage> {
@@ -158,8 +223,35 @@ pub fn stream_transcoder(
             parser: SseParser::new(),
             strip_usage_chunk: !client_wants_usage,
             usage: None,
+            usage_chunk_seen: false,
+            last_head: None,
             done: false,
         }),
+        (door, WireFormat::Gemini | WireFormat::Ollama) => {
+            let hints = NativeHints::new(id, model, created);
+            // The Anthropic door always needs usage for `message_delta`.
+            let include_usage = client_wants_usage || door == Door::Anthropic;
+            let inner = if native == WireFormat::Gemini {
+                Native::Gemini(
+                    SseParser::new(),
+                    GeminiToOpenAiStream::new(hints, include_usage),
+                )
+            } else {
+                Native::Ollama(
+                    NdjsonParser::new(),
+                    OllamaToOpenAiStream::new(hints, include_usage),
+                )
+            };
+            Box::new(NativeStream {
+                inner,
+                to_anthropic: (door == Door::Anthropic).then(|| {
+                    OpenAiToAnthropicStream::new(
+                        format!("msg_{}", uuid::Uuid::now_v7().simple()),
+                        model.to_string(),
+                    )
+                }),
+            })
+        }
         (Door::Anthropic, WireFormat::AnthropicMessages) => Box::new(AnthropicPassthrough {
             parser: SseParser::new(),
             usage: Usage::default(),
@@ -206,20 +298,38 @@ struct OpenAiPassthrough {
     parser: SseParser,
     strip_usage_chunk: bool,
     usage: Option<Usage>,
+    /// The upstream sent OpenAI's usage-only chunk (`choices: []`).
+    usage_chunk_seen: bool,
+    /// `id`, `created`, `model` of the last chunk, with the usage a content chunk carried
+    /// (Mistral and some compatible servers put usage on the last content chunk).
+    last_head: Option<(Value, Value, Value, Value)>,
     done: bool,
 }
 
 impl Transcoder for OpenAiPassthrough {
+    /// Events are forwarded as they come (unknown fields and all), except that usage is
+    /// always where OpenAI puts it: in one final chunk with `choices: []`, sent only when
+    /// the client asked for it (`stream_options.include_usage`).
     fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
         let events = self.parser.push(chunk);
         let mut out = Vec::new();
         for ev in &events {
             if ev.data.trim() == "[DONE]" {
                 self.done = true;
+                if !self.strip_usage_chunk
+                    && !self.usage_chunk_seen
+                    && let Some((id, created, model, usage)) = self.last_head.take()
+                {
+                    let v = serde_json::json!({
+                        "id": id, "object": "chat.completion.chunk", "created": created,
+                        "model": model, "choices": [], "usage": usage,
+                    });
+                    out.extend_from_slice(&encode_openai_data(v.to_string().as_bytes()));
+                }
                 out.extend_from_slice(b"data: [DONE]\n\n");
                 continue;
             }
-            let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+            let Ok(mut v) = serde_json::from_str::<Value>(&ev.data) else {
                 continue;
             };
             if let Some(msg) = data_error(&v) {
@@ -233,16 +343,28 @@ impl Transcoder for OpenAiPassthrough {
                 .get("choices")
                 .and_then(Value::as_array)
                 .is_some_and(Vec::is_empty);
-            if self.strip_usage_chunk && usage_only && usage.is_some() {
+            if usage.is_some() && usage_only {
+                self.usage_chunk_seen = true;
+                if self.strip_usage_chunk {
+                    continue;
+                }
+            }
+            // A chunk with neither choices nor usage (Azure's leading
+            // `prompt_filter_results`) carries nothing an OpenAI client reads.
+            if usage.is_none() && usage_only {
+                continue;
+            }
+            if usage.is_some()
+                && !usage_only
+                && let Some(o) = v.as_object_mut()
+                && let Some(u) = o.remove("usage")
+            {
+                let field = |k: &str| o.get(k).cloned().unwrap_or(Value::Null);
+                self.last_head = Some((field("id"), field("created"), field("model"), u));
+                out.extend_from_slice(&encode_openai_data(v.to_string().as_bytes()));
                 continue;
             }
             out.extend_from_slice(&encode_openai_data(ev.data.as_bytes()));
-        }
-        if !self.strip_usage_chunk {
-            // Nothing is removed in this mode: forward the upstream bytes exactly as
-            // they came. (The modes never mix within a stream: a rebuilt chunk after
-            // a raw one could repeat an event split across them.)
-            return Ok(chunk.clone());
         }
         Ok(Bytes::from(out))
     }
@@ -433,102 +555,109 @@ impl Transcoder for OpenAiToAnthropic {
     }
 }
 
+/// A Gemini (SSE) or Ollama (NDJSON) stream's decoder and its translator to OpenAI chunks.
+enum Native {
+    Gemini(SseParser, GeminiToOpenAiStream),
+    Ollama(NdjsonParser, OllamaToOpenAiStream),
+}
+
+/// A native stream for either door: native → OpenAI chunks (→ Anthropic events).
+struct NativeStream {
+    inner: Native,
+    to_anthropic: Option<OpenAiToAnthropicStream>,
+}
+
+impl NativeStream {
+    fn chunks(&mut self, bytes: Option<&[u8]>) -> Result<Vec<openai::ChatChunk>, String> {
+        let err = |e: tollgate_protocol::TranslateError| e.to_string();
+        let mut out = Vec::new();
+        match &mut self.inner {
+            Native::Gemini(parser, t) => {
+                let events = match bytes {
+                    Some(b) => parser.push(b),
+                    None => parser.finish(),
+                };
+                for ev in events {
+                    let Ok(e) = serde_json::from_str::<gemini::GenerateContentResponse>(&ev.data)
+                    else {
+                        return Err(format!(
+                            "upstream sent an event that is not JSON: {}",
+                            ev.data
+                        ));
+                    };
+                    out.extend(t.push(&e).map_err(err)?);
+                }
+                if bytes.is_none() {
+                    out.extend(t.finish().map_err(err)?);
+                }
+            }
+            Native::Ollama(parser, t) => {
+                let lines = match bytes {
+                    Some(b) => parser.push(b),
+                    None => parser.finish(),
+                };
+                for line in lines {
+                    let Ok(l) = serde_json::from_slice::<ollama::ChatResponse>(&line) else {
+                        return Err("upstream sent a line that is not JSON".into());
+                    };
+                    out.extend(t.push(&l).map_err(err)?);
+                }
+                if bytes.is_none() {
+                    out.extend(t.finish().map_err(err)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn encode(&mut self, chunks: &[openai::ChatChunk], end: bool) -> Result<Bytes, String> {
+        let mut out = Vec::new();
+        match &mut self.to_anthropic {
+            None => {
+                for c in chunks {
+                    let json = serde_json::to_vec(c).map_err(|e| e.to_string())?;
+                    out.extend_from_slice(&encode_openai_data(&json));
+                }
+                if end {
+                    out.extend_from_slice(b"data: [DONE]\n\n");
+                }
+            }
+            Some(a) => {
+                for c in chunks {
+                    encode_anthropic(&a.push(c), &mut out)?;
+                }
+                if end {
+                    encode_anthropic(&a.finish(), &mut out)?;
+                }
+            }
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+impl Transcoder for NativeStream {
+    fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
+        let chunks = self.chunks(Some(chunk))?;
+        self.encode(&chunks, false)
+    }
+
+    fn finish(&mut self) -> Result<Bytes, String> {
+        let chunks = self.chunks(None)?;
+        self.encode(&chunks, true)
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        let u = match &self.inner {
+            Native::Gemini(_, t) => t.usage(),
+            Native::Ollama(_, t) => t.usage(),
+        }?;
+        Some(Usage {
+            input: u.prompt_tokens,
+            output: u.completion_tokens,
+        })
+    }
+}
+
 fn unix_now() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)
-}
-
-/// State of a stream being relayed to the client.
-struct Relay {
-    upstream: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
-    transcoder: Box<dyn Transcoder>,
-    door: Door,
-    idle: Duration,
-    deadline: Instant,
-    /// Records usage when the relay ends or is dropped (client gone).
-    meter: Meter,
-    ended: bool,
-}
-
-impl Relay {
-    fn end_with(&mut self, bytes: Bytes) -> Bytes {
-        self.ended = true;
-        if let Some(u) = self.transcoder.usage() {
-            self.meter.observe(u);
-        }
-        self.meter.record();
-        bytes
-    }
-
-    fn broken(&mut self, timeout: bool, message: &str) -> Bytes {
-        tracing::warn!(timeout, %message, "upstream stream broke after it started");
-        let ev = broken_stream_event(self.door, timeout, message);
-        self.end_with(Bytes::from(ev))
-    }
-
-    async fn next_chunk(&mut self) -> Option<Bytes> {
-        loop {
-            if self.ended {
-                return None;
-            }
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            let wait = self.idle.min(left);
-            match tokio::time::timeout(wait, self.upstream.next()).await {
-                Err(_) => {
-                    let msg = if left <= self.idle {
-                        "The upstream stream exceeded the total timeout"
-                    } else {
-                        "The upstream stream went idle for too long"
-                    };
-                    return Some(self.broken(true, msg));
-                }
-                Ok(None) => {
-                    return Some(match self.transcoder.finish() {
-                        Ok(tail) => self.end_with(tail),
-                        Err(msg) => self.broken(false, &msg),
-                    });
-                }
-                Ok(Some(Err(e))) => {
-                    let msg = format!("The upstream stream broke: {e}");
-                    return Some(self.broken(false, &msg));
-                }
-                Ok(Some(Ok(chunk))) => match self.transcoder.push(&chunk) {
-                    Ok(out) => {
-                        if let Some(u) = self.transcoder.usage() {
-                            self.meter.observe(u);
-                        }
-                        if !out.is_empty() {
-                            return Some(out);
-                        }
-                    }
-                    Err(msg) => return Some(self.broken(false, &msg)),
-                },
-            }
-        }
-    }
-}
-
-/// The client's body for a streamed answer: relays upstream chunks as they arrive,
-/// ends with the door's error event if the upstream breaks or stalls.
-pub fn stream_body(
-    upstream: reqwest::Response,
-    transcoder: Box<dyn Transcoder>,
-    door: Door,
-    idle: Duration,
-    deadline: Instant,
-    meter: Meter,
-) -> Body {
-    let relay = Relay {
-        upstream: upstream.bytes_stream().boxed(),
-        transcoder,
-        door,
-        idle,
-        deadline,
-        meter,
-        ended: false,
-    };
-    let stream = futures::stream::unfold(relay, |mut relay| async move {
-        let chunk = relay.next_chunk().await?;
-        Some((Ok::<Bytes, std::convert::Infallible>(chunk), relay))
-    });
-    Body::from_stream(stream)
 }

@@ -24,11 +24,17 @@ pub async fn embeddings(
     let Some(body) = body.value() else {
         return invalid_json(Format::OpenAi);
     };
+    respond(&state, body).await
+}
+
+/// Validates an OpenAI-format embeddings body and answers it (shared by the OpenAI,
+/// Azure and Mistral routes).
+pub(crate) async fn respond(state: &MockState, body: &Value) -> Response {
     let req = match validate::embeddings::embeddings(body) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let d = match gate(&state, &req.model, Format::OpenAi).await {
+    let d = match gate(state, &req.model, Format::OpenAi).await {
         Ok(d) => d,
         Err(resp) => return resp,
     };

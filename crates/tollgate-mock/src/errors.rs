@@ -2,6 +2,8 @@
 //!
 //! OpenAI: `{"error":{"message","type","param","code"}}`.
 //! Anthropic: `{"type":"error","error":{"type","message"}}`.
+//! Gemini: `{"error":{"code","message","status"}}`. Ollama: `{"error":"..."}`.
+//! Mistral: `{"object":"error","message",...}` (422: pydantic's `detail` in `message`).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +14,9 @@ use serde_json::{Value, json};
 pub enum Format {
     OpenAi,
     Anthropic,
+    Gemini,
+    Ollama,
+    Mistral,
 }
 
 /// An error in OpenAI's shape.
@@ -246,5 +251,193 @@ pub fn openai_type_name(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// An error in Gemini's shape: `{"error": {"code", "message", "status"[, "details"]}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeminiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+/// The gRPC status name Google writes for an HTTP status.
+pub fn google_status(status: u16) -> &'static str {
+    match status {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        500 => "INTERNAL",
+        501 => "UNIMPLEMENTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        s if s >= 500 => "UNKNOWN",
+        _ => "FAILED_PRECONDITION",
+    }
+}
+
+impl GeminiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        GeminiError {
+            status,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// A 400 `INVALID_ARGUMENT`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn body(&self) -> Value {
+        let mut e = json!({
+            "code": self.status.as_u16(),
+            "message": self.message,
+            "status": google_status(self.status.as_u16()),
+        });
+        if let (Some(d), Some(o)) = (&self.details, e.as_object_mut()) {
+            o.insert("details".into(), d.clone());
+        }
+        json!({ "error": e })
+    }
+}
+
+impl IntoResponse for GeminiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body())).into_response()
+    }
+}
+
+pub fn gemini_for_status(status: u16, model: &str, retry_after: u64) -> GeminiError {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut e = match status {
+        404 => GeminiError::new(
+            code,
+            format!(
+                "models/{model} is not found for API version v1beta, or is not supported for generateContent."
+            ),
+        ),
+        429 => GeminiError::new(
+            code,
+            "You exceeded your current quota, please check your plan and billing details.",
+        ),
+        500 => GeminiError::new(
+            code,
+            "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+        ),
+        503 => GeminiError::new(code, "The model is overloaded. Please try again later."),
+        s => GeminiError::new(
+            code,
+            format!("mock: requested status {s} for model '{model}'"),
+        ),
+    };
+    if status == 429 {
+        e.details = Some(json!([{
+            "@type": "type.googleapis.com/google.rpc.RetryInfo",
+            "retryDelay": format!("{retry_after}s"),
+        }]));
+    }
+    e
+}
+
+/// An error in Ollama's shape: `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OllamaError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl OllamaError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        OllamaError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for OllamaError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+pub fn ollama_for_status(status: u16, model: &str) -> OllamaError {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match status {
+        404 => OllamaError::new(
+            code,
+            format!("model \"{model}\" not found, try pulling it first"),
+        ),
+        s => OllamaError::new(
+            code,
+            format!("mock: requested status {s} for model '{model}'"),
+        ),
+    }
+}
+
+/// An error in Mistral's shapes: 422 validation errors carry pydantic's `detail` list in
+/// `message`; other errors a string `message`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MistralError {
+    pub status: StatusCode,
+    pub message: Value,
+    pub retry_after: Option<u64>,
+}
+
+impl MistralError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        MistralError {
+            status,
+            message: Value::String(message.into()),
+            retry_after: None,
+        }
+    }
+
+    /// 422 for a field pydantic rejects: `kind` like `extra_forbidden`.
+    pub fn unprocessable(loc: &[&str], kind: &str, msg: &str) -> Self {
+        MistralError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: json!({"detail": [{"type": kind, "loc": loc, "msg": msg}]}),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<OpenAiError> for MistralError {
+    fn from(e: OpenAiError) -> Self {
+        MistralError {
+            status: e.status,
+            message: Value::String(e.message),
+            retry_after: e.retry_after,
+        }
+    }
+}
+
+impl IntoResponse for MistralError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "object": "error",
+            "message": self.message,
+            "type": "invalid_request_error",
+            "param": null,
+            "code": null,
+        });
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }

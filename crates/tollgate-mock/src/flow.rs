@@ -1,7 +1,10 @@
 //! The part of answering that both formats share: directives, delays, scripted failures.
 
 use crate::directives::Directives;
-use crate::errors::{AnthropicError, Format, OpenAiError, anthropic_for_status, openai_for_status};
+use crate::errors::{
+    AnthropicError, Format, GeminiError, MistralError, OllamaError, OpenAiError,
+    anthropic_for_status, gemini_for_status, ollama_for_status, openai_for_status,
+};
 use crate::state::MockState;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -28,6 +31,12 @@ pub fn invalid_json(format: Format) -> Response {
             AnthropicError::invalid("There was an error parsing the body of your request: invalid JSON")
                 .into_response()
         }
+        Format::Gemini => GeminiError::invalid(
+            "Invalid JSON payload received. Unexpected token.",
+        )
+        .into_response(),
+        Format::Ollama => OllamaError::invalid("invalid character looking for beginning of value").into_response(),
+        Format::Mistral => MistralError::unprocessable(&["body"], "json_invalid", "JSON decode error").into_response(),
     }
 }
 
@@ -36,6 +45,12 @@ fn error_for(format: Format, status: u16, d: &Directives) -> Response {
         Format::OpenAi => openai_for_status(status, &d.model, d.retry_after_secs()).into_response(),
         Format::Anthropic => {
             anthropic_for_status(status, &d.model, d.retry_after_secs()).into_response()
+        }
+        Format::Gemini => gemini_for_status(status, &d.model, d.retry_after_secs()).into_response(),
+        Format::Ollama => ollama_for_status(status, &d.model).into_response(),
+        Format::Mistral => {
+            MistralError::from(openai_for_status(status, &d.model, d.retry_after_secs()))
+                .into_response()
         }
     }
 }
@@ -51,6 +66,9 @@ pub async fn gate(state: &MockState, model: &str, format: Format) -> Result<Dire
                 Format::Anthropic => {
                     AnthropicError::invalid(format!("model: {msg}")).into_response()
                 }
+                Format::Gemini => GeminiError::invalid(msg).into_response(),
+                Format::Ollama => OllamaError::invalid(msg).into_response(),
+                Format::Mistral => MistralError::new(StatusCode::BAD_REQUEST, msg).into_response(),
             });
         }
     };
@@ -69,6 +87,11 @@ pub async fn gate(state: &MockState, model: &str, format: Format) -> Result<Dire
                 format!("model: {}", d.model),
             )
             .into_response(),
+            Format::Gemini => gemini_for_status(404, &d.model, 1).into_response(),
+            Format::Ollama => ollama_for_status(404, &d.model).into_response(),
+            Format::Mistral => {
+                MistralError::new(StatusCode::NOT_FOUND, "Invalid model").into_response()
+            }
         });
     }
     if let Some(n) = d.fail_first {

@@ -1,5 +1,5 @@
-//! tollgate-mock: a strict mock of the OpenAI and Anthropic APIs for Tollgate's tests and
-//! benchmarks.
+//! tollgate-mock: a strict mock of the OpenAI, Anthropic, Gemini, Mistral, Ollama and
+//! Azure OpenAI APIs for Tollgate's tests and benchmarks.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -10,7 +10,11 @@
 //! ```
 //!
 //! Endpoints: `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models` (OpenAI),
-//! `POST /v1/messages` (Anthropic), `GET|DELETE /_mock/requests` (the request log).
+//! `POST /v1/messages` (Anthropic), `POST /v1beta/models/{m}:generateContent`,
+//! `:streamGenerateContent?alt=sse`, `:batchEmbedContents` (Gemini), `POST /api/chat`,
+//! `/api/embed` (Ollama), `POST /openai/deployments/{d}/chat/completions`, `/embeddings`
+//! (Azure), `POST /mistral/v1/chat/completions`, `/mistral/v1/embeddings` (Mistral),
+//! `GET|DELETE /_mock/requests` (the request log).
 //!
 //! Behaviour is scripted through the model name (`gpt-4o-mini@status=500,delay_ms=100`, see
 //! [`directives`]) and the API key prefix (`bad…`, `unpaid…`, `forbidden…`, `limited…`, see
@@ -18,12 +22,16 @@
 
 pub mod anthropic;
 pub mod auth;
+pub mod azure;
 pub mod content;
 pub mod directives;
 pub mod embeddings;
 pub mod errors;
 mod flow;
+pub mod gemini;
 mod ids;
+pub mod mistral;
+pub mod ollama;
 pub mod openai;
 mod state;
 pub mod stream;
@@ -61,6 +69,19 @@ pub fn router(state: MockState) -> Router {
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(openai::models))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1beta/{*path}", post(gemini::handle))
+        .route("/api/chat", post(ollama::chat))
+        .route("/api/embed", post(ollama::embed))
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(azure::chat),
+        )
+        .route(
+            "/openai/deployments/{deployment}/embeddings",
+            post(azure::embeddings),
+        )
+        .route("/mistral/v1/chat/completions", post(mistral::chat))
+        .route("/mistral/v1/embeddings", post(mistral::embeddings))
         .route("/_mock/requests", get(list_requests).delete(clear_requests))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -223,6 +244,26 @@ impl MockProvider {
     /// `http://127.0.0.1:PORT`
     pub fn anthropic_base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT` (Gemini's `/v1beta/models/...` routes).
+    pub fn gemini_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT` (Ollama's `/api/chat`, `/api/embed`).
+    pub fn ollama_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT` (Azure's `/openai/deployments/...` routes).
+    pub fn azure_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/mistral/v1`
+    pub fn mistral_base_url(&self) -> String {
+        format!("http://{}/mistral/v1", self.addr)
     }
 
     /// Every request received, in order (including rejected ones).

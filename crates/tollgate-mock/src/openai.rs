@@ -38,11 +38,49 @@ pub async fn chat_completions(
         Output::ToolCall { .. } => format!("call_{}", state.next_tool_id()),
         Output::Text(_) => String::new(),
     };
-    if req.stream {
-        stream_response(&d, &plan, &tool_id, req.include_usage && !d.no_usage)
+    answer(
+        &d,
+        &plan,
+        &tool_id,
+        req.stream,
+        req.include_usage,
+        Flavor::OpenAi,
+    )
+}
+
+/// Whose dialect of the OpenAI format an answer is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    OpenAi,
+    /// Content-filter annotations; streams start with a `choices: []` chunk carrying
+    /// `prompt_filter_results`.
+    Azure,
+    /// Streams carry usage on the finish chunk (always, no `stream_options`).
+    Mistral,
+}
+
+/// The answer to a validated chat request, stream or not.
+pub(crate) fn answer(
+    d: &Directives,
+    plan: &Plan,
+    tool_id: &str,
+    stream: bool,
+    include_usage: bool,
+    flavor: Flavor,
+) -> Response {
+    if stream {
+        stream_response(d, plan, tool_id, include_usage && !d.no_usage, flavor)
     } else {
-        json_response(&d, &plan, &tool_id)
+        json_response(d, plan, tool_id, flavor)
     }
+}
+
+fn prompt_filter_results() -> Value {
+    json!([{"prompt_index": 0, "content_filter_results": {
+        "hate": {"filtered": false, "severity": "safe"},
+        "self_harm": {"filtered": false, "severity": "safe"},
+        "sexual": {"filtered": false, "severity": "safe"},
+        "violence": {"filtered": false, "severity": "safe"}}}])
 }
 
 fn finish_reason(f: &Finish) -> &'static str {
@@ -84,7 +122,7 @@ pub(crate) fn json_body(d: &Directives, value: &Value) -> Response {
     }
 }
 
-fn json_response(d: &Directives, plan: &Plan, tool_id: &str) -> Response {
+fn json_response(d: &Directives, plan: &Plan, tool_id: &str, flavor: Flavor) -> Response {
     let message = match &plan.output {
         Output::Text(text) => json!({"role": "assistant", "content": text, "refusal": null}),
         Output::ToolCall { name, arguments } => json!({
@@ -111,10 +149,29 @@ fn json_response(d: &Directives, plan: &Plan, tool_id: &str) -> Response {
         }],
         "usage": usage(plan),
     });
+    let mut body = body;
+    if flavor == Flavor::Azure {
+        body["prompt_filter_results"] = prompt_filter_results();
+        body["choices"][0]["content_filter_results"] = json!({});
+    }
+    if flavor == Flavor::Mistral
+        && let Some(m) = body["choices"][0]["message"].as_object_mut()
+    {
+        m.remove("refusal");
+    }
     with_headers(json_body(d, &body), "application/json")
 }
 
-fn stream_response(d: &Directives, plan: &Plan, tool_id: &str, include_usage: bool) -> Response {
+fn stream_response(
+    d: &Directives,
+    plan: &Plan,
+    tool_id: &str,
+    include_usage: bool,
+    flavor: Flavor,
+) -> Response {
+    // Mistral always reports usage, on the finish chunk.
+    let mistral_usage = flavor == Flavor::Mistral && !d.no_usage;
+    let include_usage = include_usage && flavor != Flavor::Mistral;
     let id = ids::chat_completion_id();
     let created = ids::unix_now();
     let chunk = |choices: Value, usage: Option<Value>| -> Bytes {
@@ -135,6 +192,12 @@ fn stream_response(d: &Directives, plan: &Plan, tool_id: &str, include_usage: bo
     };
 
     let mut events = Vec::new();
+    if flavor == Flavor::Azure {
+        events.push(stream::openai_event(&json!({
+            "id": "", "object": "", "created": 0, "model": "", "choices": [],
+            "prompt_filter_results": prompt_filter_results(),
+        })));
+    }
     match &plan.output {
         Output::Text(text) => {
             events.push(chunk(
@@ -179,10 +242,22 @@ fn stream_response(d: &Directives, plan: &Plan, tool_id: &str, include_usage: bo
             }
         }
     }
-    events.push(chunk(
-        delta(json!({}), Some(finish_reason(&plan.finish))),
-        None,
-    ));
+    if mistral_usage {
+        let mut c = json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": d.model,
+            "choices": delta(json!({}), Some(finish_reason(&plan.finish))),
+            "usage": usage(plan),
+        });
+        if let Some(o) = c.as_object_mut() {
+            o.remove("logprobs");
+        }
+        events.push(stream::openai_event(&c));
+    } else {
+        events.push(chunk(
+            delta(json!({}), Some(finish_reason(&plan.finish))),
+            None,
+        ));
+    }
     if include_usage {
         events.push(chunk(json!([]), Some(usage(plan))));
     }

@@ -4,8 +4,11 @@
 //!
 //! - [`openai`]: Chat Completions and Embeddings types, the canonical (hub) format.
 //! - [`anthropic`]: Messages types and stream events.
+//! - [`gemini`]: Google Gemini `generateContent` / `batchEmbedContents` types.
+//! - [`ollama`]: Ollama `/api/chat` and `/api/embed` types, NDJSON parser.
 //! - [`sse`]: incremental Server-Sent-Events parser and encoders.
-//! - [`translate`]: OpenAI ↔ Anthropic for requests, answers and streams.
+//! - [`translate`]: OpenAI ↔ Anthropic, Gemini and Ollama for requests, answers and
+//!   streams, and embeddings.
 //! - [`error`]: [`ProtocolError`] (validation) and [`TranslateError`].
 //!
 //! Every wire object keeps unknown fields (`extra`) so that requests forwarded to a
@@ -13,6 +16,8 @@
 
 pub mod anthropic;
 pub mod error;
+pub mod gemini;
+pub mod ollama;
 pub mod openai;
 mod serde_util;
 pub mod sse;

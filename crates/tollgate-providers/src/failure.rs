@@ -47,10 +47,15 @@ impl Failure {
 pub fn classify(status: u16, headers: &HeaderMap, body: &[u8]) -> Failure {
     let message = error_message(body).unwrap_or_else(|| format!("upstream answered HTTP {status}"));
     match status {
+        // Gemini answers an invalid key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID:
+        // the key is dead, the request is fine.
+        400 if gemini_reason(body) == Some("API_KEY_INVALID") => {
+            Failure::KeyDead { status, message }
+        }
         400 | 404 | 409 | 413 | 422 => Failure::RequestFault { status, message },
         401..=403 => Failure::KeyDead { status, message },
         429 => Failure::Throttled {
-            retry_after: retry_after(headers),
+            retry_after: retry_after(headers).or_else(|| gemini_retry_delay(body)),
             message,
         },
         _ => Failure::Transient {
@@ -60,16 +65,75 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &[u8]) -> Failure {
     }
 }
 
-/// The provider's human message: `error.message` (OpenAI, Anthropic), `message`,
-/// or a string `error`; at most 1000 characters.
+/// The provider's human message, at most 1000 characters: `error.message` (OpenAI,
+/// Anthropic, Gemini, Azure; Gemini's array-wrapped form too), a string `error`
+/// (Ollama), a string `message` (Mistral), or the field errors of a validation answer
+/// (Mistral's and FastAPI's 422: `message.detail` / `detail`).
 pub fn error_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let v = match v {
+        serde_json::Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
+        other => other,
+    };
     let msg = v
         .pointer("/error/message")
         .or_else(|| v.get("message"))
-        .or_else(|| v.get("error").filter(|e| e.is_string()))?
-        .as_str()?;
-    Some(msg.chars().take(1000).collect())
+        .or_else(|| v.get("error").filter(|e| e.is_string()))
+        .or_else(|| v.get("detail"))?;
+    let text = match msg {
+        serde_json::Value::String(s) => s.clone(),
+        other => validation_detail(other.get("detail").unwrap_or(other))?,
+    };
+    Some(text.chars().take(1000).collect())
+}
+
+/// `[{"loc": ["body", "x"], "msg": "..."}]` as `body.x: ...; ...`.
+fn validation_detail(detail: &serde_json::Value) -> Option<String> {
+    if let Some(s) = detail.as_str() {
+        return Some(s.to_owned());
+    }
+    let items: Vec<String> = detail
+        .as_array()?
+        .iter()
+        .map(|d| {
+            let loc: Vec<String> = d
+                .get("loc")
+                .and_then(|l| l.as_array())
+                .into_iter()
+                .flatten()
+                .map(|p| match p {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            let msg = d.get("msg").and_then(|m| m.as_str()).unwrap_or("invalid");
+            if loc.is_empty() {
+                msg.to_owned()
+            } else {
+                format!("{}: {msg}", loc.join("."))
+            }
+        })
+        .collect();
+    (!items.is_empty()).then(|| items.join("; "))
+}
+
+/// The `reason` of a Gemini error's `ErrorInfo` detail.
+fn gemini_reason(body: &[u8]) -> Option<&'static str> {
+    // Only one reason matters here; a substring test avoids parsing twice.
+    let text = std::str::from_utf8(body).ok()?;
+    text.contains("\"API_KEY_INVALID\"")
+        .then_some("API_KEY_INVALID")
+}
+
+/// Gemini's `RetryInfo.retryDelay` (`"7s"`, `"1.5s"`) of a 429.
+fn gemini_retry_delay(body: &[u8]) -> Option<Duration> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let details = v.pointer("/error/details")?.as_array()?;
+    details.iter().find_map(|d| {
+        let secs = d.get("retryDelay")?.as_str()?.strip_suffix('s')?;
+        let secs: f64 = secs.parse().ok()?;
+        (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    })
 }
 
 /// `retry-after-ms` or `retry-after` (seconds; an HTTP date is not worth parsing here).
@@ -134,5 +198,48 @@ mod tests {
         );
         assert_eq!(error_message(br#"{"error":"m2"}"#).as_deref(), Some("m2"));
         assert_eq!(error_message(b"<html>"), None);
+    }
+
+    #[test]
+    fn vendor_error_shapes() {
+        let gemini = br#"{"error":{"code":400,"message":"Please use a valid role: user, model.","status":"INVALID_ARGUMENT"}}"#;
+        assert_eq!(
+            error_message(gemini).as_deref(),
+            Some("Please use a valid role: user, model.")
+        );
+        let wrapped =
+            br#"[{"error":{"code":404,"message":"models/x is not found","status":"NOT_FOUND"}}]"#;
+        assert_eq!(
+            error_message(wrapped).as_deref(),
+            Some("models/x is not found")
+        );
+        let mistral = br#"{"object":"error","message":{"detail":[{"type":"extra_forbidden","loc":["body","stream_options"],"msg":"Extra inputs are not permitted"}]},"type":"invalid_request_error"}"#;
+        assert_eq!(
+            error_message(mistral).as_deref(),
+            Some("body.stream_options: Extra inputs are not permitted")
+        );
+        assert_eq!(
+            error_message(br#"{"error":"model \"x\" not found, try pulling it first"}"#).as_deref(),
+            Some("model \"x\" not found, try pulling it first")
+        );
+        assert_eq!(
+            error_message(br#"{"detail":"Not Found"}"#).as_deref(),
+            Some("Not Found")
+        );
+        let h = HeaderMap::new();
+        let bad_key = br#"{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}"#;
+        assert!(matches!(
+            classify(400, &h, bad_key),
+            Failure::KeyDead { .. }
+        ));
+        assert!(matches!(
+            classify(400, &h, gemini),
+            Failure::RequestFault { .. }
+        ));
+        let quota = br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"7s"}]}}"#;
+        assert!(matches!(
+            classify(429, &h, quota),
+            Failure::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(7)
+        ));
     }
 }

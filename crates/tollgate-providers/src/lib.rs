@@ -10,5 +10,8 @@ pub mod endpoint;
 pub mod failure;
 
 pub use client::{SendError, UpstreamClient};
-pub use endpoint::{UpstreamCall, WireFormat, chat_call, native_format};
+pub use endpoint::{
+    UpstreamCall, WireFormat, chat_call, embeddings_call, embeddings_format, native_format,
+    prepare_openai_body, prepare_openai_embeddings,
+};
 pub use failure::{Failure, classify};

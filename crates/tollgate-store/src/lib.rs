@@ -10,19 +10,27 @@
 //! spec JSON and kept encrypted ([`SecretCipher`]) in their own column; consumer keys and
 //! console session tokens are kept only as SHA-256 hashes; console passwords as argon2id.
 //!
-//! Every write bumps a single revision counter in the same transaction, so a node can
-//! poll [`Store::revision`] to know when to rebuild its configuration snapshot.
+//! Every configuration write bumps a single revision counter in the same transaction,
+//! so a node can poll [`Store::revision`] to know when to rebuild its configuration
+//! snapshot. Records that are not configuration (usage events, the credits ledger,
+//! alert deliveries) never bump it.
 
+mod alert_events;
+mod calls;
 mod cipher;
 mod error;
 mod keys;
+mod ledger;
 mod resources;
 mod store;
 mod users;
 
+pub use alert_events::{AlertEventRecord, AlertStatus, NewAlertEvent};
+pub use calls::{CallRecord, UsageScope, UsageTotals};
 pub use cipher::{MASTER_KEY_ENV, MASTER_KEY_FILE, SecretCipher};
 pub use error::StoreError;
 pub use keys::{KeyRecord, config_key_id, new_key_id};
+pub use ledger::{LedgerEntry, LedgerKind};
 pub use store::{Backend, Store};
 pub use users::User;
 

@@ -11,7 +11,8 @@ use tollgate_core::spec::{
     RateLimitSpec, Strategy, TargetSpec, TeamSpec,
 };
 use tollgate_store::{
-    Backend, KeyRecord, SecretCipher, Source, Store, StoreError, config_key_id, new_key_id,
+    AlertStatus, Backend, CallRecord, KeyRecord, LedgerEntry, LedgerKind, NewAlertEvent,
+    SecretCipher, Source, Store, StoreError, UsageScope, UsageTotals, config_key_id, new_key_id,
 };
 
 const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -152,6 +153,15 @@ suite!(
     sessions,
     revision_bumps_on_every_write,
     concurrent_writes,
+    calls_insert_idempotent_batches,
+    usage_sums_by_scope_and_time,
+    ledger_append_list_balance,
+    ledger_charges_once_per_request,
+    ledger_rejects_wrong_signs,
+    alert_events_claim_once,
+    alert_events_concurrent_claims_across_stores,
+    alert_event_attempts_and_leases,
+    metering_writes_do_not_bump_the_revision,
 );
 
 // ---------------------------------------------------------------------------------
@@ -940,6 +950,611 @@ async fn concurrent_writes(db: &TestDb) {
     assert_eq!(s.list_teams().await.expect("list").len(), 16);
     assert_eq!(s.list_keys(Some("c")).await.expect("list").len(), 16);
     assert_eq!(s.revision().await.expect("revision"), before + 32);
+}
+
+// ---------------------------------------------------------------------------------
+// Metering: calls, credits ledger, alert deliveries
+
+fn call(request_id: &str, consumer: &str, at: DateTime<Utc>) -> CallRecord {
+    CallRecord {
+        request_id: request_id.into(),
+        at: ms(at),
+        consumer: consumer.into(),
+        key_id: format!("key_{consumer}"),
+        team: Some("platform".into()),
+        model: "gpt-4o-mini".into(),
+        provider: Some("openai".into()),
+        status: 200,
+        input_tokens: 100,
+        output_tokens: 50,
+        cost_micros: 45,
+        cached: false,
+        error_code: None,
+        latency_ms: 812,
+        ttfb_ms: Some(120),
+    }
+}
+
+fn new_alert_event(id: &str, threshold: Option<u8>) -> NewAlertEvent {
+    let now = ms(Utc::now());
+    NewAlertEvent {
+        id: id.into(),
+        alert: "ops".into(),
+        kind: "budget.threshold".into(),
+        scope: "consumer:team-a".into(),
+        period_key: "2026-11".into(),
+        threshold_percent: threshold,
+        payload: format!(r#"{{"id":"{id}","type":"budget.threshold"}}"#),
+        created_at: now,
+        lease_owner: "node-a".into(),
+        lease_until: now + chrono::Duration::seconds(30),
+    }
+}
+
+async fn calls_insert_idempotent_batches(db: &TestDb) {
+    let s = db.connect().await;
+    assert_eq!(s.insert_calls(&[]).await.expect("empty"), 0);
+    let t0 = Utc::now();
+    let mut first = call("req-1", "team-a", t0);
+    first.team = None;
+    first.provider = None;
+    first.status = 402;
+    first.cost_micros = 0;
+    first.cached = true;
+    first.error_code = Some("budget_exceeded".into());
+    first.ttfb_ms = None;
+    first.input_tokens = u64::from(u32::MAX) * 4;
+    let second = call("req-2", "team-a", t0);
+    assert_eq!(
+        s.insert_calls(&[first.clone(), second.clone()])
+            .await
+            .expect("insert"),
+        2
+    );
+    assert_eq!(s.get_call("req-1").await.expect("get"), Some(first.clone()));
+    assert_eq!(
+        s.get_call("req-2").await.expect("get"),
+        Some(second.clone())
+    );
+    assert_eq!(s.get_call("nope").await.expect("get"), None);
+
+    // Re-sending a batch (a retried flush) records nothing twice; a duplicate inside
+    // one batch is skipped too.
+    let third = call("req-3", "team-a", t0);
+    let mut changed = second.clone();
+    changed.cost_micros = 999;
+    assert_eq!(
+        s.insert_calls(&[changed, third.clone(), third.clone(), first.clone()])
+            .await
+            .expect("insert"),
+        1
+    );
+    assert_eq!(
+        s.get_call("req-2")
+            .await
+            .expect("get")
+            .expect("some")
+            .cost_micros,
+        45,
+        "the first record stands"
+    );
+
+    // A large batch spans several statements, in one transaction.
+    let many: Vec<_> = (0..300)
+        .map(|i| call(&format!("bulk-{i:03}"), "team-b", t0))
+        .collect();
+    assert_eq!(s.insert_calls(&many).await.expect("bulk"), 300);
+    assert_eq!(s.insert_calls(&many).await.expect("bulk again"), 0);
+    let totals = s
+        .usage_since(
+            &UsageScope::Consumer("team-b".into()),
+            t0 - chrono::Duration::hours(1),
+        )
+        .await
+        .expect("usage");
+    assert_eq!(totals.requests, 300);
+
+    // A batch with an invalid record is rejected whole.
+    let bad = call("", "team-a", t0);
+    assert!(matches!(
+        s.insert_calls(&[call("req-4", "team-a", t0), bad]).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert_eq!(s.get_call("req-4").await.expect("get"), None);
+}
+
+async fn usage_sums_by_scope_and_time(db: &TestDb) {
+    let s = db.connect().await;
+    let month = Utc
+        .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+        .single()
+        .expect("date");
+    let before = month - chrono::Duration::milliseconds(1);
+    let mut calls = vec![
+        call("a-old", "team-a", before),
+        call("a-1", "team-a", month),
+        call("a-2", "team-a", month + chrono::Duration::days(3)),
+        call("b-1", "team-b", month + chrono::Duration::days(1)),
+    ];
+    calls[2].input_tokens = 1_000;
+    calls[2].output_tokens = 7;
+    calls[2].cost_micros = 1_234_567;
+    calls[2].key_id = "key_other".into();
+    calls[3].team = Some("research".into());
+    s.insert_calls(&calls).await.expect("insert");
+
+    let a = s
+        .usage_since(&UsageScope::Consumer("team-a".into()), month)
+        .await
+        .expect("usage");
+    assert_eq!(
+        a,
+        UsageTotals {
+            requests: 2,
+            input_tokens: 1_100,
+            output_tokens: 57,
+            cost_micros: 1_234_612,
+        }
+    );
+    let all_a = s
+        .usage_since(&UsageScope::Consumer("team-a".into()), before)
+        .await
+        .expect("usage");
+    assert_eq!(all_a.requests, 3, "the bound is inclusive");
+    let team = s
+        .usage_since(&UsageScope::Team("platform".into()), month)
+        .await
+        .expect("usage");
+    assert_eq!(team.requests, 2);
+    let research = s
+        .usage_since(&UsageScope::Team("research".into()), month)
+        .await
+        .expect("usage");
+    assert_eq!(research.requests, 1);
+    assert_eq!(research.cost_micros, 45);
+    let key = s
+        .usage_since(&UsageScope::Key("key_team-a".into()), before)
+        .await
+        .expect("usage");
+    assert_eq!(key.requests, 2);
+    assert_eq!(key.cost_micros, 90);
+    let none = s
+        .usage_since(&UsageScope::Consumer("nobody".into()), before)
+        .await
+        .expect("usage");
+    assert_eq!(none, UsageTotals::default());
+}
+
+async fn ledger_append_list_balance(db: &TestDb) {
+    let s = db.connect().await;
+    assert_eq!(s.credit_balance("team-a").await.expect("balance"), 0);
+    assert!(
+        s.list_ledger("team-a", 10, None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    let mut topup = LedgerEntry::new("team-a", LedgerKind::Topup, 10_000_000, "PO 4711", "admin");
+    topup.at = ms(topup.at);
+    let topup = s.append_ledger(&topup).await.expect("topup");
+    assert!(topup.id > 0);
+    let got = s.list_ledger("team-a", 10, None).await.expect("list");
+    assert_eq!(got, vec![topup.clone()], "round-trips every field");
+
+    let charge = s
+        .append_ledger(&LedgerEntry::charge("team-a", "req-1", 1_500))
+        .await
+        .expect("charge");
+    assert_eq!(charge.amount_micros, -1_500);
+    assert_eq!(charge.kind, LedgerKind::Charge);
+    assert_eq!(charge.actor, "gateway");
+    let refund = s
+        .append_ledger(&LedgerEntry {
+            request_id: Some("req-1".into()),
+            ..LedgerEntry::new(
+                "team-a",
+                LedgerKind::Refund,
+                1_500,
+                "upstream failed",
+                "alice",
+            )
+        })
+        .await
+        .expect("refund");
+    let adj = s
+        .append_ledger(&LedgerEntry::new(
+            "team-a",
+            LedgerKind::Adjustment,
+            -250_000,
+            "goodwill reversal",
+            "alice",
+        ))
+        .await
+        .expect("adjustment");
+    s.append_ledger(&LedgerEntry::new(
+        "team-b",
+        LedgerKind::Topup,
+        5,
+        "other",
+        "admin",
+    ))
+    .await
+    .expect("other consumer");
+    assert!(topup.id < charge.id && charge.id < refund.id && refund.id < adj.id);
+    assert_eq!(
+        s.credit_balance("team-a").await.expect("balance"),
+        10_000_000 - 1_500 + 1_500 - 250_000
+    );
+    assert_eq!(
+        s.credit_balances().await.expect("balances"),
+        vec![("team-a".to_string(), 9_750_000), ("team-b".to_string(), 5)]
+    );
+
+    // Newest first, paged by id.
+    let page1 = s.list_ledger("team-a", 2, None).await.expect("page");
+    let ids: Vec<_> = page1.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [adj.id, refund.id]);
+    let page2 = s
+        .list_ledger("team-a", 2, Some(refund.id))
+        .await
+        .expect("page");
+    let ids: Vec<_> = page2.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [charge.id, topup.id]);
+    assert!(
+        s.list_ledger("team-a", 2, Some(topup.id))
+            .await
+            .expect("page")
+            .is_empty()
+    );
+    assert_eq!(page1[0].reason, "goodwill reversal");
+    assert_eq!(page1[1].request_id.as_deref(), Some("req-1"));
+
+    // Gateway charges in a batch.
+    let batch: Vec<_> = (0..200)
+        .map(|i| LedgerEntry::charge("team-a", format!("batch-{i}"), 10))
+        .collect();
+    assert_eq!(s.append_ledger_batch(&batch).await.expect("batch"), 200);
+    assert_eq!(
+        s.credit_balance("team-a").await.expect("balance"),
+        9_750_000 - 2_000
+    );
+    assert_eq!(s.append_ledger_batch(&[]).await.expect("empty"), 0);
+}
+
+async fn ledger_charges_once_per_request(db: &TestDb) {
+    let s = db.connect().await;
+    s.append_ledger(&LedgerEntry::new(
+        "c",
+        LedgerKind::Topup,
+        1_000_000,
+        "",
+        "admin",
+    ))
+    .await
+    .expect("topup");
+    let first = s
+        .append_ledger(&LedgerEntry::charge("c", "req-9", 300))
+        .await
+        .expect("charge");
+    // The same charge again (a retried flush) is not recorded twice.
+    let again = s
+        .append_ledger(&LedgerEntry::charge("c", "req-9", 300))
+        .await
+        .expect("charge again");
+    assert_eq!(again.id, first.id);
+    let batch = vec![
+        LedgerEntry::charge("c", "req-9", 300),
+        LedgerEntry::charge("c", "req-10", 100),
+        LedgerEntry::charge("c", "req-10", 100),
+        LedgerEntry::charge("c", "req-11", 50),
+    ];
+    assert_eq!(s.append_ledger_batch(&batch).await.expect("batch"), 2);
+    assert_eq!(
+        s.credit_balance("c").await.expect("balance"),
+        1_000_000 - 300 - 100 - 50
+    );
+    // Several refunds or adjustments may name the same request.
+    for _ in 0..2 {
+        s.append_ledger(&LedgerEntry {
+            request_id: Some("req-9".into()),
+            ..LedgerEntry::new("c", LedgerKind::Refund, 100, "partial", "admin")
+        })
+        .await
+        .expect("refund");
+    }
+    assert_eq!(
+        s.credit_balance("c").await.expect("balance"),
+        1_000_000 - 300 - 100 - 50 + 200
+    );
+    assert_eq!(s.list_ledger("c", 100, None).await.expect("list").len(), 6);
+}
+
+async fn ledger_rejects_wrong_signs(db: &TestDb) {
+    let s = db.connect().await;
+    let cases = [
+        LedgerEntry::new("c", LedgerKind::Topup, 0, "", "admin"),
+        LedgerEntry::new("c", LedgerKind::Topup, -5, "", "admin"),
+        LedgerEntry::new("c", LedgerKind::Refund, -5, "", "admin"),
+        LedgerEntry::new("c", LedgerKind::Charge, 5, "", "gateway"),
+        LedgerEntry::new("c", LedgerKind::Adjustment, 0, "", "admin"),
+        LedgerEntry::new("", LedgerKind::Topup, 5, "", "admin"),
+        LedgerEntry::new("c", LedgerKind::Topup, 5, "", ""),
+    ];
+    for e in &cases {
+        assert!(
+            matches!(s.append_ledger(e).await, Err(StoreError::InvalidInput(_))),
+            "{e:?}"
+        );
+    }
+    let batch = vec![
+        LedgerEntry::charge("c", "r1", 5),
+        LedgerEntry::new("c", LedgerKind::Charge, 5, "", "gateway"),
+    ];
+    assert!(matches!(
+        s.append_ledger_batch(&batch).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert_eq!(s.credit_balance("c").await.expect("balance"), 0);
+    assert!(s.list_ledger("c", 10, None).await.expect("list").is_empty());
+}
+
+async fn alert_events_claim_once(db: &TestDb) {
+    let s = db.connect().await;
+    let ev = new_alert_event("alt_1", Some(80));
+    assert!(s.claim_alert_event(&ev).await.expect("claim"));
+    // The same crossing under another id, and the same id again, lose.
+    assert!(
+        !s.claim_alert_event(&new_alert_event("alt_1b", Some(80)))
+            .await
+            .expect("claim")
+    );
+    assert!(!s.claim_alert_event(&ev).await.expect("claim"));
+    // Another threshold, channel, scope or period is another crossing.
+    assert!(
+        s.claim_alert_event(&new_alert_event("alt_2", Some(100)))
+            .await
+            .expect("claim")
+    );
+    let mut other = new_alert_event("alt_3", Some(80));
+    other.alert = "audit".into();
+    assert!(s.claim_alert_event(&other).await.expect("claim"));
+    let mut other = new_alert_event("alt_4", Some(80));
+    other.period_key = "2026-12".into();
+    assert!(s.claim_alert_event(&other).await.expect("claim"));
+    let mut other = new_alert_event("alt_5", Some(80));
+    other.scope = "team:platform".into();
+    assert!(s.claim_alert_event(&other).await.expect("claim"));
+
+    // Without a threshold: still claimed only once (no NULL in the unique key).
+    let mut dead = new_alert_event("alt_dead", None);
+    dead.kind = "provider_key.dead".into();
+    dead.scope = "provider:openai".into();
+    dead.period_key = "openai#1:402".into();
+    assert!(s.claim_alert_event(&dead).await.expect("claim"));
+    let mut dup = dead.clone();
+    dup.id = "alt_dead_2".into();
+    assert!(!s.claim_alert_event(&dup).await.expect("claim"));
+
+    let got = s
+        .get_alert_event("alt_dead")
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(got.threshold_percent, None);
+    assert_eq!(got.kind, "provider_key.dead");
+    assert_eq!(got.status, AlertStatus::Pending);
+    assert_eq!(got.attempts, 0);
+    assert_eq!(got.payload, dead.payload);
+    assert_eq!(got.created_at, dead.created_at);
+    assert_eq!(got.lease_owner.as_deref(), Some("node-a"));
+    assert_eq!(got.lease_until, dead.lease_until);
+    assert_eq!(got.delivered_at, None);
+    let first = s
+        .get_alert_event("alt_1")
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(first.threshold_percent, Some(80));
+
+    let mut bad = new_alert_event("alt_bad", Some(50));
+    bad.payload = "not json".into();
+    assert!(matches!(
+        s.claim_alert_event(&bad).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert_eq!(s.list_alert_events(100).await.expect("list").len(), 6);
+}
+
+async fn alert_events_concurrent_claims_across_stores(db: &TestDb) {
+    let a = db.connect().await;
+    let b = db.connect().await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut ev = new_alert_event(&format!("alt_race_{i}"), Some(50));
+            ev.lease_owner = format!("node-{i}");
+            s.claim_alert_event(&ev).await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("claim") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "exactly one claimer wins");
+    assert_eq!(a.list_alert_events(100).await.expect("list").len(), 1);
+}
+
+async fn alert_event_attempts_and_leases(db: &TestDb) {
+    let s = db.connect().await;
+    let ev = new_alert_event("alt_a", Some(50));
+    assert!(s.claim_alert_event(&ev).await.expect("claim"));
+
+    // The holder renews; another node cannot take a live lease.
+    let soon = Utc::now() + chrono::Duration::seconds(60);
+    assert!(
+        s.lease_alert_event("alt_a", "node-a", soon)
+            .await
+            .expect("renew")
+    );
+    assert!(
+        !s.lease_alert_event("alt_a", "node-b", soon)
+            .await
+            .expect("steal")
+    );
+
+    assert!(
+        s.mark_alert_attempt("alt_a", false, Some("HTTP 500"))
+            .await
+            .expect("attempt")
+    );
+    let got = s
+        .get_alert_event("alt_a")
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(got.attempts, 1);
+    assert_eq!(got.status, AlertStatus::Pending);
+    assert_eq!(got.last_error.as_deref(), Some("HTTP 500"));
+    assert!(got.last_attempt_at.is_some());
+    assert_eq!(
+        s.pending_alert_events(10).await.expect("pending")[0].id,
+        "alt_a"
+    );
+
+    // An expired lease can be taken over.
+    let past = Utc::now() - chrono::Duration::seconds(1);
+    assert!(
+        s.lease_alert_event("alt_a", "node-a", past)
+            .await
+            .expect("expire")
+    );
+    assert!(
+        s.lease_alert_event("alt_a", "node-b", soon)
+            .await
+            .expect("take over")
+    );
+    assert!(
+        !s.lease_alert_event("alt_a", "node-a", soon)
+            .await
+            .expect("lost")
+    );
+
+    assert!(s.mark_alert_attempt("alt_a", true, None).await.expect("ok"));
+    let got = s
+        .get_alert_event("alt_a")
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(got.status, AlertStatus::Delivered);
+    assert_eq!(got.attempts, 2);
+    assert_eq!(got.last_error, None);
+    assert!(got.delivered_at.is_some());
+    // Done: no more attempts, leases or failure recorded on it.
+    assert!(
+        !s.mark_alert_attempt("alt_a", false, Some("late"))
+            .await
+            .expect("late")
+    );
+    assert!(
+        !s.mark_alert_failed("alt_a", Some("late"))
+            .await
+            .expect("late")
+    );
+    assert!(
+        !s.lease_alert_event("alt_a", "node-b", soon)
+            .await
+            .expect("lease")
+    );
+    assert!(
+        s.pending_alert_events(10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+
+    // Failing: attempts recorded, then given up.
+    let ev = new_alert_event("alt_f", Some(100));
+    assert!(s.claim_alert_event(&ev).await.expect("claim"));
+    for i in 0..3 {
+        assert!(
+            s.mark_alert_attempt("alt_f", false, Some(&format!("timeout {i}")))
+                .await
+                .expect("attempt")
+        );
+    }
+    assert!(s.mark_alert_failed("alt_f", None).await.expect("fail"));
+    let got = s
+        .get_alert_event("alt_f")
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(got.status, AlertStatus::Failed);
+    assert_eq!(got.attempts, 3);
+    assert_eq!(got.last_error.as_deref(), Some("timeout 2"));
+    assert_eq!(got.delivered_at, None);
+    assert!(!s.mark_alert_failed("alt_f", None).await.expect("again"));
+    assert!(
+        !s.mark_alert_attempt("nope", true, None)
+            .await
+            .expect("unknown")
+    );
+
+    // Lists: newest first; pending oldest first.
+    for (i, id) in ["alt_p1", "alt_p2"].iter().enumerate() {
+        let mut ev = new_alert_event(id, Some(50));
+        ev.scope = format!("consumer:p{i}");
+        ev.created_at += chrono::Duration::milliseconds(10 * (i as i64 + 1));
+        assert!(s.claim_alert_event(&ev).await.expect("claim"));
+    }
+    let ids: Vec<_> = s
+        .list_alert_events(10)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids[..2], ["alt_p2", "alt_p1"]);
+    assert_eq!(ids.len(), 4);
+    assert_eq!(s.list_alert_events(1).await.expect("list").len(), 1);
+    let pending: Vec<_> = s
+        .pending_alert_events(10)
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(pending, ["alt_p1", "alt_p2"]);
+}
+
+async fn metering_writes_do_not_bump_the_revision(db: &TestDb) {
+    let s = db.connect().await;
+    s.upsert_team(&team("t"), Source::Api)
+        .await
+        .expect("upsert");
+    let rev = s.revision().await.expect("revision");
+    s.insert_calls(&[call("r1", "c", Utc::now())])
+        .await
+        .expect("calls");
+    s.append_ledger(&LedgerEntry::new("c", LedgerKind::Topup, 5, "", "admin"))
+        .await
+        .expect("ledger");
+    s.append_ledger_batch(&[LedgerEntry::charge("c", "r1", 1)])
+        .await
+        .expect("batch");
+    let ev = new_alert_event("alt_r", Some(50));
+    s.claim_alert_event(&ev).await.expect("claim");
+    s.lease_alert_event("alt_r", "node-a", Utc::now())
+        .await
+        .expect("lease");
+    s.mark_alert_attempt("alt_r", false, Some("x"))
+        .await
+        .expect("attempt");
+    s.mark_alert_failed("alt_r", None).await.expect("failed");
+    assert_eq!(s.revision().await.expect("revision"), rev);
 }
 
 // ---------------------------------------------------------------------------------

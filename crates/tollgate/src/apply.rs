@@ -31,6 +31,13 @@ pub async fn apply(store: &Store, config: &Config) -> anyhow::Result<()> {
             .upsert_consumer(c, Source::Config)
             .await
             .with_context(|| format!("applying consumer `{}`", c.name))?;
+        if let Some(usd) = c.credits_usd {
+            tollgate_gateway::metering::grant_initial_credits(store, &c.name, usd)
+                .await
+                .with_context(|| {
+                    format!("granting the initial credits of consumer `{}`", c.name)
+                })?;
+        }
         let mut keep = Vec::with_capacity(c.api_keys.len());
         for key in &c.api_keys {
             let record = store

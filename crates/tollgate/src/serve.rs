@@ -15,9 +15,13 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tollgate_admin::AdminState;
-use tollgate_config::Config;
+use tollgate_alerts::Alerter;
+use tollgate_config::{CacheBackend, Config};
 use tollgate_core::live::Live;
 use tollgate_gateway::GatewayState;
+use tollgate_gateway::journal::Journal;
+use tollgate_gateway::metering::Metering;
+use tollgate_limits::{FailurePolicy, Limiter};
 use tollgate_store::{SecretCipher, Store};
 
 use crate::apply;
@@ -45,25 +49,41 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     apply::apply(&store, &config).await?;
     let initial_password = bootstrap_admin(&store).await?;
 
+    let metering = Arc::new(start_metering(&config, &store, &data_dir).await?);
+    tollgate_gateway::tokens::warm_up();
+
     let live = Live::new();
-    live.install(tollgate_admin::snapshot::load(&store).await?);
+    let snapshot = tollgate_admin::snapshot::load(&store).await?;
+    metering.seed(&snapshot).await;
+    live.install(snapshot);
     live.set_db_ok(true);
-    let poller = tollgate_admin::snapshot::spawn_poller(store.clone(), live.clone(), POLL_EVERY);
+    let poller = tollgate_admin::snapshot::spawn_poller(
+        store.clone(),
+        live.clone(),
+        metering.clone(),
+        POLL_EVERY,
+    );
 
     let gateway_listener = bind(config.server.listen).await?;
     let admin_listener = bind(config.server.admin_listen).await?;
     let gateway_addr = gateway_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
 
-    let gateway = tollgate_gateway::router(GatewayState::new(
-        live.clone(),
-        config.server.max_body_bytes,
-    ));
+    let cache = open_cache(&config)?;
+    let gateway = tollgate_gateway::router(
+        GatewayState::new(
+            live.clone(),
+            config.server.max_body_bytes,
+            Some(metering.clone()),
+        )
+        .with_cache(cache),
+    );
     let admin = tollgate_admin::router(AdminState {
         store: store.clone(),
         live: live.clone(),
         admin_token: config.server.admin_token.as_deref().map(Arc::from),
         metrics: tollgate_telemetry::metrics_handle(),
+        metering: metering.clone(),
     });
 
     println!("tollgate gateway listening on http://{gateway_addr}");
@@ -80,6 +100,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         config_path.clone(),
         store.clone(),
         live.clone(),
+        metering.clone(),
     ));
     shutdown_signal().await;
     reloader.abort();
@@ -94,9 +115,50 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!("drain limit reached; exiting with requests still in flight");
     }
     poller.abort();
+    metering.journal.flush().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Limits and budgets (in-process, or shared through Redis when `storage.redis` is
+/// set), the call journal and webhook alerts.
+async fn start_metering(
+    config: &Config,
+    store: &Store,
+    data_dir: &Path,
+) -> anyhow::Result<Metering> {
+    let limiter = match &config.storage.redis {
+        Some(url) => {
+            let policy = if config.storage.redis_fail_open {
+                FailurePolicy::Open
+            } else {
+                FailurePolicy::Closed
+            };
+            Limiter::redis(url, &config.storage.redis_prefix, policy)
+                .await
+                .with_context(|| "connecting to Redis (storage.redis)")?
+        }
+        None => Limiter::local(),
+    };
+    Ok(Metering {
+        limiter,
+        store: store.clone(),
+        journal: Journal::start(store.clone(), data_dir.join("spool")),
+        alerter: Alerter::start(store.clone(), config.alerts.clone()),
+    })
+}
+
+/// The response cache of `storage.cache` (used by models that declare a `cache`).
+fn open_cache(config: &Config) -> anyhow::Result<Option<Arc<tollgate_cache::Cache>>> {
+    let backend = match &config.storage.cache {
+        CacheBackend::Memory => "memory".to_string(),
+        CacheBackend::Redis => "redis".to_string(),
+        CacheBackend::Memcached(url) => url.clone(),
+    };
+    let cache = tollgate_cache::Cache::from_config(&backend, config.storage.redis.as_deref())
+        .with_context(|| format!("opening the response cache ({backend})"))?;
+    Ok(Some(Arc::new(cache)))
 }
 
 /// `TOLLGATE_DATA_DIR`, or `./tollgate-data`: the SQLite default and the master key.
@@ -174,7 +236,12 @@ async fn serve_until(listener: TcpListener, app: Router, stop: CancellationToken
 
 /// `kill -HUP`: re-reads the config file and applies its resources. Listener
 /// addresses and storage settings need a restart; everything else is live at once.
-async fn reload_on_sighup(path: Option<PathBuf>, store: Store, live: Arc<Live>) {
+async fn reload_on_sighup(
+    path: Option<PathBuf>,
+    store: Store,
+    live: Arc<Live>,
+    metering: Arc<Metering>,
+) {
     #[cfg(unix)]
     {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -194,6 +261,8 @@ async fn reload_on_sighup(path: Option<PathBuf>, store: Store, live: Arc<Live>) 
                     }
                     Ok(()) => match tollgate_admin::snapshot::load(&store).await {
                         Ok(s) => {
+                            metering.alerter.set_channels(config.alerts.clone());
+                            metering.seed(&s).await;
                             live.install(s);
                             tracing::info!("SIGHUP: config reloaded");
                         }
@@ -205,7 +274,7 @@ async fn reload_on_sighup(path: Option<PathBuf>, store: Store, live: Arc<Live>) 
     }
     #[cfg(not(unix))]
     {
-        let _ = (path, store, live);
+        let _ = (path, store, live, metering);
     }
 }
 

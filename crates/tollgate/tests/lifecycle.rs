@@ -191,7 +191,9 @@ async fn postgres_storage_end_to_end() {
         "providers:\n",
         &format!("storage:\n  database: postgres://postgres@127.0.0.1:5432/test?options=-c%20search_path%3D{schema}\nproviders:\n"),
     );
-    let gw = Gateway::start(&config);
+    // Nodes sharing a database share the master key that encrypts provider secrets.
+    let shared = [("TOLLGATE_MASTER_KEY", SHARED_MASTER_KEY)];
+    let gw = Gateway::start_with_env(&config, &shared);
     let res = client()
         .post(gw.gw("/v1/chat/completions"))
         .bearer_auth(KEY_A)
@@ -221,6 +223,51 @@ async fn postgres_storage_end_to_end() {
         .await
         .expect("send");
     assert_eq!(res.status(), 200);
+
+    // A second node on the same database sees a key created on the first within a
+    // second, and its revocation too.
+    let other = Gateway::start_with_env(&config, &shared);
+    let works_on_other =
+        |key: String| {
+            let url = other.gw("/v1/chat/completions");
+            async move {
+                client().post(url).bearer_auth(key)
+                .json(&json!({"model": "gpt-mock", "messages": [{"role": "user", "content": "x"}]}))
+                .send().await.expect("send").status().as_u16()
+            }
+        };
+    let created: Value = client()
+        .post(gw.admin("/admin/v1/consumers/team-a/keys"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "cross-node"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let key2 = created["key"].as_str().expect("key").to_string();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        works_on_other(key2.clone()).await,
+        200,
+        "new key live on the other node"
+    );
+    let id = created["id"].as_str().expect("id");
+    let res = client()
+        .delete(gw.admin(&format!("/admin/v1/keys/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        works_on_other(key2).await,
+        401,
+        "revocation live on the other node"
+    );
+    drop(other);
     drop(gw);
     psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
 }

@@ -8,6 +8,7 @@ mod providers;
 mod resource;
 mod session;
 mod teams;
+mod usage;
 
 use axum::Router;
 use axum::middleware;
@@ -27,6 +28,7 @@ pub(crate) use models::*;
 pub(crate) use providers::*;
 pub(crate) use session::*;
 pub(crate) use teams::*;
+pub(crate) use usage::*;
 
 pub fn router(state: AdminState) -> Router {
     let protected = Router::new()
@@ -61,6 +63,11 @@ pub fn router(state: AdminState) -> Router {
             get(list_keys).post(create_key),
         )
         .route("/admin/v1/keys/{id}", get(get_key).delete(revoke_key))
+        .route("/admin/v1/consumers/{name}/usage", get(consumer_usage))
+        .route(
+            "/admin/v1/consumers/{name}/credits",
+            get(list_credits).post(add_credits),
+        )
         .route("/admin/v1/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()

@@ -5,6 +5,8 @@
 
 pub mod anthropic;
 pub mod embeddings;
+pub mod gemini;
+pub mod ollama;
 pub mod openai;
 
 use base64::Engine;

@@ -5,5 +5,6 @@ mod anthropic;
 mod common;
 mod embeddings;
 mod log;
+mod native;
 mod openai;
 mod robust;

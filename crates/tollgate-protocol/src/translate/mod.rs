@@ -10,8 +10,17 @@
 //! finish reasons stop/length/tool_calls/content_filter ↔ end_turn/max_tokens/tool_use/
 //! refusal; usage prompt = input + cache reads + cache writes; `json_object` → a system
 //! instruction; `json_schema` → a forced tool whose call is turned back into text.
+//!
+//! Gemini ([`gemini`]) and Ollama ([`ollama`]) are reached from the hub only: a request
+//! at the Anthropic door goes Anthropic → OpenAI → native, and a native stream becomes
+//! OpenAI chunks, which [`OpenAiToAnthropicStream`] turns into Anthropic events when
+//! needed. [`embeddings`] maps OpenAI embeddings to both and keeps `encoding_format`.
 
 mod common;
+pub mod embeddings;
+pub mod gemini;
+mod native;
+pub mod ollama;
 mod response;
 mod stream_to_anthropic;
 mod stream_to_openai;
@@ -22,6 +31,9 @@ pub use common::{
     JSON_OBJECT_INSTRUCTION, ResponseHints, anthropic_usage_to_openai, json_schema_tool_name,
     openai_usage_to_anthropic,
 };
+pub use gemini::{GeminiToOpenAiStream, gemini_response_to_openai, openai_request_to_gemini};
+pub use native::{NativeHints, THOUGHT_SIGNATURE_SEPARATOR};
+pub use ollama::{OllamaToOpenAiStream, ollama_response_to_openai, openai_request_to_ollama};
 pub use response::{anthropic_response_to_openai, openai_response_to_anthropic};
 pub use stream_to_anthropic::OpenAiToAnthropicStream;
 pub use stream_to_openai::AnthropicToOpenAiStream;

@@ -13,6 +13,9 @@ pub use tollgate_mock::MockProvider;
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const KEY_A: &str = "tg-test-key-a";
 pub const KEY_B: &str = "tg-test-key-b";
+/// A master key for tests that run several nodes on one database.
+pub const SHARED_MASTER_KEY: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// A running `tollgate serve`.
 pub struct Gateway {

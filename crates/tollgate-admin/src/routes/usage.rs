@@ -1,0 +1,178 @@
+//! `/admin/v1/consumers/{name}/usage` and `/credits`: usage documents and the
+//! append-only credit ledger.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tollgate_core::money::{micros_to_usd, usd_to_micros};
+use tollgate_store::{LedgerEntry, LedgerKind};
+use utoipa::{IntoParams, ToSchema};
+
+use super::parse_body;
+use crate::error::AdminError;
+use crate::state::AdminState;
+
+/// The consumer's usage over its budget's current window (PRODUCT.md's usage document).
+#[utoipa::path(get, path = "/admin/v1/consumers/{name}/usage", tag = "metering", params(("name" = String, Path)),
+    responses((status = 200, description = "Usage document: consumer, requests, tokens {input, output}, cost_usd, budget, credits_usd, rate_limit"), (status = 404)),
+    security(("bearer" = [])))]
+pub(crate) async fn consumer_usage(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, AdminError> {
+    let snapshot = st.live.snapshot.load_full();
+    if !snapshot.consumers.contains_key(&name) {
+        return Err(AdminError::NotFound(format!("No consumer named `{name}`")));
+    }
+    st.metering
+        .usage_document(&snapshot, &name)
+        .await
+        .map(Json)
+        .map_err(|e| AdminError::invalid(e.to_string()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreditChange {
+    /// USD; positive for a top-up or refund, either sign for an adjustment.
+    pub amount_usd: f64,
+    /// Why; kept in the ledger.
+    pub reason: String,
+    /// `topup` (default), `refund` or `adjustment`. Charges are the gateway's.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerLine {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub amount_usd: f64,
+    pub reason: String,
+    pub actor: String,
+    pub request_id: Option<String>,
+}
+
+impl From<LedgerEntry> for LedgerLine {
+    fn from(e: LedgerEntry) -> Self {
+        LedgerLine {
+            id: e.id,
+            at: e.at,
+            kind: e.kind.to_string(),
+            amount_usd: micros_to_usd(e.amount_micros),
+            reason: e.reason,
+            actor: e.actor,
+            request_id: e.request_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Credits {
+    pub consumer: String,
+    pub balance_usd: f64,
+    /// Newest first.
+    pub entries: Vec<LedgerLine>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LedgerPage {
+    /// At most this many entries (default 100, max 1000).
+    pub limit: Option<u32>,
+    /// Entries older than this id.
+    pub before: Option<i64>,
+}
+
+async fn known(st: &AdminState, name: &str) -> Result<(), AdminError> {
+    match st.store.get_consumer(name).await? {
+        Some(_) => Ok(()),
+        None => Err(AdminError::NotFound(format!("No consumer named `{name}`"))),
+    }
+}
+
+#[utoipa::path(get, path = "/admin/v1/consumers/{name}/credits", tag = "metering", params(("name" = String, Path), LedgerPage),
+    responses((status = 200, body = Credits), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn list_credits(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+    Query(page): Query<LedgerPage>,
+) -> Result<Json<Credits>, AdminError> {
+    known(&st, &name).await?;
+    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    let entries = st.store.list_ledger(&name, limit, page.before).await?;
+    let balance = st.store.credit_balance(&name).await?;
+    Ok(Json(Credits {
+        consumer: name,
+        balance_usd: micros_to_usd(balance),
+        entries: entries.into_iter().map(LedgerLine::from).collect(),
+    }))
+}
+
+/// Appends a top-up, refund or adjustment; the balance is the ledger's sum.
+#[utoipa::path(post, path = "/admin/v1/consumers/{name}/credits", tag = "metering", params(("name" = String, Path)),
+    request_body = CreditChange, responses((status = 201, body = Credits), (status = 400), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn add_credits(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Credits>), AdminError> {
+    known(&st, &name).await?;
+    let change: CreditChange = parse_body(&body)?;
+    if !change.amount_usd.is_finite() {
+        return Err(AdminError::Invalid {
+            message: "amount_usd must be a number".into(),
+            param: Some("amount_usd".into()),
+        });
+    }
+    let kind = match change.kind.as_deref().unwrap_or("topup") {
+        "topup" => LedgerKind::Topup,
+        "refund" => LedgerKind::Refund,
+        "adjustment" => LedgerKind::Adjustment,
+        other => {
+            return Err(AdminError::Invalid {
+                message: format!("kind `{other}`: expected topup, refund or adjustment"),
+                param: Some("kind".into()),
+            });
+        }
+    };
+    let amount = usd_to_micros(change.amount_usd);
+    let positive_only = matches!(kind, LedgerKind::Topup | LedgerKind::Refund);
+    if amount == 0 || (positive_only && amount < 0) {
+        return Err(AdminError::Invalid {
+            message: format!(
+                "amount_usd must be {} for a {kind}",
+                if positive_only {
+                    "positive"
+                } else {
+                    "non-zero"
+                }
+            ),
+            param: Some("amount_usd".into()),
+        });
+    }
+    let entry = LedgerEntry::new(name.clone(), kind, amount, change.reason, "admin");
+    let entry = st.store.append_ledger(&entry).await?;
+    // Keep the live balance in step (seeded from the ledger if this node had none).
+    let balance = st.store.credit_balance(&name).await?;
+    match st.metering.limiter.credit_balance(&name).await {
+        Ok(Some(_)) => {
+            let _ = st.metering.limiter.add_credits(&name, amount).await;
+        }
+        _ => {
+            let _ = st.metering.limiter.seed_credits(&name, balance).await;
+        }
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(Credits {
+            consumer: name,
+            balance_usd: micros_to_usd(balance),
+            entries: vec![entry.into()],
+        }),
+    ))
+}

@@ -1,0 +1,313 @@
+//! The journal: call records and credit charges, written off the request path in
+//! batches, with bounded memory.
+//!
+//! Requests hand entries to a bounded queue and never wait. One writer task drains it
+//! in batches (up to [`BATCH`] entries or [`LINGER`]). If the database refuses a batch,
+//! the batch is appended to a spool file on local disk and replayed once the database
+//! answers again, so an outage loses nothing. A full queue (the database far slower
+//! than traffic) drops entries and counts them in `tollgate_journal_dropped_total`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+use tollgate_store::{CallRecord, LedgerEntry, LedgerKind, Store};
+
+const QUEUE: usize = 65_536;
+const BATCH: usize = 512;
+const LINGER: Duration = Duration::from_millis(200);
+const REPLAY_EVERY: Duration = Duration::from_secs(5);
+const SPOOL_FILE: &str = "journal.spool.jsonl";
+
+/// One thing to write.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Call(CallRecord),
+    Charge(LedgerEntry),
+}
+
+enum Msg {
+    Entry(Box<Entry>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the writer; cheap to clone.
+#[derive(Clone)]
+pub struct Journal {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Journal {
+    /// Starts the writer. `spool_dir` holds batches the database refused.
+    pub fn start(store: Store, spool_dir: PathBuf) -> Journal {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(writer(store, spool_dir, rx));
+        Journal { tx }
+    }
+
+    /// Queues an entry; never waits.
+    pub fn record(&self, entry: Entry) {
+        if let Err(e) = self.tx.try_send(Msg::Entry(Box::new(entry))) {
+            let reason = match e {
+                mpsc::error::TrySendError::Full(_) => "queue_full",
+                mpsc::error::TrySendError::Closed(_) => "closed",
+            };
+            metrics::counter!("tollgate_journal_dropped_total", "reason" => reason).increment(1);
+        }
+    }
+
+    /// Waits until everything queued before this call is written (or spooled).
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn writer(store: Store, spool_dir: PathBuf, mut rx: mpsc::Receiver<Msg>) {
+    let spool = Arc::new(spool_dir.join(SPOOL_FILE));
+    let mut replay = tokio::time::interval(REPLAY_EVERY);
+    replay.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let first = tokio::select! {
+            msg = rx.recv() => msg,
+            _ = replay.tick() => {
+                replay_spool(&store, &spool).await;
+                continue;
+            }
+        };
+        let Some(first) = first else { break };
+        let mut batch = Vec::new();
+        let mut flushes = Vec::new();
+        push(first, &mut batch, &mut flushes);
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < BATCH && flushes.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(msg)) => push(msg, &mut batch, &mut flushes),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            write(&store, &spool, batch).await;
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
+}
+
+fn push(msg: Msg, batch: &mut Vec<Entry>, flushes: &mut Vec<oneshot::Sender<()>>) {
+    match msg {
+        Msg::Entry(e) => batch.push(*e),
+        Msg::Flush(f) => flushes.push(f),
+    }
+}
+
+async fn write(store: &Store, spool: &Path, batch: Vec<Entry>) {
+    if let Err(e) = write_db(store, &batch).await {
+        tracing::warn!(error = %e, entries = batch.len(), "database refused a journal batch; spooling to disk");
+        metrics::counter!("tollgate_journal_spooled_total").increment(batch.len() as u64);
+        if let Err(e) = append_spool(spool, &batch).await {
+            tracing::error!(error = %e, entries = batch.len(), "journal batch lost: spool write failed");
+            metrics::counter!("tollgate_journal_dropped_total", "reason" => "spool_failed")
+                .increment(batch.len() as u64);
+        }
+    }
+}
+
+async fn write_db(store: &Store, batch: &[Entry]) -> Result<(), tollgate_store::StoreError> {
+    let calls: Vec<CallRecord> = batch
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Call(c) => Some(c.clone()),
+            Entry::Charge(_) => None,
+        })
+        .collect();
+    let charges: Vec<LedgerEntry> = batch
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Charge(c) => Some(c.clone()),
+            Entry::Call(_) => None,
+        })
+        .collect();
+    if !calls.is_empty() {
+        store.insert_calls(&calls).await?;
+    }
+    if !charges.is_empty() {
+        store.append_ledger_batch(&charges).await?;
+    }
+    Ok(())
+}
+
+/// Re-sends spooled batches; the file is removed only once all of it is written.
+/// Inserts are idempotent (calls by request id, charges by request id), so a replay
+/// interrupted half-way does no harm when repeated.
+async fn replay_spool(store: &Store, spool: &Path) {
+    let Ok(text) = tokio::fs::read_to_string(spool).await else {
+        return;
+    };
+    let entries: Vec<Entry> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<SpoolLine>(l).ok())
+        .map(Entry::from)
+        .collect();
+    if entries.is_empty() {
+        let _ = tokio::fs::remove_file(spool).await;
+        return;
+    }
+    for chunk in entries.chunks(BATCH) {
+        if write_db(store, chunk).await.is_err() {
+            return;
+        }
+    }
+    tracing::info!(entries = entries.len(), "replayed the journal spool");
+    let _ = tokio::fs::remove_file(spool).await;
+}
+
+async fn append_spool(spool: &Path, batch: &[Entry]) -> std::io::Result<()> {
+    if let Some(dir) = spool.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let mut text = String::new();
+    for e in batch {
+        if let Ok(line) = serde_json::to_string(&SpoolLine::from(e)) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    let mut f = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(spool)
+        .await?;
+    f.write_all(text.as_bytes()).await?;
+    f.sync_data().await
+}
+
+/// The spool's line format (the store's types are not serialisable on purpose).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum SpoolLine {
+    Call {
+        request_id: String,
+        at: DateTime<Utc>,
+        consumer: String,
+        key_id: String,
+        team: Option<String>,
+        model: String,
+        provider: Option<String>,
+        status: u16,
+        input_tokens: u64,
+        output_tokens: u64,
+        cost_micros: i64,
+        cached: bool,
+        error_code: Option<String>,
+        latency_ms: u64,
+        ttfb_ms: Option<u64>,
+    },
+    Charge {
+        consumer: String,
+        at: DateTime<Utc>,
+        amount_micros: i64,
+        kind: LedgerKind,
+        reason: String,
+        actor: String,
+        request_id: Option<String>,
+    },
+}
+
+impl From<&Entry> for SpoolLine {
+    fn from(e: &Entry) -> Self {
+        match e {
+            Entry::Call(c) => SpoolLine::Call {
+                request_id: c.request_id.clone(),
+                at: c.at,
+                consumer: c.consumer.clone(),
+                key_id: c.key_id.clone(),
+                team: c.team.clone(),
+                model: c.model.clone(),
+                provider: c.provider.clone(),
+                status: c.status,
+                input_tokens: c.input_tokens,
+                output_tokens: c.output_tokens,
+                cost_micros: c.cost_micros,
+                cached: c.cached,
+                error_code: c.error_code.clone(),
+                latency_ms: c.latency_ms,
+                ttfb_ms: c.ttfb_ms,
+            },
+            Entry::Charge(l) => SpoolLine::Charge {
+                consumer: l.consumer.clone(),
+                at: l.at,
+                amount_micros: l.amount_micros,
+                kind: l.kind,
+                reason: l.reason.clone(),
+                actor: l.actor.clone(),
+                request_id: l.request_id.clone(),
+            },
+        }
+    }
+}
+
+impl From<SpoolLine> for Entry {
+    fn from(l: SpoolLine) -> Self {
+        match l {
+            SpoolLine::Call {
+                request_id,
+                at,
+                consumer,
+                key_id,
+                team,
+                model,
+                provider,
+                status,
+                input_tokens,
+                output_tokens,
+                cost_micros,
+                cached,
+                error_code,
+                latency_ms,
+                ttfb_ms,
+            } => Entry::Call(CallRecord {
+                request_id,
+                at,
+                consumer,
+                key_id,
+                team,
+                model,
+                provider,
+                status,
+                input_tokens,
+                output_tokens,
+                cost_micros,
+                cached,
+                error_code,
+                latency_ms,
+                ttfb_ms,
+            }),
+            SpoolLine::Charge {
+                consumer,
+                at,
+                amount_micros,
+                kind,
+                reason,
+                actor,
+                request_id,
+            } => Entry::Charge(LedgerEntry {
+                id: 0,
+                consumer,
+                at,
+                amount_micros,
+                kind,
+                reason,
+                actor,
+                request_id,
+            }),
+        }
+    }
+}
