@@ -124,9 +124,16 @@ models:
   - name: bench
     targets:
       - {provider: mock, model: "${UPSTREAM_MODEL}"}
+    price: {input_per_mtok: 0.15, output_per_mtok: 0.60}
 consumers:
   - name: bench
     api_keys: ["tg-bench-key"]
+  # The same traffic under limits and a budget that never bind: what admission
+  # (GCRA rate limits, concurrency, budget reservation and settlement) costs.
+  - name: bench-limited
+    api_keys: ["tg-bench-limited"]
+    rate_limit: {requests_per_minute: 1000000000, tokens_per_minute: 1000000000000, concurrent: 100000}
+    budget: {usd: 1000000, period: monthly}
 EOF
   (
     cd "$WORK"
@@ -167,6 +174,9 @@ for stream in 0 1; do
     run_one "direct, $kind, c=$conc" "http://$MOCK_ADDR" "sk-bench-direct" "$UPSTREAM_MODEL" "$stream" "$conc" "$n"
     if [[ -n "$TG_PID" ]]; then
       run_one "tollgate, $kind, c=$conc" "$TG_URL" "tg-bench-key" "bench" "$stream" "$conc" "$n"
+      if [[ "$stream" == 0 ]]; then
+        run_one "tollgate+limits, $kind, c=$conc" "$TG_URL" "tg-bench-limited" "bench" "$stream" "$conc" "$n"
+      fi
     fi
   done
 done
@@ -224,14 +234,14 @@ if [[ -n "$TG_PID" ]]; then
   ' "$RESULTS"
   echo
   echo "Tollgate RSS: ${TG_RSS_START_KB:-?} KiB after start, peak (VmHWM) ${TG_HWM_KB:-?} KiB ($(( ${TG_HWM_KB:-0} / 1024 )) MiB)  "
-  total="$(jq -s 'map(select(.label | startswith("tollgate, ")) | .requests) | add // 0' "$RESULTS")"
+  total="$(jq -s 'map(select(.label | startswith("tollgate")) | .requests) | add // 0' "$RESULTS")"
   echo "Call records in tollgate's database after it stopped: ${CALLS:-unknown} (measured requests through tollgate: $total, plus warm-ups)"
 fi
 
 errors="$(jq -s 'map(.errors) | add // 0' "$RESULTS")"
 scenarios="$(wc -l <"$RESULTS")"
 expected=4
-[[ -n "$TG_PID" ]] && expected=8
+[[ -n "$TG_PID" ]] && expected=10
 if [[ "$errors" != 0 || "$scenarios" != "$expected" ]]; then
   echo "bench/run.sh: $errors errors, $scenarios of $expected scenarios reported" >&2
   exit 1

@@ -18,6 +18,7 @@ use crate::routes;
         routes::list_consumers, routes::create_consumer, routes::get_consumer, routes::put_consumer, routes::delete_consumer,
         routes::list_keys, routes::create_key, routes::get_key, routes::revoke_key,
         routes::consumer_usage, routes::list_credits, routes::add_credits,
+        routes::routing_state,
     ),
     modifiers(&BearerAuth),
 )]

@@ -29,6 +29,7 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
                     consumer: k.consumer,
                     models: k.models,
                     expires_at: k.expires_at,
+                    limits: k.limits,
                 },
             )
         })

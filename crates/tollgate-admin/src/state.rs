@@ -18,6 +18,9 @@ pub struct AdminState {
     pub metrics: PrometheusHandle,
     /// Limits, budgets and credits (usage documents, credit top-ups, seeding).
     pub metering: Arc<Metering>,
+    /// The gateway's balancer, circuit breakers and key pools (the same instance the
+    /// gateway routes with), for `/metrics` and `/admin/v1/routing`.
+    pub routing: Arc<tollgate_routing::Routing>,
 }
 
 impl AdminState {

@@ -467,6 +467,7 @@ mod tests {
                 input_per_mtok: -1.0,
                 output_per_mtok: f64::NAN,
             }),
+            rate_limit: None,
         };
         let issues = check_model(&m, &|p| p == "known", &|n| n == "b");
         assert_eq!(

@@ -753,6 +753,7 @@ fn checks_are_usable_against_existing_resources() {
         cache: None,
         max_output_tokens: None,
         price: None,
+        rate_limit: None,
     };
     assert!(check_model(&model, &|p| p == "stored", &|m| m == "other").is_empty());
     let issues = check_model(&model, &|_| false, &|_| false);

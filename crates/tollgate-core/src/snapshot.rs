@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::spec::{ConsumerSpec, ModelSpec, ProviderSpec, TeamSpec};
+use crate::spec::{ConsumerSpec, KeyLimits, ModelSpec, ProviderSpec, TeamSpec};
 
 /// A consumer key as the request path needs it (the secret is only known by hash).
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +17,8 @@ pub struct KeyEntry {
     /// Model scope of this key; `None` means whatever the consumer may use.
     pub models: Option<Vec<String>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The key's own rate limit and budget, if any.
+    pub limits: KeyLimits,
 }
 
 impl KeyEntry {
@@ -143,6 +145,7 @@ mod tests {
             cache: None,
             max_output_tokens: None,
             price: None,
+            rate_limit: None,
         }
     }
 
@@ -163,6 +166,7 @@ mod tests {
                         consumer: "c1".into(),
                         models: Some(vec!["b".into(), "c".into()]),
                         expires_at: None,
+                        limits: KeyLimits::default(),
                     },
                 ),
                 (
@@ -172,6 +176,7 @@ mod tests {
                         consumer: "c1".into(),
                         models: None,
                         expires_at: Some(now - Duration::seconds(1)),
+                        limits: KeyLimits::default(),
                     },
                 ),
             ],

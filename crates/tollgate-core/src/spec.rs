@@ -52,15 +52,6 @@ impl ProviderKind {
             ProviderKind::AzureOpenai | ProviderKind::OpenaiCompatible => None,
         }
     }
-
-    /// Whether the gateway can call this kind yet (the others are accepted in
-    /// config so that a file written for a later version is not rejected wholesale).
-    pub fn is_supported(self) -> bool {
-        matches!(
-            self,
-            ProviderKind::Openai | ProviderKind::OpenaiCompatible | ProviderKind::Anthropic
-        )
-    }
 }
 
 impl std::fmt::Display for ProviderKind {
@@ -225,6 +216,9 @@ pub struct ModelSpec {
     pub max_output_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<Price>,
+    /// A cap on all traffic to this model, whoever sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -367,5 +361,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("<1 redacted>"));
+    }
+}
+
+/// Limits of one consumer key, on top of its consumer's and team's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+}
+
+impl KeyLimits {
+    pub fn is_empty(&self) -> bool {
+        self.rate_limit.is_none() && self.budget.is_none()
     }
 }

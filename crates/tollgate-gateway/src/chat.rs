@@ -268,7 +268,12 @@ fn stream_response(
     prompt_estimate: u64,
     tap: Option<StreamTap>,
 ) -> Response {
-    let Success { cand, answer, ttfb } = success;
+    let Success {
+        cand,
+        answer,
+        ttfb,
+        deadline,
+    } = success;
     let Answer::Stream(resp) = answer else {
         return Response::new(Body::empty());
     };
@@ -279,7 +284,6 @@ fn stream_response(
     let native =
         native_format(cand.provider.kind).unwrap_or(tollgate_providers::WireFormat::OpenAiChat);
     let transcoder = transcode::stream_transcoder(request, native, &cand.model.name);
-    let deadline = Instant::now() + cand.model.timeouts.unwrap_or_default().total();
     let body = relay::stream_body(
         resp,
         transcoder,

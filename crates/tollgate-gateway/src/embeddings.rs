@@ -11,15 +11,14 @@
 //! reports none, as Gemini does), which is metered like chat tokens.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::StreamExt;
 use http::{HeaderMap, HeaderValue};
-use rand::Rng;
 use tollgate_core::money::{TokenPrice, format_usd};
 use tollgate_core::spec::{ModelSpec, ProviderSpec};
 use tollgate_core::{Door, GatewayError, UpstreamCode};
@@ -29,29 +28,36 @@ use tollgate_protocol::openai::{
 use tollgate_protocol::translate::embeddings as emb;
 use tollgate_protocol::{TranslateError, gemini, ollama};
 use tollgate_providers::{
-    Failure, SendError, UpstreamCall, WireFormat, classify, embeddings_call, embeddings_format,
-    prepare_openai_embeddings,
+    WireFormat, embeddings_call, embeddings_format, prepare_openai_embeddings,
 };
-use tollgate_telemetry::names;
 
+use crate::forward::{self, Answer};
 use crate::meter::{Meter, Usage};
+use crate::metering::{CallContext, Settlement, Ticket};
 use crate::reply::ApiError;
+use crate::request_id::RequestId;
 use crate::state::GatewayState;
-use crate::{auth, body, forward, tokens};
-
-/// Largest upstream answer read (a batch of large vectors is big).
-const MAX_ANSWER_BODY: usize = 256 * 1024 * 1024;
-const MAX_ERROR_BODY: usize = 64 * 1024;
+use crate::{auth, body, tokens};
 
 /// The route handler.
-pub async fn handler(State(st): State<GatewayState>, headers: HeaderMap, body: Body) -> Response {
-    match run(&st, &headers, body).await {
+pub async fn handler(
+    State(st): State<GatewayState>,
+    Extension(id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match run(&st, &headers, body, &id).await {
         Ok(r) => r,
         Err(e) => ApiError::new(Door::OpenAi, e).into_response(),
     }
 }
 
-async fn run(st: &GatewayState, headers: &HeaderMap, body: Body) -> Result<Response, GatewayError> {
+async fn run(
+    st: &GatewayState,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: &RequestId,
+) -> Result<Response, GatewayError> {
     let snapshot = st.live.snapshot.load_full();
     let caller = auth::authenticate(&snapshot, headers)?;
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
@@ -64,14 +70,10 @@ async fn run(st: &GatewayState, headers: &HeaderMap, body: Body) -> Result<Respo
     if !caller.may_use(&model.name) {
         return Err(GatewayError::ModelNotAllowed(model.name.clone()));
     }
-    let wants_base64 = request.encoding_format.as_deref() == Some("base64");
-    let deadline = Instant::now() + model.timeouts.unwrap_or_default().total();
-    let mut failures: Vec<(String, Failure)> = Vec::new();
-    let candidates: Vec<_> = forward::candidates(st, &snapshot, &model)
-        .into_iter()
-        .filter(|c| embeddings_format(c.provider.kind).is_some())
-        .collect();
-    if candidates.is_empty() {
+    let servable = forward::candidates(st, &snapshot, &model)
+        .iter()
+        .any(|c| embeddings_format(c.provider.kind).is_some());
+    if !servable {
         return Err(GatewayError::invalid_param(
             format!(
                 "The model `{}` is served only by providers without an embeddings API (such as anthropic)",
@@ -81,93 +83,116 @@ async fn run(st: &GatewayState, headers: &HeaderMap, body: Body) -> Result<Respo
         ));
     }
 
-    for cand in candidates {
+    // Limits and budgets as for chat: the inputs' tokens are the whole cost.
+    let prompt_estimate = estimate_tokens(&request.input);
+    let ctx = CallContext {
+        request_id: request_id.0.clone(),
+        consumer: caller.consumer.name.clone(),
+        key_id: caller.key.id.clone(),
+        team: caller.consumer.team.clone(),
+        model: model.name.clone(),
+        started: Instant::now(),
+        at: chrono::Utc::now(),
+    };
+    let ticket = match &st.metering {
+        Some(m) => match m
+            .admit(
+                &snapshot,
+                &caller,
+                &model,
+                &request_id.0,
+                prompt_estimate,
+                0,
+            )
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                let mut s = Settlement::new(Some(m.clone()), Ticket::default(), ctx);
+                s.status = e.status();
+                s.error_code = Some(e.classify().code.to_string());
+                s.finish();
+                return Err(e);
+            }
+        },
+        None => Ticket::default(),
+    };
+    let mut meter = Meter::new(
+        Arc::from(model.name.as_str()),
+        model.price.map(TokenPrice::from),
+    )
+    .with_settlement(Settlement::new(st.metering.clone(), ticket, ctx));
+
+    let wants_base64 = request.encoding_format.as_deref() == Some("base64");
+    let sent = forward::send_with_failover(st, &snapshot, &model, false, |cand, key| {
         let provider = &cand.provider;
         let Some(format) = embeddings_format(provider.kind) else {
-            continue;
+            return Ok(None);
         };
-        let now = Instant::now();
-        if now >= deadline {
-            failures.push((
-                provider.name.clone(),
-                Failure::Timeout {
-                    message: "request deadline passed".into(),
-                },
-            ));
-            break;
-        }
         let body = native_body(&request, provider, format, &cand.target.model)?;
-        let Some(call) = embeddings_call(provider, pick_key(provider), &cand.target.model, body)
-        else {
-            continue;
-        };
-        let timeouts = cand
-            .target
-            .timeouts
-            .unwrap_or_default()
-            .or(cand.model.timeouts.unwrap_or_default());
-        let started = Instant::now();
-        let result = attempt(
-            st,
-            &call,
-            timeouts.connect(),
-            timeouts.first_byte().min(deadline - now),
-            deadline,
-        )
-        .await;
-        let elapsed = started.elapsed().as_secs_f64();
-        let raw = match result {
-            Ok(raw) => raw,
-            Err(failure) => {
-                record_upstream(&provider.name, failure.cause(), elapsed);
-                tracing::warn!(provider = %provider.name, target = %cand.target.model, cause = failure.cause(), "embeddings attempt failed");
-                if let Failure::RequestFault { status, message } = failure {
-                    return Err(GatewayError::UpstreamRejected { status, message });
-                }
-                failures.push((provider.name.clone(), failure));
-                continue;
-            }
-        };
-        let answer = match door_answer(&request, format, &cand.target.model, wants_base64, &raw) {
-            Ok(a) => a,
-            Err(message) => {
-                record_upstream(&provider.name, "transient", elapsed);
-                tracing::warn!(provider = %provider.name, %message, "upstream sent an invalid embeddings answer");
-                failures.push((
-                    provider.name.clone(),
-                    Failure::Transient {
-                        status: Some(200),
-                        message,
-                    },
-                ));
-                continue;
-            }
-        };
-        record_upstream(&provider.name, "ok", elapsed);
-        let prompt_tokens = answer.usage.as_ref().map_or(0, |u| u.prompt_tokens);
-        let mut meter = Meter::new(
-            Arc::from(model.name.as_str()),
-            cand.model.price.map(TokenPrice::from),
-        );
-        meter.observe(Usage {
-            input: prompt_tokens,
-            output: 0,
-        });
-        let cost = meter.record();
-        let body = serde_json::to_vec(&answer)
-            .map_err(|e| GatewayError::Internal(format!("serialising embeddings: {e}")))?;
-        let mut res = Response::new(Body::from(body));
-        let h = res.headers_mut();
-        h.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        if let Ok(v) = HeaderValue::from_str(&format_usd(cost)) {
-            h.insert("x-tollgate-cost-usd", v);
+        Ok(embeddings_call(provider, key, &cand.target.model, body))
+    })
+    .await;
+    let success = match sent {
+        Ok(s) => s,
+        Err(e) => {
+            meter.outcome(None, e.status(), Some(e.classify().code));
+            meter.record();
+            return Err(e);
         }
-        return Ok(res);
+    };
+    let provider = &success.cand.provider;
+    let Answer::Body(raw) = &success.answer else {
+        return Err(GatewayError::Internal("expected a whole answer".into()));
+    };
+    let answer = embeddings_format(provider.kind)
+        .ok_or_else(|| "no embeddings format".to_string())
+        .and_then(|format| {
+            door_answer(
+                &request,
+                format,
+                &success.cand.target.model,
+                wants_base64,
+                raw,
+            )
+        });
+    let answer = match answer {
+        Ok(a) => a,
+        Err(message) => {
+            tracing::warn!(provider = %provider.name, %message, "upstream sent an invalid embeddings answer");
+            let e = GatewayError::Upstream {
+                code: UpstreamCode::Unavailable,
+                message: format!(
+                    "The upstream `{}` sent an embeddings answer the gateway could not read",
+                    provider.name
+                ),
+            };
+            meter.outcome(Some(&provider.name), e.status(), Some(e.classify().code));
+            meter.record();
+            return Err(e);
+        }
+    };
+    let prompt_tokens = answer.usage.as_ref().map_or(0, |u| u.prompt_tokens);
+    meter.set_price(success.cand.model.price.map(TokenPrice::from));
+    meter.outcome(Some(&provider.name), 200, None);
+    meter.first_byte(success.ttfb.as_millis() as u64);
+    meter.observe(Usage {
+        input: prompt_tokens,
+        output: 0,
+    });
+    let cost = meter.record();
+    let body = serde_json::to_vec(&answer)
+        .map_err(|e| GatewayError::Internal(format!("serialising embeddings: {e}")))?;
+    let mut res = Response::new(Body::from(body));
+    let h = res.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format_usd(cost)) {
+        h.insert("x-tollgate-cost-usd", v);
     }
-    Err(final_error(&failures))
+    Ok(res)
 }
 
 /// Parses and validates the body (400 with the offending field where known).
@@ -287,128 +312,4 @@ fn estimate_tokens(input: &EmbeddingInput) -> u64 {
         EmbeddingInput::Tokens(t) => t.len() as u64,
         EmbeddingInput::TokenArrays(v) => v.iter().map(|t| t.len() as u64).sum(),
     }
-}
-
-/// One attempt: the answer's body, or why it failed.
-async fn attempt(
-    st: &GatewayState,
-    call: &UpstreamCall,
-    connect: Duration,
-    first_byte: Duration,
-    deadline: Instant,
-) -> Result<Bytes, Failure> {
-    let resp = st
-        .client
-        .send(call, connect, first_byte)
-        .await
-        .map_err(|e| match e {
-            SendError::Timeout(_) => Failure::Timeout {
-                message: e.to_string(),
-            },
-            SendError::Connect(_) | SendError::Io(_) => Failure::Transient {
-                status: None,
-                message: e.to_string(),
-            },
-        })?;
-    let status = resp.status().as_u16();
-    if !resp.status().is_success() {
-        let headers = resp.headers().clone();
-        let body = read_capped(resp, MAX_ERROR_BODY, deadline)
-            .await
-            .unwrap_or_default();
-        return Err(classify(status, &headers, &body));
-    }
-    read_capped(resp, MAX_ANSWER_BODY, deadline).await
-}
-
-async fn read_capped(
-    resp: reqwest::Response,
-    cap: usize,
-    deadline: Instant,
-) -> Result<Bytes, Failure> {
-    let mut stream = resp.bytes_stream();
-    let mut buf = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left.max(Duration::from_millis(1)), stream.next()).await {
-            Err(_) => {
-                return Err(Failure::Timeout {
-                    message: "upstream body did not arrive in time".into(),
-                });
-            }
-            Ok(None) => return Ok(Bytes::from(buf)),
-            Ok(Some(Err(e))) => {
-                return Err(Failure::Transient {
-                    status: None,
-                    message: format!("upstream body broke: {e}"),
-                });
-            }
-            Ok(Some(Ok(chunk))) => {
-                if buf.len() + chunk.len() > cap {
-                    return Err(Failure::Transient {
-                        status: None,
-                        message: "upstream answer too large".into(),
-                    });
-                }
-                buf.extend_from_slice(&chunk);
-            }
-        }
-    }
-}
-
-fn pick_key(provider: &ProviderSpec) -> Option<&str> {
-    match provider.api_keys.len() {
-        0 => None,
-        n => provider
-            .api_keys
-            .get(rand::rng().random_range(0..n))
-            .map(String::as_str),
-    }
-}
-
-fn record_upstream(provider: &str, outcome: &'static str, secs: f64) {
-    metrics::histogram!(names::UPSTREAM_DURATION_SECONDS, "provider" => provider.to_string(), "outcome" => outcome)
-        .record(secs);
-    if outcome != "ok" {
-        metrics::counter!(names::UPSTREAM_FAILURES_TOTAL, "provider" => provider.to_string(), "cause" => outcome)
-            .increment(1);
-    }
-}
-
-/// The most telling cause of total failure, as for chat.
-fn final_error(failures: &[(String, Failure)]) -> GatewayError {
-    let Some((last, _)) = failures.last() else {
-        return GatewayError::Upstream {
-            code: UpstreamCode::Unavailable,
-            message: "No upstream target with an embeddings API is configured for this model"
-                .into(),
-        };
-    };
-    if failures
-        .iter()
-        .all(|(_, f)| matches!(f, Failure::KeyDead { .. }))
-    {
-        return GatewayError::Upstream {
-            code: UpstreamCode::PaymentRequired,
-            message: "Every upstream target refused the gateway's credentials; the operator has been told".into(),
-        };
-    }
-    let code = match failures
-        .iter()
-        .rev()
-        .map(|(_, f)| f)
-        .find(|f| !matches!(f, Failure::KeyDead { .. }))
-    {
-        Some(Failure::Timeout { .. }) => UpstreamCode::Timeout,
-        Some(Failure::Throttled { .. }) => UpstreamCode::RateLimited,
-        _ => UpstreamCode::Unavailable,
-    };
-    let message = match code {
-        UpstreamCode::RateLimited => "Every upstream target is rate limited; retry later".into(),
-        _ => format!(
-            "Every upstream target failed ({} attempt(s), last: {last})",
-            failures.len()
-        ),
-    };
-    GatewayError::Upstream { code, message }
 }

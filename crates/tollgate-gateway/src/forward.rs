@@ -1,8 +1,9 @@
 //! Failover: sending one request to a model's targets until one answers.
 //!
 //! Order: the model's targets as its strategy ranks them (weighted or latency, open
-//! circuit breakers last), tried up to `1 + retries.attempts` times with jittered
-//! backoff inside the request's deadline; then each fallback model the same way.
+//! circuit breakers last), each tried once, and retried up to `1 + retries.attempts`
+//! tries in all with jittered backoff inside the request's deadline; then each
+//! fallback model the same way.
 //! Every failure is classified before anything else happens:
 //! - 400/404/422: the request's own fault. It goes back to the client and is never
 //!   replayed elsewhere (that would only multiply cost).
@@ -130,6 +131,9 @@ pub struct Success {
     pub answer: Answer,
     /// From the start of the first attempt to this answer's headers.
     pub ttfb: Duration,
+    /// When the answer must be complete: the request's `total` timeout, or the
+    /// target's own if it ends sooner (a stream is ended with an error past it).
+    pub deadline: Instant,
 }
 
 /// Builds the call for a candidate with a key of its provider (`None` for keyless
@@ -167,14 +171,33 @@ pub async fn send_with_failover(
         if order.is_empty() {
             continue;
         }
+        // Every target once ("all targets fail" before the fallbacks), and at least
+        // `1 + retries.attempts` tries in all; tries past the first round go around
+        // the ranking again after a jittered backoff.
         let retry = RetryPolicy::from_spec(m.retries);
-        let tries = 1 + m.retries.map_or(0, |r| r.attempts) as usize;
+        let tries = order
+            .len()
+            .max(1 + m.retries.map_or(0, |r| r.attempts) as usize);
+        // Targets whose failure a retry cannot mend (every key dead or throttled).
+        let mut moot = vec![false; order.len()];
         for attempt in 0..tries {
-            // Retries walk the same ranking again, starting one further along.
-            let cand = &order[attempt % order.len()];
-            if attempt > 0 {
+            let slot = if attempt < order.len() {
+                attempt
+            } else {
+                // Retries go around the targets a retry may mend.
+                let live: Vec<usize> = (0..order.len())
+                    .filter(|&i| !moot.get(i).copied().unwrap_or(true))
+                    .collect();
+                if live.is_empty() {
+                    break;
+                }
+                live[(attempt - order.len()) % live.len()]
+            };
+            let cand = &order[slot];
+            if attempt >= order.len() {
                 let left = deadline.saturating_duration_since(Instant::now());
-                match retry.next_delay(attempt as u32, left) {
+                let retry_no = (attempt + 1 - order.len()) as u32;
+                match retry.next_delay(retry_no, left) {
                     Some(d) => tokio::time::sleep(d).await,
                     None => break,
                 }
@@ -188,12 +211,15 @@ pub async fn send_with_failover(
                 });
                 break 'models;
             }
-            match try_target(st, cand, stream, deadline, &build).await {
+            // A target's own `total` bounds its attempt (and its stream) too.
+            let attempt_deadline = deadline.min(Instant::now() + cand.timeouts().total());
+            match try_target(st, cand, stream, attempt_deadline, &build).await {
                 Ok(answer) => {
                     return Ok(Success {
                         cand: cand.clone(),
                         answer,
                         ttfb: started.elapsed(),
+                        deadline: attempt_deadline,
                     });
                 }
                 Err(TargetError::Rejected(e)) => return Err(e),
@@ -205,9 +231,9 @@ pub async fn send_with_failover(
                         )
                     });
                     failures.extend(fs);
-                    if !retryable && order.len() == 1 {
-                        // Keys dead or throttled on the only target: retrying it is moot.
-                        break;
+                    if !retryable && let Some(flag) = moot.get_mut(slot) {
+                        // Keys dead or throttled: retrying this target is moot.
+                        *flag = true;
                     }
                 }
             }
@@ -256,11 +282,22 @@ async fn try_target(
             match routing.keys.pick(&provider.name, n_keys) {
                 Some(i) => Some(i),
                 None => {
-                    let retry_after = routing.keys.next_usable_in(&provider.name);
-                    failures.push(fail(Failure::Throttled {
-                        retry_after,
-                        message: format!("every key of provider {} is cooling down", provider.name),
-                    }));
+                    // Dead keys stay the cause while they cool (a provider whose only
+                    // key is unpaid is `upstream_payment_required` every time).
+                    let failure = match routing.keys.all_dead(&provider.name) {
+                        Some(status) => Failure::KeyDead {
+                            status,
+                            message: format!("every key of provider {} is dead", provider.name),
+                        },
+                        None => Failure::Throttled {
+                            retry_after: routing.keys.next_usable_in(&provider.name),
+                            message: format!(
+                                "every key of provider {} is cooling down",
+                                provider.name
+                            ),
+                        },
+                    };
+                    failures.push(fail(failure));
                     break;
                 }
             }

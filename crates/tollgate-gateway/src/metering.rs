@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tollgate_alerts::{AlertEvent, AlertKind, Alerter};
 use tollgate_core::money::{Micros, TokenPrice, micros_to_usd};
-use tollgate_core::snapshot::{Caller, Snapshot};
+use tollgate_core::snapshot::{Caller, KeyEntry, Snapshot};
 use tollgate_core::spec::{ModelSpec, Period};
 use tollgate_core::{GatewayError, QuotaKind};
 use tollgate_limits::{
@@ -43,7 +43,12 @@ pub struct Ticket {
     pub rate_headers: Option<RateHeaders>,
     /// `x-tollgate-budget-remaining-usd`: the tightest USD budget after this hold.
     pub budget_remaining: Option<Micros>,
+    /// Prepaid credits falling below this raise a `credits.low` alert.
+    pub credits_floor: Option<Micros>,
 }
+
+/// Share of a consumer's configured `credits_usd` below which its balance is "low".
+const CREDITS_LOW_PERCENT: i64 = 10;
 
 pub fn consumer_scope(name: &str) -> String {
     format!("consumer:{name}")
@@ -53,9 +58,23 @@ pub fn team_scope(name: &str) -> String {
     format!("team:{name}")
 }
 
-/// Rate rules that apply to `caller` (its consumer and team).
-pub fn rate_rules(snapshot: &Snapshot, caller: &Caller) -> Vec<RateRule> {
+pub fn key_scope(id: &str) -> String {
+    format!("key:{id}")
+}
+
+pub fn model_scope(name: &str) -> String {
+    format!("model:{name}")
+}
+
+/// Rate rules that apply to a request: its key's, consumer's, team's and model's.
+pub fn rate_rules(snapshot: &Snapshot, caller: &Caller, model: &ModelSpec) -> Vec<RateRule> {
     let mut rules = Vec::new();
+    if let Some(rl) = &caller.key.limits.rate_limit {
+        rules.push(RateRule::from_spec(key_scope(&caller.key.id), rl));
+    }
+    if let Some(rl) = &model.rate_limit {
+        rules.push(RateRule::from_spec(model_scope(&model.name), rl));
+    }
     if let Some(rl) = &caller.consumer.rate_limit {
         rules.push(RateRule::from_spec(
             consumer_scope(&caller.consumer.name),
@@ -71,6 +90,19 @@ pub fn rate_rules(snapshot: &Snapshot, caller: &Caller) -> Vec<RateRule> {
     {
         rules.push(RateRule::from_spec(team_scope(&team.name), rl));
     }
+    rules
+}
+
+/// Budget rules that apply to a caller: its key's, its consumer's and its team's.
+pub fn caller_budget_rules(snapshot: &Snapshot, caller: &Caller) -> Vec<BudgetRule> {
+    let mut rules = caller
+        .key
+        .limits
+        .budget
+        .as_ref()
+        .map(|b| BudgetRule::from_spec(key_scope(&caller.key.id), b))
+        .unwrap_or_default();
+    rules.extend(budget_rules(snapshot, &caller.consumer.name));
     rules
 }
 
@@ -104,7 +136,7 @@ impl Metering {
     ) -> Result<Ticket, GatewayError> {
         let mut ticket = Ticket::default();
         let worst_tokens = prompt_tokens + u64::from(max_output_tokens);
-        let rules = rate_rules(snapshot, caller);
+        let rules = rate_rules(snapshot, caller, model);
         if !rules.is_empty() {
             let admitted = self
                 .limiter
@@ -127,7 +159,7 @@ impl Metering {
             ticket.permit = Some(admitted.permit);
         }
 
-        let budgets = budget_rules(snapshot, &caller.consumer.name);
+        let budgets = caller_budget_rules(snapshot, caller);
         let credits = caller
             .consumer
             .credits_usd
@@ -170,6 +202,10 @@ impl Metering {
             .chain(reservation.credits_available())
             .min();
         ticket.reservation = Some(reservation);
+        ticket.credits_floor = caller
+            .consumer
+            .credits_usd
+            .map(|usd| tollgate_core::money::usd_to_micros(usd) * CREDITS_LOW_PERCENT / 100);
         Ok(ticket)
     }
 
@@ -182,6 +218,13 @@ impl Metering {
             if let Some(b) = &c.budget {
                 for r in BudgetRule::from_spec(consumer_scope(&c.name), b) {
                     rules.push((r, UsageScope::Consumer(c.name.clone())));
+                }
+            }
+        }
+        for k in snapshot.keys.values() {
+            if let Some(b) = &k.limits.budget {
+                for r in BudgetRule::from_spec(key_scope(&k.id), b) {
+                    rules.push((r, UsageScope::Key(k.id.clone())));
                 }
             }
         }
@@ -224,6 +267,7 @@ impl Metering {
         &self,
         snapshot: &Snapshot,
         consumer: &str,
+        key: Option<&KeyEntry>,
     ) -> Result<Value, GatewayError> {
         let Some(c) = snapshot.consumers.get(consumer) else {
             return Err(GatewayError::NotFound {
@@ -245,7 +289,16 @@ impl Metering {
             .await
             .map_err(internal)?;
         let mut budgets = Vec::new();
-        for rule in budget_rules(snapshot, &c.name) {
+        let mut rules = key
+            .and_then(|k| {
+                k.limits
+                    .budget
+                    .as_ref()
+                    .map(|b| BudgetRule::from_spec(key_scope(&k.id), b))
+            })
+            .unwrap_or_default();
+        rules.extend(budget_rules(snapshot, &c.name));
+        for rule in rules {
             match self.limiter.budget_status(&rule, now).await {
                 Ok(s) => budgets.push(budget_json(
                     &s.scope,
@@ -495,6 +548,7 @@ impl Settlement {
         };
         let tokens = self.input_tokens + self.output_tokens;
         let cost = self.cost;
+        let credits_floor = self.ticket.credits_floor;
         let task = async move {
             if let Some(p) = permit {
                 metering.limiter.settle_tokens(&p, tokens).await;
@@ -504,6 +558,23 @@ impl Settlement {
                 let charged_credits = r.credits_available().is_some();
                 let settled = metering.limiter.settle(r, Spend::new(cost, tokens)).await;
                 metering.alert_thresholds(&settled.thresholds);
+                if let (Some(after), Some(floor)) = (settled.credit_balance, credits_floor)
+                    && after < floor
+                    && after + cost >= floor
+                {
+                    metering.alerter.raise(AlertEvent {
+                        kind: AlertKind::CreditsLow,
+                        scope: consumer_scope(&record.consumer),
+                        period_key: Utc::now().format("%Y-%m-%dT%H").to_string(),
+                        threshold_percent: None,
+                        used_usd: None,
+                        limit_usd: Some(micros_to_usd(floor)),
+                        detail: json!({
+                            "balance_usd": micros_to_usd(after),
+                            "floor_usd": micros_to_usd(floor),
+                        }),
+                    });
+                }
                 if charged_credits && cost > 0 {
                     metering.journal.record(Entry::Charge(LedgerEntry::charge(
                         record.consumer.clone(),

@@ -65,7 +65,10 @@ async fn own_usage(State(st): State<GatewayState>, headers: HeaderMap) -> Respon
         )
         .into_response();
     };
-    match m.usage_document(&snapshot, &caller.consumer.name).await {
+    match m
+        .usage_document(&snapshot, &caller.consumer.name, Some(&caller.key))
+        .await
+    {
         Ok(doc) => Json(doc).into_response(),
         Err(e) => ApiError::new(Door::OpenAi, e).into_response(),
     }

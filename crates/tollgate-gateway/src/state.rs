@@ -36,6 +36,12 @@ impl GatewayState {
         }
     }
 
+    /// Routes with `routing` (shared with the admin API, which shows its state).
+    pub fn with_routing(mut self, routing: Arc<Routing>) -> Self {
+        self.routing = routing;
+        self
+    }
+
     pub fn with_cache(mut self, cache: Option<Arc<Cache>>) -> Self {
         self.cache = cache;
         self

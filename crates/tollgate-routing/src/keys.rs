@@ -212,6 +212,24 @@ impl KeyPool {
         soonest
     }
 
+    /// The status of `provider`'s dead keys when every one of its keys is dead and
+    /// cooling down (the latest such status); `None` when a key is usable, throttled
+    /// rather than dead, or nothing is known. Tells "unpaid" from "rate limited" when
+    /// [`pick`](Self::pick) finds no key.
+    pub fn all_dead(&self, provider: &str) -> Option<u16> {
+        let now = self.clock.now();
+        let map = self.providers.lock();
+        let p = map.get(provider)?;
+        let mut status = None;
+        for key in &p.keys {
+            match key.cool {
+                Cool::Dead { status: s, until } if now < until => status = Some(s),
+                _ => return None,
+            }
+        }
+        status
+    }
+
     /// Records what a call with `provider`'s key `key_index` said about the key.
     /// `Some` only for [`KeyOutcome::Dead`].
     pub fn report(

@@ -441,6 +441,27 @@ fn throttled_key_skipped_for_retry_after() {
     assert_eq!(pool.pick("q", 1), Some(0));
 }
 
+#[test]
+fn all_dead_tells_unpaid_from_throttled() {
+    let (fake, clk) = clock();
+    let pool = KeyPool::new(clk);
+    assert_eq!(pool.all_dead("p"), None, "nothing known");
+    pool.report("p", 0, KeyOutcome::dead(402));
+    assert_eq!(pool.pick("p", 2), Some(1));
+    assert_eq!(pool.all_dead("p"), None, "key 1 is usable");
+    pool.report("p", 1, KeyOutcome::dead(401));
+    assert_eq!(pool.pick("p", 2), None);
+    assert_eq!(pool.all_dead("p"), Some(401));
+    // One key throttled rather than dead: not "all dead".
+    pool.report("q", 0, KeyOutcome::dead(402));
+    pool.report("q", 1, KeyOutcome::Throttled { retry_after: None });
+    assert_eq!(pool.pick("q", 2), None);
+    assert_eq!(pool.all_dead("q"), None);
+    // Cooled down: usable again, so no longer "all dead".
+    fake.advance(Duration::from_secs(3600));
+    assert_eq!(pool.all_dead("p"), None);
+}
+
 // ---------------------------------------------------------------- retry
 
 #[test]

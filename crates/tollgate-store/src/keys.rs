@@ -7,11 +7,13 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::StoreError;
+use tollgate_core::spec::KeyLimits;
+
 use crate::store::{Store, opt_i64};
 use crate::{Source, from_ms, now_ms};
 
 /// A stored consumer key. Times round-trip at millisecond precision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KeyRecord {
     pub id: String,
     pub consumer: String,
@@ -26,6 +28,8 @@ pub struct KeyRecord {
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub source: Source,
+    /// The key's own rate limit and budget.
+    pub limits: KeyLimits,
 }
 
 impl KeyRecord {
@@ -60,6 +64,14 @@ fn decode_key(row: &AnyRow) -> Result<KeyRecord, StoreError> {
         })
         .transpose()?;
     let source: String = row.try_get("source")?;
+    let limits: Option<String> = row.try_get("limits")?;
+    let limits = limits
+        .map(|l| {
+            serde_json::from_str::<KeyLimits>(&l)
+                .map_err(|e| StoreError::InvalidData(format!("key limits: {e}")))
+        })
+        .transpose()?
+        .unwrap_or_default();
     Ok(KeyRecord {
         id: row.try_get("id")?,
         consumer: row.try_get("consumer")?,
@@ -71,7 +83,17 @@ fn decode_key(row: &AnyRow) -> Result<KeyRecord, StoreError> {
         revoked_at: opt_i64(row, "revoked_at")?.map(from_ms).transpose()?,
         created_at: from_ms(row.try_get::<i64, _>("created_at")?)?,
         source: Source::parse(&source)?,
+        limits,
     })
+}
+
+fn limits_json(limits: &KeyLimits) -> Result<Option<String>, StoreError> {
+    if limits.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(limits)
+        .map(Some)
+        .map_err(|e| StoreError::InvalidInput(e.to_string()))
 }
 
 fn models_json(models: &Option<Vec<String>>) -> Result<Option<String>, StoreError> {
@@ -93,8 +115,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "INSERT INTO consumer_keys \
-             (id, consumer, name, hash, prefix, models, expires_at, revoked_at, created_at, source) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             (id, consumer, name, hash, prefix, models, expires_at, revoked_at, created_at, source, limits) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(k.id.as_str())
         .bind(k.consumer.as_str())
@@ -106,6 +128,7 @@ impl Store {
         .bind(k.revoked_at.map(|t| t.timestamp_millis()))
         .bind(k.created_at.timestamp_millis())
         .bind(k.source.as_str())
+        .bind(limits_json(&k.limits)?)
         .execute(&mut *tx)
         .await;
         match res {
@@ -145,7 +168,7 @@ impl Store {
              (id, consumer, name, hash, prefix, models, expires_at, revoked_at, created_at, source) \
              VALUES ($1, $2, NULL, $3, $4, NULL, NULL, NULL, $5, 'config') \
              ON CONFLICT (hash) DO UPDATE SET consumer = excluded.consumer \
-             RETURNING id, consumer, name, hash, prefix, models, expires_at, revoked_at, created_at, source",
+             RETURNING id, consumer, name, hash, prefix, models, expires_at, revoked_at, created_at, source, limits",
         )
         .bind(id)
         .bind(consumer)
@@ -165,7 +188,7 @@ impl Store {
             Some(c) => {
                 sqlx::query(
                     "SELECT id, consumer, name, hash, prefix, models, expires_at, revoked_at, \
-                     created_at, source FROM consumer_keys WHERE consumer = $1 \
+                     created_at, source, limits FROM consumer_keys WHERE consumer = $1 \
                      ORDER BY created_at, id",
                 )
                 .bind(c)
@@ -175,7 +198,7 @@ impl Store {
             None => {
                 sqlx::query(
                     "SELECT id, consumer, name, hash, prefix, models, expires_at, revoked_at, \
-                     created_at, source FROM consumer_keys ORDER BY created_at, id",
+                     created_at, source, limits FROM consumer_keys ORDER BY created_at, id",
                 )
                 .fetch_all(&self.pool)
                 .await?
@@ -187,7 +210,7 @@ impl Store {
     pub async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT id, consumer, name, hash, prefix, models, expires_at, revoked_at, \
-             created_at, source FROM consumer_keys WHERE id = $1",
+             created_at, source, limits FROM consumer_keys WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -199,7 +222,7 @@ impl Store {
     pub async fn get_key_by_hash(&self, hash: &str) -> Result<Option<KeyRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT id, consumer, name, hash, prefix, models, expires_at, revoked_at, \
-             created_at, source FROM consumer_keys WHERE hash = $1",
+             created_at, source, limits FROM consumer_keys WHERE hash = $1",
         )
         .bind(hash)
         .fetch_optional(&self.pool)

@@ -196,6 +196,7 @@ fn model(name: &str) -> ModelSpec {
             input_per_mtok: 0.15,
             output_per_mtok: 0.6,
         }),
+        rate_limit: None,
     }
 }
 
@@ -256,6 +257,7 @@ fn key_record(consumer: &str, secret: &str) -> KeyRecord {
         revoked_at: None,
         created_at: ms(Utc::now()),
         source: Source::Api,
+        limits: Default::default(),
     }
 }
 

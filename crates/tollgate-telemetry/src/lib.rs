@@ -27,6 +27,9 @@ pub mod names {
     pub const IN_FLIGHT: &str = "tollgate_requests_in_flight";
     /// Gauge: the configuration revision served from memory.
     pub const CONFIG_REVISION: &str = "tollgate_config_revision";
+    /// Gauge of each target's circuit breaker: 0 closed, 1 half-open, 2 open; label
+    /// `target` (`provider/model`).
+    pub const CIRCUIT_STATE: &str = "tollgate_circuit_state";
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -79,6 +82,10 @@ fn describe() {
     );
     describe_gauge!(names::IN_FLIGHT, "Requests in flight");
     describe_gauge!(names::CONFIG_REVISION, "Configuration revision served");
+    describe_gauge!(
+        names::CIRCUIT_STATE,
+        "Circuit breaker per target: 0 closed, 1 half-open, 2 open"
+    );
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`), as JSON when

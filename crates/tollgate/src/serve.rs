@@ -70,12 +70,16 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let admin_addr = admin_listener.local_addr()?;
 
     let cache = open_cache(&config)?;
+    // One routing state (breakers, key pools, latency) for the life of the process:
+    // the gateway routes with it, the admin API shows it.
+    let routing = Arc::new(tollgate_routing::Routing::system());
     let gateway = tollgate_gateway::router(
         GatewayState::new(
             live.clone(),
             config.server.max_body_bytes,
             Some(metering.clone()),
         )
+        .with_routing(routing.clone())
         .with_cache(cache),
     );
     let admin = tollgate_admin::router(AdminState {
@@ -84,6 +88,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         admin_token: config.server.admin_token.as_deref().map(Arc::from),
         metrics: tollgate_telemetry::metrics_handle(),
         metering: metering.clone(),
+        routing,
     });
 
     println!("tollgate gateway listening on http://{gateway_addr}");

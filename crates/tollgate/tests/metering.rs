@@ -23,6 +23,15 @@ const PRICED: &str = r#"
     targets: [{provider: mock-openai, model: "gpt@delay_ms=700"}]
   - name: wordy
     targets: [{provider: mock-openai, model: "gpt@words=45"}]
+  - name: capped
+    targets: [{provider: mock-openai, model: gpt-4o-mini}]
+    rate_limit: {requests_per_minute: 2}
+  - name: mid
+    targets: [{provider: mock-openai, model: "gpt@words=40"}]
+    price: {input_per_mtok: 100, output_per_mtok: 100}
+  - name: embed
+    targets: [{provider: mock-openai, model: text-embedding-3-small}]
+    price: {input_per_mtok: 1000, output_per_mtok: 1000}
 "#;
 
 /// The harness config plus consumers with limits, budgets and credits, and `storage`.
@@ -57,6 +66,9 @@ const CONSUMERS: &str = r#"  - name: limited
     api_keys: ["tg-streamer"]
     budget: {usd: 1.0, period: weekly}
 "#;
+
+/// Team B's key (may only use gpt-mock in the harness config): a second consumer.
+const KEY_B_ALL: &str = "tg-crowd";
 
 async fn chat(gw: &Gateway, key: &str, model: &str, max_tokens: u32) -> reqwest::Response {
     client()
@@ -561,4 +573,155 @@ async fn budget_thresholds_raise_signed_webhooks_once() {
     let mut dedup = thresholds.clone();
     dedup.dedup();
     assert_eq!(dedup, thresholds, "each crossing once");
+}
+
+/// A webhook receiver on a free port: (url, received bodies).
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                if let Ok(v) = serde_json::from_str(&body) {
+                    sink.lock().expect("lock").push(v);
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test]
+async fn key_and_model_limits_key_budgets_and_low_credits() {
+    let (hook, received) = receiver().await;
+    let mock = MockProvider::start().await.expect("mock");
+    let cfg = format!(
+        "{}  - name: small-prepaid\n    api_keys: [\"tg-small-prepaid\"]\n    credits_usd: 0.03\nalerts:\n  - name: ops\n    webhook: {hook}\n",
+        config(&mock, "")
+    );
+    let gw = Gateway::start(&cfg);
+    let admin = |path: &str| client().post(gw.admin(path)).bearer_auth(ADMIN_TOKEN);
+
+    // A key's own rate limit, on top of its consumer's (which has none).
+    let k: Value = admin("/admin/v1/consumers/team-a/keys")
+        .json(&json!({"name": "slow-key", "rate_limit": {"requests_per_minute": 2}}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let key = k["key"].as_str().expect("key").to_string();
+    assert_eq!(chat(&gw, &key, "gpt-mock", 5).await.status(), 200);
+    assert_eq!(chat(&gw, &key, "gpt-mock", 5).await.status(), 200);
+    let res = chat(&gw, &key, "gpt-mock", 5).await;
+    assert_eq!(res.status(), 429);
+    let v: Value = res.json().await.expect("json");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("key:"),
+        "{v}"
+    );
+    // The consumer's other key is not limited by it.
+    assert_eq!(chat(&gw, KEY_A, "gpt-mock", 5).await.status(), 200);
+
+    // A model's limit holds for everyone together.
+    assert_eq!(chat(&gw, KEY_A, "capped", 5).await.status(), 200);
+    assert_eq!(chat(&gw, KEY_B_ALL, "capped", 5).await.status(), 200);
+    let res = chat(&gw, KEY_A, "capped", 5).await;
+    assert_eq!(res.status(), 429);
+
+    // A key's own budget: 402 naming the key.
+    let k: Value = admin("/admin/v1/consumers/team-a/keys")
+        .json(&json!({"name": "thrifty", "budget": {"usd": 0.02, "period": "daily"}}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let thrifty = k["key"].as_str().expect("key").to_string();
+    let id = k["id"].as_str().expect("id").to_string();
+    let mut denied = Value::Null;
+    for _ in 0..20 {
+        let res = chat(&gw, &thrifty, "dear", 5).await;
+        if res.status() == 402 {
+            denied = res.json().await.expect("json");
+            break;
+        }
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(denied["error"]["code"], "budget_exceeded", "{denied}");
+    assert_eq!(denied["error"]["budget"]["scope"], format!("key:{id}"));
+    assert_eq!(denied["error"]["budget"]["period"], "daily");
+    // ...and its own usage document shows that budget.
+    let doc = usage(&gw, &thrifty).await;
+    assert!(
+        doc["budgets"]
+            .as_array()
+            .expect("budgets")
+            .iter()
+            .any(|b| b["scope"] == format!("key:{id}")),
+        "{doc}"
+    );
+    // Bad limits are refused with the field named.
+    let res = admin("/admin/v1/consumers/team-a/keys")
+        .json(&json!({"budget": {"usd": -1, "period": "daily"}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 400);
+
+    // Prepaid credits running low raise one credits.low alert.
+    for _ in 0..30 {
+        if chat(&gw, "tg-small-prepaid", "mid", 40).await.status() != 200 {
+            break;
+        }
+    }
+    let mut low = Vec::new();
+    for _ in 0..50 {
+        low = received
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|v| v["type"] == "credits.low")
+            .cloned()
+            .collect();
+        if !low.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(low.len(), 1, "{:?}", received.lock().expect("lock"));
+    assert_eq!(low[0]["scope"], "consumer:small-prepaid");
+    assert!(low[0]["detail"]["balance_usd"].as_f64().expect("balance") < 0.003);
+
+    // Embeddings go through the same budgets.
+    let mut status = 200;
+    for _ in 0..40 {
+        status = client()
+            .post(gw.gw("/v1/embeddings"))
+            .bearer_auth("tg-budgeted")
+            .json(&json!({"model": "embed", "input": "one two three four five six seven eight"}))
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16();
+        if status != 200 {
+            break;
+        }
+    }
+    assert_eq!(status, 402, "embeddings stop at the budget too");
 }

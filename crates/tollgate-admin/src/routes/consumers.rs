@@ -28,8 +28,13 @@ impl AdminResource for ConsumerSpec {
     async fn fetch_all(store: &Store) -> Result<Vec<Stored<Self>>, StoreError> {
         store.list_consumers().await
     }
+    /// A consumer created with `credits_usd` starts with that balance (granted once).
     async fn save(&self, store: &Store) -> Result<(), StoreError> {
-        store.upsert_consumer(self, api()).await
+        store.upsert_consumer(self, api()).await?;
+        if let Some(usd) = self.credits_usd {
+            tollgate_gateway::metering::grant_initial_credits(store, &self.name, usd).await?;
+        }
+        Ok(())
     }
     async fn remove(store: &Store, name: &str) -> Result<bool, StoreError> {
         store.delete_consumer(name).await

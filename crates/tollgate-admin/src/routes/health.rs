@@ -28,6 +28,11 @@ pub(crate) async fn readyz(State(st): State<AdminState>) -> Response {
 
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub(crate) async fn metrics(State(st): State<AdminState>) -> Response {
+    // Breaker states are read when scraped, so the gauge is never stale.
+    for b in st.routing.breakers.snapshot() {
+        metrics::gauge!(tollgate_telemetry::names::CIRCUIT_STATE, "target" => b.target)
+            .set(b.state.as_gauge());
+    }
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         st.metrics.render(),

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
+use tollgate_core::spec::{BudgetSpec, KeyLimits, RateLimitSpec, TeamSpec};
 use tollgate_store::{KeyRecord, Source, new_key_id};
 use utoipa::ToSchema;
 
@@ -24,6 +25,12 @@ pub struct CreateKey {
     /// Models this key may use (within the consumer's); omitted means all of them.
     #[serde(default)]
     pub models: Option<Vec<String>>,
+    /// This key's own rate limit (on top of its consumer's and team's).
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// This key's own budget (on top of its consumer's and team's).
+    #[serde(default)]
+    pub budget: Option<BudgetSpec>,
 }
 
 /// The answer to a key creation: the only time the key is shown.
@@ -50,6 +57,8 @@ pub struct KeyView {
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub source: String,
+    pub rate_limit: Option<RateLimitSpec>,
+    pub budget: Option<BudgetSpec>,
 }
 
 impl From<KeyRecord> for KeyView {
@@ -64,6 +73,8 @@ impl From<KeyRecord> for KeyView {
             revoked_at: k.revoked_at,
             created_at: k.created_at,
             source: k.source.to_string(),
+            rate_limit: k.limits.rate_limit,
+            budget: k.limits.budget,
         }
     }
 }
@@ -101,6 +112,8 @@ pub(crate) async fn create_key(
             name: None,
             expires_at: None,
             models: None,
+            rate_limit: None,
+            budget: None,
         }
     } else {
         parse_body(&body)?
@@ -118,6 +131,15 @@ pub(crate) async fn create_key(
             });
         }
     }
+    // The same checks as a team's limits and budget.
+    let issues = tollgate_config::check_team(&TeamSpec {
+        name: "key".into(),
+        budget: req.budget,
+        rate_limit: req.rate_limit,
+    });
+    if !issues.is_empty() {
+        return Err(issues.into());
+    }
     let new = tollgate_core::keys::generate();
     let record = KeyRecord {
         id: new_key_id(),
@@ -130,6 +152,10 @@ pub(crate) async fn create_key(
         revoked_at: None,
         created_at: Utc::now(),
         source: Source::Api,
+        limits: KeyLimits {
+            rate_limit: req.rate_limit,
+            budget: req.budget,
+        },
     };
     st.store.insert_key(&record).await?;
     st.reload().await;

@@ -6,6 +6,7 @@ mod keys;
 mod models;
 mod providers;
 mod resource;
+mod routing;
 mod session;
 mod teams;
 mod usage;
@@ -26,6 +27,7 @@ pub(crate) use health::*;
 pub(crate) use keys::*;
 pub(crate) use models::*;
 pub(crate) use providers::*;
+pub(crate) use routing::*;
 pub(crate) use session::*;
 pub(crate) use teams::*;
 pub(crate) use usage::*;
@@ -68,6 +70,7 @@ pub fn router(state: AdminState) -> Router {
             "/admin/v1/consumers/{name}/credits",
             get(list_credits).post(add_credits),
         )
+        .route("/admin/v1/routing", get(routing_state))
         .route("/admin/v1/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()

@@ -29,7 +29,7 @@ pub(crate) async fn consumer_usage(
         return Err(AdminError::NotFound(format!("No consumer named `{name}`")));
     }
     st.metering
-        .usage_document(&snapshot, &name)
+        .usage_document(&snapshot, &name, None)
         .await
         .map(Json)
         .map_err(|e| AdminError::invalid(e.to_string()))
