@@ -11,11 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
-use tollgate_store::{CallRecord, LedgerEntry, LedgerKind, Store};
+use tollgate_store::{CallRecord, LedgerEntry, Store};
 
 const QUEUE: usize = 65_536;
 const BATCH: usize = 512;
@@ -189,67 +188,19 @@ async fn append_spool(spool: &Path, batch: &[Entry]) -> std::io::Result<()> {
     f.sync_data().await
 }
 
-/// The spool's line format (the store's types are not serialisable on purpose).
+/// One spool line: an entry, tagged by kind.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
 enum SpoolLine {
-    Call {
-        request_id: String,
-        at: DateTime<Utc>,
-        consumer: String,
-        key_id: String,
-        team: Option<String>,
-        model: String,
-        provider: Option<String>,
-        status: u16,
-        input_tokens: u64,
-        output_tokens: u64,
-        cost_micros: i64,
-        cached: bool,
-        error_code: Option<String>,
-        latency_ms: u64,
-        ttfb_ms: Option<u64>,
-    },
-    Charge {
-        consumer: String,
-        at: DateTime<Utc>,
-        amount_micros: i64,
-        kind: LedgerKind,
-        reason: String,
-        actor: String,
-        request_id: Option<String>,
-    },
+    Call(CallRecord),
+    Charge(LedgerEntry),
 }
 
 impl From<&Entry> for SpoolLine {
     fn from(e: &Entry) -> Self {
         match e {
-            Entry::Call(c) => SpoolLine::Call {
-                request_id: c.request_id.clone(),
-                at: c.at,
-                consumer: c.consumer.clone(),
-                key_id: c.key_id.clone(),
-                team: c.team.clone(),
-                model: c.model.clone(),
-                provider: c.provider.clone(),
-                status: c.status,
-                input_tokens: c.input_tokens,
-                output_tokens: c.output_tokens,
-                cost_micros: c.cost_micros,
-                cached: c.cached,
-                error_code: c.error_code.clone(),
-                latency_ms: c.latency_ms,
-                ttfb_ms: c.ttfb_ms,
-            },
-            Entry::Charge(l) => SpoolLine::Charge {
-                consumer: l.consumer.clone(),
-                at: l.at,
-                amount_micros: l.amount_micros,
-                kind: l.kind,
-                reason: l.reason.clone(),
-                actor: l.actor.clone(),
-                request_id: l.request_id.clone(),
-            },
+            Entry::Call(c) => SpoolLine::Call(c.clone()),
+            Entry::Charge(l) => SpoolLine::Charge(l.clone()),
         }
     }
 }
@@ -257,57 +208,85 @@ impl From<&Entry> for SpoolLine {
 impl From<SpoolLine> for Entry {
     fn from(l: SpoolLine) -> Self {
         match l {
-            SpoolLine::Call {
-                request_id,
-                at,
-                consumer,
-                key_id,
-                team,
-                model,
-                provider,
-                status,
-                input_tokens,
-                output_tokens,
-                cost_micros,
-                cached,
-                error_code,
-                latency_ms,
-                ttfb_ms,
-            } => Entry::Call(CallRecord {
-                request_id,
-                at,
-                consumer,
-                key_id,
-                team,
-                model,
-                provider,
-                status,
-                input_tokens,
-                output_tokens,
-                cost_micros,
-                cached,
-                error_code,
-                latency_ms,
-                ttfb_ms,
-            }),
-            SpoolLine::Charge {
-                consumer,
-                at,
-                amount_micros,
-                kind,
-                reason,
-                actor,
-                request_id,
-            } => Entry::Charge(LedgerEntry {
-                id: 0,
-                consumer,
-                at,
-                amount_micros,
-                kind,
-                reason,
-                actor,
-                request_id,
-            }),
+            SpoolLine::Call(c) => Entry::Call(c),
+            SpoolLine::Charge(l) => Entry::Charge(l),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_store::{LedgerKind, SecretCipher, UsageScope};
+
+    fn call(id: &str) -> CallRecord {
+        CallRecord {
+            request_id: id.into(),
+            at: chrono::Utc::now(),
+            consumer: "c".into(),
+            key_id: "k".into(),
+            team: None,
+            model: "m".into(),
+            provider: Some("p".into()),
+            status: 200,
+            input_tokens: 3,
+            output_tokens: 4,
+            cost_micros: 7,
+            cached: false,
+            error_code: None,
+            latency_ms: 1,
+            ttfb_ms: Some(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn spooled_batches_are_replayed_once_and_the_spool_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&db, SecretCipher::new([7; 32]))
+            .await
+            .unwrap();
+        let spool = dir.path().join("spool").join(SPOOL_FILE);
+        let batch = vec![
+            Entry::Call(call("r1")),
+            Entry::Call(call("r2")),
+            Entry::Charge(LedgerEntry::charge("c", "r1", 7)),
+        ];
+        append_spool(&spool, &batch).await.unwrap();
+        // The same batch twice (a write that failed half-way and was spooled again).
+        append_spool(&spool, &batch).await.unwrap();
+        replay_spool(&store, &spool).await;
+        assert!(!spool.exists(), "spool removed once written");
+        let since = chrono::Utc::now() - chrono::Duration::hours(1);
+        let totals = store
+            .usage_since(&UsageScope::Consumer("c".into()), since)
+            .await
+            .unwrap();
+        assert_eq!(totals.requests, 2, "idempotent by request id");
+        assert_eq!(totals.cost_micros, 14);
+        let ledger = store.list_ledger("c", 10, None).await.unwrap();
+        assert_eq!(ledger.len(), 1, "one charge per request");
+        assert_eq!(ledger[0].kind, LedgerKind::Charge);
+        assert_eq!(store.credit_balance("c").await.unwrap(), -7);
+    }
+
+    #[tokio::test]
+    async fn the_writer_batches_and_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&db, SecretCipher::new([7; 32]))
+            .await
+            .unwrap();
+        let journal = Journal::start(store.clone(), dir.path().join("spool"));
+        for i in 0..1000 {
+            journal.record(Entry::Call(call(&format!("w{i}"))));
+        }
+        journal.flush().await;
+        let since = chrono::Utc::now() - chrono::Duration::hours(1);
+        let totals = store
+            .usage_since(&UsageScope::Consumer("c".into()), since)
+            .await
+            .unwrap();
+        assert_eq!(totals.requests, 1000);
     }
 }

@@ -12,7 +12,8 @@ use crate::from_ms;
 use crate::store::{Store, opt_i64};
 
 /// What one request consumed. Times round-trip at millisecond precision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialisable so that the gateway can spool records to disk during an outage.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CallRecord {
     /// The request's `x-request-id`; inserting the same id again is a no-op.
     pub request_id: String,

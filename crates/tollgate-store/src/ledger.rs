@@ -56,7 +56,7 @@ impl std::fmt::Display for LedgerKind {
 }
 
 /// One ledger line. Times round-trip at millisecond precision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerEntry {
     /// Assigned by the store, increasing in the order entries were appended; ignored by
     /// [`Store::append_ledger`] and [`Store::append_ledger_batch`].

@@ -531,7 +531,11 @@ async fn a_failing_target_is_taken_out_by_its_breaker_and_probed_back_in() {
     let mut n = 0;
     while sent(&mock, flaky) < 5 {
         n += 1;
-        assert!(n < 200, "the flaky target was tried only {}", sent(&mock, flaky));
+        assert!(
+            n < 200,
+            "the flaky target was tried only {}",
+            sent(&mock, flaky)
+        );
         let a = chat(&gw, KEY_A, "breaky").await;
         assert_eq!(a.status, 200, "{}", a.text);
         assert_eq!(content(&a), "healthy");

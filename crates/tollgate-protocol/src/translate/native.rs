@@ -65,8 +65,8 @@ pub(crate) fn with_signature(id: String, signature: Option<&str>) -> String {
     }
 }
 
-/// Refuses what neither Gemini nor Ollama can do, rather than silently answering a
-/// different question.
+/// Refuses what a non-OpenAI provider (Anthropic, Gemini, Ollama) cannot do, rather
+/// than silently answering a different question.
 pub(crate) fn reject_unsupported(req: &ChatRequest, vendor: &str) -> Result<()> {
     let unsupported = |param: &str, what: &str| {
         Err(TranslateError::unsupported(

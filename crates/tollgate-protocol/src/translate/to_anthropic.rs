@@ -37,7 +37,7 @@ pub fn openai_request_to_anthropic(
     req: &ChatRequest,
     default_max_tokens: u32,
 ) -> Result<MessagesRequest> {
-    reject_unsupported(req)?;
+    super::native::reject_unsupported(req, "Anthropic")?;
     let mut system: Vec<String> = Vec::new();
     let mut messages: Vec<anthropic::Message> = Vec::new();
     for (i, m) in req.messages.iter().enumerate() {
@@ -159,52 +159,6 @@ pub fn openai_request_to_anthropic(
         }),
         extra: Map::new(),
     })
-}
-
-fn reject_unsupported(req: &ChatRequest) -> Result<()> {
-    let unsupported = |param: &str, what: &str| {
-        Err(TranslateError::unsupported(
-            param,
-            format!("{what} is not supported by Anthropic models"),
-        ))
-    };
-    if req.n.is_some_and(|n| n > 1) {
-        return unsupported("n", "`n` greater than 1");
-    }
-    if req.logprobs == Some(true) {
-        return unsupported("logprobs", "`logprobs`");
-    }
-    if req.top_logprobs.is_some_and(|k| k > 0) {
-        return unsupported("top_logprobs", "`top_logprobs`");
-    }
-    let extra = |key: &str| req.extra.get(key).filter(|v| !v.is_null());
-    if let Some(m) = extra("modalities") {
-        let text_only = m
-            .as_array()
-            .is_some_and(|a| a.iter().all(|x| x.as_str() == Some("text")));
-        if !text_only {
-            return unsupported("modalities", "output other than text");
-        }
-    }
-    if extra("audio").is_some() {
-        return unsupported("audio", "audio output");
-    }
-    if extra("logit_bias").is_some_and(|b| b.as_object().is_none_or(|o| !o.is_empty())) {
-        return unsupported("logit_bias", "`logit_bias`");
-    }
-    if extra("functions").is_some() {
-        return unsupported("functions", "the legacy `functions` field (use `tools`)");
-    }
-    if extra("function_call").is_some() {
-        return unsupported(
-            "function_call",
-            "the legacy `function_call` field (use `tool_choice`)",
-        );
-    }
-    if extra("web_search_options").is_some() {
-        return unsupported("web_search_options", "`web_search_options`");
-    }
-    Ok(())
 }
 
 /// Appends blocks as a message, or to the previous message when it has the same role
