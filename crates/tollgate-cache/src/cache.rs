@@ -57,6 +57,11 @@ pub struct CacheOptions {
     /// A remote backend's answer is awaited this long, then taken as a miss (default
     /// 1 s; also the Redis connect timeout).
     pub op_timeout: Duration,
+    /// Redis backend: the namespace of its keys (`storage.redis_prefix`, default
+    /// `tollgate:`), so that deployments or test runs sharing one Redis stay apart.
+    /// An entry is stored under the prefix followed by the [`CacheKey`] without its
+    /// own leading `tollgate:` (with the default prefix: the key unchanged).
+    pub redis_prefix: String,
 }
 
 impl Default for CacheOptions {
@@ -65,6 +70,7 @@ impl Default for CacheOptions {
             memory_capacity_bytes: 256 * 1024 * 1024,
             max_entry_bytes: 8 * 1024 * 1024,
             op_timeout: Duration::from_secs(1),
+            redis_prefix: "tollgate:".to_string(),
         }
     }
 }
@@ -170,9 +176,17 @@ impl Cache {
                     "storage.cache is `redis` but storage.redis (the Redis URL) is not set".into(),
                 )
             })?;
-            Backend::Redis(Box::new(RedisBackend::new(url.trim(), opts.op_timeout)?))
+            Backend::Redis(Box::new(RedisBackend::new(
+                url.trim(),
+                opts.op_timeout,
+                &opts.redis_prefix,
+            )?))
         } else if spec.starts_with("redis://") || spec.starts_with("rediss://") {
-            Backend::Redis(Box::new(RedisBackend::new(spec, opts.op_timeout)?))
+            Backend::Redis(Box::new(RedisBackend::new(
+                spec,
+                opts.op_timeout,
+                &opts.redis_prefix,
+            )?))
         } else if let Some(rest) = spec.strip_prefix("memcached://") {
             Backend::Memcached(MemcachedBackend::new(&memcached_addr(rest)?))
         } else {

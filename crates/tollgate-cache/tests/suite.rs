@@ -607,6 +607,39 @@ async fn memcached_errors_are_misses() {
 }
 
 #[tokio::test]
+async fn redis_keys_carry_the_configured_prefix() {
+    let with_prefix = |prefix: &str| {
+        let opts = CacheOptions {
+            redis_prefix: prefix.to_string(),
+            ..CacheOptions::default()
+        };
+        Cache::from_config_with("redis", Some(REDIS_URL), opts).unwrap()
+    };
+    let prefix = format!("tgtest:{}:", uuid::Uuid::new_v4());
+    let a = reachable(with_prefix(&prefix)).await;
+    let b = with_prefix(&format!("tgtest:{}:", uuid::Uuid::new_v4()));
+    let key = CacheKey::new("openai", "shared", "m", &chat("prefixed"));
+    assert!(a.put(&key, &answer("x"), Duration::from_secs(60)).await);
+    assert!(a.get(&key).await.is_some());
+    assert_eq!(b.get(&key).await, None, "another prefix does not see it");
+    // Stored under the prefix, in place of the key's own `tollgate:`.
+    let stored = key.as_str().replacen("tollgate:", &prefix, 1);
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let n: u64 = redis::cmd("EXISTS")
+        .arg(&stored)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "{stored}");
+    let () = redis::cmd("DEL")
+        .arg(&stored)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn corrupt_remote_entries_are_misses() {
     // Write garbage under a key through each server's own protocol.
     let key = CacheKey::new("openai", &fresh_scope(), "m", &chat("corrupt"));

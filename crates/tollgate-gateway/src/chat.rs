@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use tollgate_cache::{Begin, CacheKey, CacheOutcome, CachedAnswer, StreamRecorder};
@@ -20,6 +20,7 @@ use crate::meter::{Meter, Usage};
 use crate::metering::Settlement;
 use crate::pipeline::DoorRequest;
 use crate::relay::{self, StreamTap};
+use crate::reply::ApiError;
 use crate::state::GatewayState;
 use crate::transcode;
 
@@ -67,11 +68,13 @@ fn cache_use(
     let Ok(json) = json else {
         return CacheUse::Off;
     };
-    // Streams and whole answers are cached apart: a stream is replayed as a stream.
-    let door = if request.is_stream() {
-        format!("{door}+stream")
-    } else {
-        door.to_string()
+    // Streams and whole answers are cached apart: a stream is replayed as a stream,
+    // byte for byte, so whether it ends with a usage chunk
+    // (`stream_options.include_usage`, ignored by the key's normal form) matters too.
+    let door = match (request.is_stream(), request.wants_usage_chunk()) {
+        (false, _) => door.to_string(),
+        (true, false) => format!("{door}+stream"),
+        (true, true) => format!("{door}+stream+usage"),
     };
     let scope = tollgate_cache::scope(spec.scope, consumer);
     CacheUse::On {
@@ -150,6 +153,13 @@ pub async fn respond(
         Meter::new(Arc::from(model.name.as_str()), price_of(model)).with_settlement(settlement);
     let started = Instant::now();
     let cache = cache_use(st, headers, model, &request, consumer);
+    // A model with a cache marks every answer, errors included.
+    let error_mark = match &cache {
+        CacheUse::Off => None,
+        CacheUse::Bypass => Some("bypass"),
+        CacheUse::On { .. } => Some("miss"),
+    };
+    let door = request.door();
     let result = match cache {
         CacheUse::On { key, spec } if !request.is_stream() => {
             whole_cached(
@@ -203,7 +213,15 @@ pub async fn respond(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "chat answered"
     );
-    result
+    match (result, error_mark) {
+        (Err(e), Some(mark)) => {
+            let mut res = ApiError::new(door, e).into_response();
+            res.headers_mut()
+                .insert("x-tollgate-cache", HeaderValue::from_static(mark));
+            Ok(res)
+        }
+        (result, _) => result,
+    }
 }
 
 /// Books an error on the meter's settlement and passes it on.

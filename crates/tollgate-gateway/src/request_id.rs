@@ -16,6 +16,7 @@ impl RequestId {
 }
 
 pub const HEADER: &str = "x-request-id";
+pub const ANTHROPIC_HEADER: &str = "request-id";
 
 /// Middleware: assigns an id and stamps it on the response.
 pub async fn layer(mut req: Request, next: Next) -> Response {
@@ -23,6 +24,8 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(id.clone());
     let mut res = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&id.0) {
+        // Anthropic's SDK reads `request-id`, OpenAI's `x-request-id`.
+        res.headers_mut().insert(ANTHROPIC_HEADER, v.clone());
         res.headers_mut().insert(HEADER, v);
     }
     res

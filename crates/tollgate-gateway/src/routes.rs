@@ -21,6 +21,7 @@ pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/embeddings", post(crate::embeddings::handler))
         .route("/v1/models", get(list_models))
         .route("/tollgate/v1/usage", get(own_usage))
@@ -48,6 +49,36 @@ async fn messages(
     body: Body,
 ) -> Response {
     pipeline::run(&st, Door::Anthropic, &headers, body, &id).await
+}
+
+/// `POST /v1/messages/count_tokens`: Anthropic's token counter, answered from the
+/// gateway's own tokenizer (an estimate for non-OpenAI models; no upstream call).
+async fn count_tokens(State(st): State<GatewayState>, headers: HeaderMap, body: Body) -> Response {
+    let door = Door::Anthropic;
+    let result = async {
+        let snapshot = st.live.snapshot.load_full();
+        let caller = auth::authenticate(&snapshot, &headers)?;
+        let bytes = crate::body::read_limited(body, &headers, st.max_body_bytes).await?;
+        let mut value: serde_json::Value = crate::body::parse_json(&bytes)?;
+        // The counter takes a Messages request without `max_tokens`.
+        if let Some(o) = value.as_object_mut() {
+            o.entry("max_tokens").or_insert(json!(1));
+        }
+        let request: tollgate_protocol::anthropic::MessagesRequest = serde_json::from_value(value)
+            .map_err(|e| GatewayError::invalid(format!("Invalid request: {e}")))?;
+        let model = request.model.clone();
+        if !snapshot.models.contains_key(&model) {
+            return Err(GatewayError::ModelNotFound(model));
+        }
+        if !caller.may_use(&model) {
+            return Err(GatewayError::ModelNotAllowed(model));
+        }
+        let n =
+            crate::tokens::estimate_prompt(&pipeline::DoorRequest::Anthropic(Box::new(request)));
+        Ok::<_, GatewayError>(Json(json!({"input_tokens": n})).into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| ApiError::new(door, e).into_response())
 }
 
 /// `GET /tollgate/v1/usage`: the calling key's own usage, limits, remaining budget
@@ -94,7 +125,7 @@ async fn list_models(State(st): State<GatewayState>, headers: HeaderMap) -> Resp
         json!({
             "data": names.iter().map(|n| json!({
                 "type": "model", "id": n, "display_name": n,
-                "created_at": "2023-11-14T22:13:20Z"
+                "created_at": "2023-11-14T22:13:20Z", "lifecycle": "active"
             })).collect::<Vec<_>>(),
             "has_more": false,
             "first_id": names.first(),

@@ -161,8 +161,13 @@ fn open_cache(config: &Config) -> anyhow::Result<Option<Arc<tollgate_cache::Cach
         CacheBackend::Redis => "redis".to_string(),
         CacheBackend::Memcached(url) => url.clone(),
     };
-    let cache = tollgate_cache::Cache::from_config(&backend, config.storage.redis.as_deref())
-        .with_context(|| format!("opening the response cache ({backend})"))?;
+    let opts = tollgate_cache::CacheOptions {
+        redis_prefix: config.storage.redis_prefix.clone(),
+        ..tollgate_cache::CacheOptions::default()
+    };
+    let cache =
+        tollgate_cache::Cache::from_config_with(&backend, config.storage.redis.as_deref(), opts)
+            .with_context(|| format!("opening the response cache ({backend})"))?;
     Ok(Some(Arc::new(cache)))
 }
 

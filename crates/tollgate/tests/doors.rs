@@ -585,3 +585,63 @@ async fn models_list_shows_what_the_key_may_use() {
         .expect("send");
     assert_eq!(res.status(), 401);
 }
+
+#[tokio::test]
+async fn anthropic_extras_count_tokens_request_id_and_model_lifecycle() {
+    let mock = MockProvider::start().await.expect("mock");
+    let gw = Gateway::start(&config_for(&mock, ""));
+    let res = client()
+        .post(gw.gw("/v1/messages/count_tokens"))
+        .header("x-api-key", KEY_A)
+        .json(&json!({"model": "claude-mock", "system": "be brief", "messages": [{"role": "user", "content": "hello there, how are you?"}]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    let id = res.headers()["x-request-id"].clone();
+    assert_eq!(
+        res.headers()["request-id"],
+        id,
+        "Anthropic's SDK reads request-id"
+    );
+    let v: Value = res.json().await.expect("json");
+    let n = v["input_tokens"].as_u64().expect("count");
+    assert!((5..60).contains(&n), "{v}");
+    assert!(
+        mock.requests().is_empty(),
+        "counted locally, no upstream call"
+    );
+    // Same contract as the door: unknown model 404, no key 401.
+    let res = client()
+        .post(gw.gw("/v1/messages/count_tokens"))
+        .header("x-api-key", KEY_A)
+        .json(&json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 404);
+    let res = client()
+        .post(gw.gw("/v1/messages/count_tokens"))
+        .json(&json!({"model": "claude-mock", "messages": []}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 401);
+    let v: Value = client()
+        .get(gw.gw("/v1/models"))
+        .header("x-api-key", KEY_A)
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        v["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .all(|m| m["lifecycle"] == "active" && m["type"] == "model")
+    );
+}

@@ -171,16 +171,18 @@ impl MemcachedBackend {
     }
 }
 
-/// Memcached's exptime for `ttl`: whole seconds, rounded up (Memcached's clock ticks
-/// in seconds, so an entry may live up to a second past its TTL, never less), and
-/// an absolute Unix time past 30 days.
+/// Memcached's exptime for `ttl`: whole seconds, rounded up, plus one, and an
+/// absolute Unix time past 30 days. Memcached's clock ticks in whole seconds and an
+/// item set with exptime N expires at the N-th tick after the set, which may come
+/// anywhere from N-1 to N seconds later; the extra second makes an entry live at
+/// least its TTL (up to a second past it), never less.
 fn exptime(ttl: Duration) -> u64 {
     let secs = ttl
         .as_secs()
         .saturating_add(u64::from(ttl.subsec_nanos() > 0));
     let secs = secs.max(1);
-    if secs <= RELATIVE_EXPTIME_MAX {
-        return secs;
+    if secs < RELATIVE_EXPTIME_MAX {
+        return secs + 1;
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -225,9 +227,15 @@ mod tests {
 
     #[test]
     fn exptime_rounds_up_and_switches_to_unix_time() {
-        assert_eq!(exptime(Duration::from_millis(1)), 1);
-        assert_eq!(exptime(Duration::from_millis(1500)), 2);
-        assert_eq!(exptime(Duration::from_secs(300)), 300);
+        // One second more than the TTL rounded up: Memcached's first tick may come
+        // at once.
+        assert_eq!(exptime(Duration::from_millis(1)), 2);
+        assert_eq!(exptime(Duration::from_millis(1500)), 3);
+        assert_eq!(exptime(Duration::from_secs(300)), 301);
+        assert_eq!(
+            exptime(Duration::from_secs(RELATIVE_EXPTIME_MAX - 1)),
+            RELATIVE_EXPTIME_MAX
+        );
         assert!(exptime(Duration::from_secs(RELATIVE_EXPTIME_MAX + 1)) > 1_600_000_000);
     }
 }

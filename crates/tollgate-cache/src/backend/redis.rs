@@ -17,6 +17,8 @@ pub(crate) struct RedisBackend {
     config: ConnectionManagerConfig,
     conn: OnceCell<ConnectionManager>,
     url: String,
+    /// `storage.redis_prefix`.
+    prefix: String,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -30,7 +32,11 @@ impl std::fmt::Debug for RedisBackend {
 }
 
 impl RedisBackend {
-    pub(crate) fn new(url: &str, op_timeout: Duration) -> Result<RedisBackend, CacheError> {
+    pub(crate) fn new(
+        url: &str,
+        op_timeout: Duration,
+        prefix: &str,
+    ) -> Result<RedisBackend, CacheError> {
         let client = redis::Client::open(url)
             .map_err(|e| CacheError::Config(format!("invalid Redis URL for the cache: {e}")))?;
         let config = ConnectionManagerConfig::new()
@@ -43,7 +49,19 @@ impl RedisBackend {
             config,
             conn: OnceCell::new(),
             url: url.to_string(),
+            prefix: prefix.to_string(),
         })
+    }
+
+    /// The Redis key of a cache key: the deployment's prefix, then the cache key
+    /// without its own `tollgate:` (so the default prefix leaves it unchanged).
+    fn redis_key(&self, key: &CacheKey) -> String {
+        let k = key.as_str();
+        format!(
+            "{}{}",
+            self.prefix,
+            k.strip_prefix("tollgate:").unwrap_or(k)
+        )
     }
 
     async fn conn(&self) -> Result<ConnectionManager, CacheError> {
@@ -59,7 +77,7 @@ impl RedisBackend {
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>, CacheError> {
         let mut conn = self.conn().await?;
         let v: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(key.as_str())
+            .arg(self.redis_key(key))
             .query_async(&mut conn)
             .await
             .map_err(backend_err)?;
@@ -75,7 +93,7 @@ impl RedisBackend {
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut conn = self.conn().await?;
         let () = redis::cmd("SET")
-            .arg(key.as_str())
+            .arg(self.redis_key(key))
             .arg(value)
             .arg("PX")
             .arg(ms)
