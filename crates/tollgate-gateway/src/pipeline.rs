@@ -109,6 +109,11 @@ fn protocol_error(e: tollgate_protocol::ProtocolError) -> GatewayError {
     }
 }
 
+/// The configured model a request resolved to, for metric labels (never a name the
+/// client made up, so label cardinality stays bounded by the configuration).
+#[derive(Debug, Clone)]
+pub struct ModelLabel(pub Arc<str>);
+
 /// Runs a chat request through `door`; every outcome, errors included, becomes the
 /// door's answer, with the caller's rate-limit headers where a limit applies.
 pub async fn run(
@@ -119,11 +124,15 @@ pub async fn run(
     request_id: &RequestId,
 ) -> Response {
     let mut extra = Vec::new();
-    let result = run_inner(st, door, headers, body, request_id, &mut extra).await;
+    let mut model = None;
+    let result = run_inner(st, door, headers, body, request_id, &mut extra, &mut model).await;
     let mut res = result.unwrap_or_else(|e| ApiError::new(door, e).into_response());
     let h = res.headers_mut();
     for (name, value) in extra {
         h.insert(name, value);
+    }
+    if let Some(m) = model {
+        res.extensions_mut().insert(ModelLabel(m));
     }
     res
 }
@@ -135,6 +144,7 @@ async fn run_inner(
     body: Body,
     request_id: &RequestId,
     extra: &mut Vec<(HeaderName, HeaderValue)>,
+    label: &mut Option<Arc<str>>,
 ) -> Result<Response, GatewayError> {
     let snapshot = st.live.snapshot.load_full();
     let caller = auth::authenticate(&snapshot, headers)?;
@@ -145,6 +155,7 @@ async fn run_inner(
         .get(request.model())
         .cloned()
         .ok_or_else(|| GatewayError::ModelNotFound(request.model().to_string()))?;
+    *label = Some(Arc::from(model.name.as_str()));
     if !caller.may_use(&model.name) {
         return Err(GatewayError::ModelNotAllowed(model.name.clone()));
     }

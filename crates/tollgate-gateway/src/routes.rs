@@ -203,8 +203,13 @@ async fn observe(req: Request, next: middleware::Next) -> Response {
     let res = next.run(req).await;
     metrics::gauge!(names::IN_FLIGHT).decrement(1.0);
     let status = res.status().as_u16().to_string();
-    metrics::counter!(names::REQUESTS_TOTAL, "door" => door, "status" => status).increment(1);
-    metrics::histogram!(names::REQUEST_DURATION_SECONDS, "door" => door)
+    let model = res
+        .extensions()
+        .get::<pipeline::ModelLabel>()
+        .map_or_else(String::new, |m| m.0.to_string());
+    metrics::counter!(names::REQUESTS_TOTAL, "door" => door, "model" => model.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(names::REQUEST_DURATION_SECONDS, "door" => door, "model" => model)
         .record(started.elapsed().as_secs_f64());
     res
 }

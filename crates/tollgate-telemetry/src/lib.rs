@@ -12,7 +12,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub mod names {
     /// Counter; labels `door`, `model`, `status`.
     pub const REQUESTS_TOTAL: &str = "tollgate_requests_total";
-    /// Histogram of whole-request latency; labels `door`, `model`.
+    /// Histogram of the time to the response headers (for streams: to the first
+    /// byte; whole streams are in the call records); labels `door`, `model`.
     pub const REQUEST_DURATION_SECONDS: &str = "tollgate_request_duration_seconds";
     /// Histogram of time to the upstream's response headers; labels `provider`, `outcome`.
     pub const UPSTREAM_DURATION_SECONDS: &str = "tollgate_upstream_duration_seconds";

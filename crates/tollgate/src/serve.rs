@@ -93,7 +93,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
 
     println!("tollgate gateway listening on http://{gateway_addr}");
     println!("tollgate admin listening on http://{admin_addr}");
-    println!("console: http://{admin_addr}/  (admin API: http://{admin_addr}/admin/v1/)");
+    println!("console and admin API: http://{admin_addr}/  (API under /admin/v1/)");
     if let Some(pw) = initial_password {
         println!("first start: created console user `admin` with password: {pw}");
     }

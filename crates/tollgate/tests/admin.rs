@@ -99,6 +99,13 @@ async fn health_metrics_and_openapi_need_no_token_everything_else_does() {
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("tollgate_requests_total")
+                && l.contains("model=\"gpt-mock\"")
+                && l.contains("status=\"200\"")),
+        "requests counted by model and status:\n{text}"
+    );
 }
 
 #[tokio::test]

@@ -33,6 +33,14 @@ async fn serve_with_no_arguments_runs_on_the_embedded_defaults() {
         "SQLite under ./tollgate-data/"
     );
     assert!(gw.path().join("tollgate-data/master.key").exists());
+    let page = client().get(gw.admin("/")).send().await.expect("send");
+    assert_eq!(page.status(), 200, "the printed address answers");
+    assert!(
+        page.text()
+            .await
+            .expect("html")
+            .contains("/admin/v1/openapi.json")
+    );
     for url in [gw.gw("/healthz"), gw.admin("/healthz"), gw.admin("/readyz")] {
         assert_eq!(
             client().get(&url).send().await.expect("send").status(),

@@ -75,6 +75,7 @@ pub fn router(state: AdminState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .merge(protected)
+        .route("/", get(landing))
         .route("/admin/v1/login", post(login))
         .route("/admin/v1/openapi.json", get(crate::openapi::document))
         .route("/healthz", get(healthz))
@@ -96,6 +97,26 @@ async fn tollgate_gateway_request_id(
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// The admin listener's front page: where the admin API and its documentation are.
+/// (The web console will be served here; until then this page says so plainly.)
+async fn landing() -> axum::response::Html<&'static str> {
+    axum::response::Html(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tollgate</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}</style></head><body>
+<h1>Tollgate</h1>
+<p>This is the admin listener. The web console is not part of this build yet; everything
+it will do is available through the admin API.</p>
+<ul>
+<li>Admin API: <code>/admin/v1/</code> &mdash; authenticate with the admin token, or log in with
+<code>POST /admin/v1/login</code> <code>{"username": "admin", "password": "..."}</code> and use the returned token
+as <code>Authorization: Bearer</code>.</li>
+<li>OpenAPI document: <a href="/admin/v1/openapi.json">/admin/v1/openapi.json</a></li>
+<li>Metrics: <a href="/metrics">/metrics</a> &middot; health: <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
+</ul></body></html>"#,
+    )
 }
 
 async fn not_found(uri: axum::http::Uri) -> crate::error::AdminError {
