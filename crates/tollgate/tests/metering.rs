@@ -601,12 +601,21 @@ async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
 }
 
 #[tokio::test]
-async fn key_and_model_limits_key_budgets_and_low_credits() {
+async fn key_and_model_limits_key_budgets_and_low_credits_local() {
+    key_and_model_limits_key_budgets_and_low_credits("").await;
+}
+
+#[tokio::test]
+async fn key_and_model_limits_key_budgets_and_low_credits_redis() {
+    key_and_model_limits_key_budgets_and_low_credits(&redis_storage()).await;
+}
+
+async fn key_and_model_limits_key_budgets_and_low_credits(storage: &str) {
     let (hook, received) = receiver().await;
     let mock = MockProvider::start().await.expect("mock");
     let cfg = format!(
         "{}  - name: small-prepaid\n    api_keys: [\"tg-small-prepaid\"]\n    credits_usd: 0.03\nalerts:\n  - name: ops\n    webhook: {hook}\n",
-        config(&mock, "")
+        config(&mock, storage)
     );
     let gw = Gateway::start(&cfg);
     let admin = |path: &str| client().post(gw.admin(path)).bearer_auth(ADMIN_TOKEN);
