@@ -11,7 +11,6 @@
 //! reports none, as Gemini does), which is metered like chat tokens.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Extension;
 use axum::body::Body;
@@ -33,7 +32,7 @@ use tollgate_providers::{
 
 use crate::forward::{self, Answer};
 use crate::meter::{Meter, Usage};
-use crate::metering::{CallContext, Settlement, Ticket};
+use crate::metering;
 use crate::reply::ApiError;
 use crate::request_id::RequestId;
 use crate::state::GatewayState;
@@ -85,43 +84,21 @@ async fn run(
 
     // Limits and budgets as for chat: the inputs' tokens are the whole cost.
     let prompt_estimate = estimate_tokens(&request.input);
-    let ctx = CallContext {
-        request_id: request_id.0.clone(),
-        consumer: caller.consumer.name.clone(),
-        key_id: caller.key.id.clone(),
-        team: caller.consumer.team.clone(),
-        model: model.name.clone(),
-        started: Instant::now(),
-        at: chrono::Utc::now(),
-    };
-    let ticket = match &st.metering {
-        Some(m) => match m
-            .admit(
-                &snapshot,
-                &caller,
-                &model,
-                &request_id.0,
-                prompt_estimate,
-                0,
-            )
-            .await
-        {
-            Ok(t) => t,
-            Err(e) => {
-                let mut s = Settlement::new(Some(m.clone()), Ticket::default(), ctx);
-                s.status = e.status();
-                s.error_code = Some(e.classify().code.to_string());
-                s.finish();
-                return Err(e);
-            }
-        },
-        None => Ticket::default(),
-    };
+    let settlement = metering::admission(
+        st.metering.as_ref(),
+        &snapshot,
+        &caller,
+        &model,
+        &request_id.0,
+        prompt_estimate,
+        0,
+    )
+    .await?;
     let mut meter = Meter::new(
         Arc::from(model.name.as_str()),
         model.price.map(TokenPrice::from),
     )
-    .with_settlement(Settlement::new(st.metering.clone(), ticket, ctx));
+    .with_settlement(settlement);
 
     let wants_base64 = request.encoding_format.as_deref() == Some("base64");
     let sent = forward::send_with_failover(st, &snapshot, &model, false, |cand, key| {

@@ -473,6 +473,58 @@ pub struct CallContext {
     pub at: DateTime<Utc>,
 }
 
+impl CallContext {
+    pub fn new(request_id: &str, caller: &Caller, model: &ModelSpec) -> CallContext {
+        CallContext {
+            request_id: request_id.to_string(),
+            consumer: caller.consumer.name.clone(),
+            key_id: caller.key.id.clone(),
+            team: caller.consumer.team.clone(),
+            model: model.name.clone(),
+            started: std::time::Instant::now(),
+            at: Utc::now(),
+        }
+    }
+}
+
+/// Admission for one request through whichever door: on success the settlement that
+/// will close its books; on refusal (429, 402, 503) the call is booked right away and
+/// the error returned.
+pub async fn admission(
+    metering: Option<&Arc<Metering>>,
+    snapshot: &Snapshot,
+    caller: &Caller,
+    model: &ModelSpec,
+    request_id: &str,
+    prompt_tokens: u64,
+    max_output_tokens: u32,
+) -> Result<Settlement, GatewayError> {
+    let ctx = CallContext::new(request_id, caller, model);
+    let Some(m) = metering else {
+        return Ok(Settlement::new(None, Ticket::default(), ctx));
+    };
+    match m
+        .admit(
+            snapshot,
+            caller,
+            model,
+            request_id,
+            prompt_tokens,
+            max_output_tokens,
+        )
+        .await
+    {
+        Ok(ticket) => Ok(Settlement::new(Some(m.clone()), ticket, ctx)),
+        Err(e) => {
+            let mut s = Settlement::new(Some(m.clone()), Ticket::default(), ctx);
+            s.status = e.status();
+            s.error_code = Some(e.classify().code.to_string());
+            s.finish();
+            Err(e)
+        }
+    }
+}
+
 /// Closes a request's books exactly once: corrects tokens/min, frees concurrency,
 /// settles the reservation to the actual cost (raising threshold alerts), charges
 /// credits, and journals the call. Runs from `finish` or, if the answer was dropped

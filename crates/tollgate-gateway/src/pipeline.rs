@@ -15,7 +15,7 @@ use tollgate_core::spec::ModelSpec;
 use tollgate_core::{Door, GatewayError};
 use tollgate_protocol::{anthropic, openai};
 
-use crate::metering::{self, CallContext, Settlement, Ticket};
+use crate::metering;
 use crate::reply::ApiError;
 use crate::request_id::RequestId;
 use crate::state::GatewayState;
@@ -160,46 +160,22 @@ async fn run_inner(
         return Err(GatewayError::ModelNotAllowed(model.name.clone()));
     }
 
-    let ctx = CallContext {
-        request_id: request_id.0.clone(),
-        consumer: caller.consumer.name.clone(),
-        key_id: caller.key.id.clone(),
-        team: caller.consumer.team.clone(),
-        model: model.name.clone(),
-        started: std::time::Instant::now(),
-        at: chrono::Utc::now(),
-    };
     let max_output = request
         .max_output_tokens()
         .or(model.max_output_tokens)
         .unwrap_or(metering::DEFAULT_MAX_OUTPUT_TOKENS);
     let prompt_estimate = tokens::estimate_prompt(&request);
-    let ticket = match &st.metering {
-        Some(m) => {
-            match m
-                .admit(
-                    &snapshot,
-                    &caller,
-                    &model,
-                    &request_id.0,
-                    prompt_estimate,
-                    max_output,
-                )
-                .await
-            {
-                Ok(t) => t,
-                Err(e) => {
-                    // Refused before forwarding: the call is still on record.
-                    let mut s = Settlement::new(Some(m.clone()), Ticket::default(), ctx);
-                    s.status = e.status();
-                    s.error_code = Some(e.classify().code.to_string());
-                    s.finish();
-                    return Err(e);
-                }
-            }
-        }
-        None => Ticket::default(),
-    };
+    let settlement = metering::admission(
+        st.metering.as_ref(),
+        &snapshot,
+        &caller,
+        &model,
+        &request_id.0,
+        prompt_estimate,
+        max_output,
+    )
+    .await?;
+    let ticket = settlement.ticket();
     if let Some(h) = &ticket.rate_headers {
         for (name, value) in h.to_pairs() {
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -215,7 +191,6 @@ async fn run_inner(
             v,
         ));
     }
-    let settlement = Settlement::new(st.metering.clone(), ticket, ctx);
     let consumer = caller.consumer.name.clone();
     chat::respond(
         st,
