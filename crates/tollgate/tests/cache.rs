@@ -134,30 +134,6 @@ fn upstream(mock: &MockProvider, content: &str) -> usize {
         .count()
 }
 
-async fn usage(gw: &Gateway, key: &str) -> Value {
-    client()
-        .get(gw.gw("/tollgate/v1/usage"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
-}
-
-/// Waits for the journal (batched, asynchronous) to have written `n` calls.
-async fn wait_requests(gw: &Gateway, key: &str, n: u64) -> Value {
-    for _ in 0..100 {
-        let u = usage(gw, key).await;
-        if u["requests"].as_u64().unwrap_or(0) >= n {
-            return u;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    usage(gw, key).await
-}
-
 async fn whole_answers_miss_then_hit(gw: &Gateway, mock: &MockProvider, n: &str) {
     for (door, model) in [(Door::OpenAi, "cached"), (Door::Anthropic, "cached-ant")] {
         let content = format!("whole {model} {n}");

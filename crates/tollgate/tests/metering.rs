@@ -90,30 +90,6 @@ async fn message(gw: &Gateway, key: &str, model: &str) -> reqwest::Response {
         .expect("send")
 }
 
-async fn usage(gw: &Gateway, key: &str) -> Value {
-    client()
-        .get(gw.gw("/tollgate/v1/usage"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
-}
-
-/// Waits for the journal (batched, asynchronous) to have written `n` calls.
-async fn wait_requests(gw: &Gateway, key: &str, n: u64) -> Value {
-    for _ in 0..50 {
-        let u = usage(gw, key).await;
-        if u["requests"].as_u64().unwrap_or(0) >= n {
-            return u;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    usage(gw, key).await
-}
-
 async fn rate_limits_answer_429_with_headers(gw: &Gateway) {
     for i in 0..3 {
         let res = chat(gw, "tg-limited", "gpt-mock", 10).await;

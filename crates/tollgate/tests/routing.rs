@@ -745,30 +745,6 @@ async fn idle_and_total_timeouts() {
     }
 }
 
-async fn usage(gw: &Gateway, key: &str) -> Value {
-    client()
-        .get(gw.gw("/tollgate/v1/usage"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
-}
-
-/// Waits for the journal (batched, asynchronous) to have written `n` calls.
-async fn wait_requests(gw: &Gateway, key: &str, n: u64) -> Value {
-    for _ in 0..100 {
-        let u = usage(gw, key).await;
-        if u["requests"].as_u64().unwrap_or(0) >= n {
-            return u;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    usage(gw, key).await
-}
-
 #[tokio::test]
 async fn a_stream_cut_midway_ends_with_the_door_error_and_is_metered() {
     let models = r#"

@@ -240,3 +240,29 @@ pub fn sse_events(body: &str) -> Vec<(String, String)> {
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// The calling key's own usage document (`GET /tollgate/v1/usage`).
+pub async fn usage(gw: &Gateway, key: &str) -> serde_json::Value {
+    client()
+        .get(gw.gw("/tollgate/v1/usage"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// Waits (up to 10 s) for the journal, which writes in batches off the request path,
+/// to have recorded `n` calls of `key`'s consumer; returns the usage document.
+pub async fn wait_requests(gw: &Gateway, key: &str, n: u64) -> serde_json::Value {
+    for _ in 0..100 {
+        let u = usage(gw, key).await;
+        if u["requests"].as_u64().unwrap_or(0) >= n {
+            return u;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    usage(gw, key).await
+}
