@@ -294,6 +294,30 @@ fn data_error(v: &Value) -> Option<String> {
     )
 }
 
+/// Whether an OpenAI chunk can be forwarded without reading it: it has choices, no
+/// usage (or only `"usage": null`) and no error. Keys are matched with their quotes;
+/// inside JSON string values quotes are escaped, so text cannot fake a match (a false
+/// "no" only sends the chunk down the slow path).
+fn is_plain_content_chunk(data: &str) -> bool {
+    fn only_null_usage(data: &str) -> bool {
+        let mut rest = data;
+        while let Some(i) = rest.find("\"usage\"") {
+            let after = rest[i + 7..].trim_start();
+            let Some(after) = after.strip_prefix(':') else {
+                return false;
+            };
+            if !after.trim_start().starts_with("null") {
+                return false;
+            }
+            rest = &rest[i + 7..];
+        }
+        true
+    }
+    (data.contains("\"choices\":[{") || data.contains("\"choices\": [{"))
+        && !data.contains("\"error\"")
+        && only_null_usage(data)
+}
+
 struct OpenAiPassthrough {
     parser: SseParser,
     strip_usage_chunk: bool,
@@ -327,6 +351,11 @@ impl Transcoder for OpenAiPassthrough {
                     out.extend_from_slice(&encode_openai_data(v.to_string().as_bytes()));
                 }
                 out.extend_from_slice(b"data: [DONE]\n\n");
+                continue;
+            }
+            if is_plain_content_chunk(&ev.data) {
+                // The common case needs no JSON parse: forwarded as it came.
+                out.extend_from_slice(&encode_openai_data(ev.data.as_bytes()));
                 continue;
             }
             let Ok(mut v) = serde_json::from_str::<Value>(&ev.data) else {
@@ -660,4 +689,32 @@ impl Transcoder for NativeStream {
 
 fn unix_now() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::is_plain_content_chunk;
+
+    #[test]
+    fn only_plain_content_chunks_skip_parsing() {
+        assert!(is_plain_content_chunk(
+            r#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi \"usage\": 5"}}]}"#
+        ));
+        assert!(is_plain_content_chunk(
+            r#"{"choices":[{"delta":{"content":"x"}}],"usage":null}"#
+        ));
+        assert!(is_plain_content_chunk(
+            r#"{"choices": [{"delta":{"content":"x"}}], "usage": null}"#
+        ));
+        assert!(!is_plain_content_chunk(
+            r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#
+        ));
+        assert!(!is_plain_content_chunk(
+            r#"{"choices":[{"delta":{}}],"usage":{"prompt_tokens":1}}"#
+        ));
+        assert!(!is_plain_content_chunk(r#"{"error":{"message":"boom"}}"#));
+        assert!(!is_plain_content_chunk(
+            r#"{"choices":[],"prompt_filter_results":[]}"#
+        ));
+    }
 }
