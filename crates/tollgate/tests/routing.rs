@@ -803,3 +803,74 @@ async fn a_stream_cut_midway_ends_with_the_door_error_and_is_metered() {
         output = out;
     }
 }
+
+/// A listener that never accepts, with its queue full: a connection to it never
+/// completes, so only `connect_ms` can end the attempt.
+fn unanswering_listener() -> (
+    socket2::Socket,
+    Vec<std::net::TcpStream>,
+    std::net::SocketAddr,
+) {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    sock.bind(&any.into()).expect("bind");
+    sock.listen(0).expect("listen");
+    let addr = sock
+        .local_addr()
+        .expect("local addr")
+        .as_socket()
+        .expect("inet");
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            fillers.push(s);
+        }
+    }
+    (sock, fillers, addr)
+}
+
+#[tokio::test]
+async fn a_connection_that_never_completes_ends_at_connect_ms() {
+    let (_listener, _fillers, addr) = unanswering_listener();
+    // Proof that the setup holds: a plain connect to it does not complete.
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
+        "the listener's queue should be full"
+    );
+    let mock = MockProvider::start().await.expect("mock");
+    let cfg = config_for(
+        &mock,
+        r#"
+  - name: conn-hang-next
+    targets:
+      - {provider: unanswering, model: x, weight: 100}
+      - {provider: mock-openai, model: "gpt@reply=rescued", weight: 0}
+    timeouts: {connect_ms: 300, first_byte_ms: 20000}
+  - name: conn-hang-only
+    targets: [{provider: unanswering, model: x}]
+    timeouts: {connect_ms: 300, first_byte_ms: 20000}
+"#,
+    )
+    .replace(
+        "models:\n",
+        &format!(
+            "  - name: unanswering\n    kind: openai\n    base_url: http://{addr}/v1\n    api_keys: [\"sk-x\"]\nmodels:\n"
+        ),
+    );
+    let gw = Gateway::start(&cfg);
+    let t = Instant::now();
+    let a = chat(&gw, KEY_A, "conn-hang-next").await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(content(&a), "rescued");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "ended by connect_ms, not first_byte_ms: {:?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let a = chat(&gw, KEY_A, "conn-hang-only").await;
+    assert_upstream_error(&a, 504, "upstream_timeout");
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}
