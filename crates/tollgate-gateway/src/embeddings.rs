@@ -93,7 +93,8 @@ async fn run(
         prompt_estimate,
         0,
     )
-    .await?;
+    .await
+    .map_err(|r| r.error)?;
     let mut meter = Meter::new(
         Arc::from(model.name.as_str()),
         model.price.map(TokenPrice::from),

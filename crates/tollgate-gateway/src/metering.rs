@@ -35,6 +35,35 @@ pub struct Metering {
     pub alerter: Alerter,
 }
 
+/// A request refused at admission (429, 402, 503), with the rate-limit figures that
+/// still belong on the answer.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: GatewayError,
+    pub rate_headers: Option<RateHeaders>,
+}
+
+impl From<GatewayError> for Refusal {
+    fn from(error: GatewayError) -> Self {
+        Refusal {
+            error,
+            rate_headers: None,
+        }
+    }
+}
+
+/// OpenAI's `x-ratelimit-*` headers for these figures.
+pub fn rate_header_pairs(h: &RateHeaders) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    h.to_pairs()
+        .into_iter()
+        .filter_map(|(name, value)| {
+            http::HeaderValue::from_str(&value)
+                .ok()
+                .map(|v| (http::HeaderName::from_static(name), v))
+        })
+        .collect()
+}
+
 /// What admission granted a request: released/settled by [`Settlement`].
 #[derive(Debug, Default)]
 pub struct Ticket {
@@ -133,7 +162,7 @@ impl Metering {
         request_id: &str,
         prompt_tokens: u64,
         max_output_tokens: u32,
-    ) -> Result<Ticket, GatewayError> {
+    ) -> Result<Ticket, Refusal> {
         let mut ticket = Ticket::default();
         let worst_tokens = prompt_tokens + u64::from(max_output_tokens);
         let rules = rate_rules(snapshot, caller, model);
@@ -147,13 +176,17 @@ impl Metering {
                 })
                 .await
                 .map_err(|e| match e {
-                    AdmitError::Limited(d) => GatewayError::RateLimited {
-                        message: d.to_string(),
-                        retry_after_secs: d.retry_after_secs(),
+                    AdmitError::Limited(d) => Refusal {
+                        rate_headers: d.headers,
+                        error: GatewayError::RateLimited {
+                            message: d.to_string(),
+                            retry_after_secs: d.retry_after_secs(),
+                        },
                     },
                     AdmitError::Backend(e) => GatewayError::Unavailable(format!(
                         "The shared limits backend is unavailable ({e}); retry later"
-                    )),
+                    ))
+                    .into(),
                 })?;
             ticket.rate_headers = admitted.headers;
             ticket.permit = Some(admitted.permit);
@@ -184,15 +217,23 @@ impl Metering {
         ) = (&result, credits)
         {
             // A consumer whose credits this node has not loaded yet: load, then retry.
-            let balance = self.store.credit_balance(c).await.map_err(internal)?;
+            let balance = self
+                .store
+                .credit_balance(c)
+                .await
+                .map_err(|e| Refusal::from(internal(e)))?;
             let _ = self.limiter.seed_credits(c, balance).await;
             result = self.limiter.reserve(&reserve).await;
         }
-        let reservation = result.map_err(|e| match e {
-            ReserveError::Denied(d) => quota_error(&d),
-            ReserveError::Backend(e) => GatewayError::Unavailable(format!(
-                "The shared limits backend is unavailable ({e}); retry later"
-            )),
+        let rate_headers = ticket.rate_headers;
+        let reservation = result.map_err(|e| Refusal {
+            rate_headers,
+            error: match e {
+                ReserveError::Denied(d) => quota_error(&d),
+                ReserveError::Backend(e) => GatewayError::Unavailable(format!(
+                    "The shared limits backend is unavailable ({e}); retry later"
+                )),
+            },
         })?;
         ticket.budget_remaining = reservation
             .budgets()
@@ -498,7 +539,7 @@ pub async fn admission(
     request_id: &str,
     prompt_tokens: u64,
     max_output_tokens: u32,
-) -> Result<Settlement, GatewayError> {
+) -> Result<Settlement, Refusal> {
     let ctx = CallContext::new(request_id, caller, model);
     let Some(m) = metering else {
         return Ok(Settlement::new(None, Ticket::default(), ctx));
@@ -515,12 +556,12 @@ pub async fn admission(
         .await
     {
         Ok(ticket) => Ok(Settlement::new(Some(m.clone()), ticket, ctx)),
-        Err(e) => {
+        Err(refusal) => {
             let mut s = Settlement::new(Some(m.clone()), Ticket::default(), ctx);
-            s.status = e.status();
-            s.error_code = Some(e.classify().code.to_string());
+            s.status = refusal.error.status();
+            s.error_code = Some(refusal.error.classify().code.to_string());
             s.finish();
-            Err(e)
+            Err(refusal)
         }
     }
 }

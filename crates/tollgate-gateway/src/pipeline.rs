@@ -165,7 +165,7 @@ async fn run_inner(
         .or(model.max_output_tokens)
         .unwrap_or(metering::DEFAULT_MAX_OUTPUT_TOKENS);
     let prompt_estimate = tokens::estimate_prompt(&request);
-    let settlement = metering::admission(
+    let admitted = metering::admission(
         st.metering.as_ref(),
         &snapshot,
         &caller,
@@ -174,14 +174,20 @@ async fn run_inner(
         prompt_estimate,
         max_output,
     )
-    .await?;
+    .await;
+    let settlement = match admitted {
+        Ok(s) => s,
+        Err(refusal) => {
+            // A refused request is still "under a limit": its figures go on the answer.
+            if let Some(h) = &refusal.rate_headers {
+                extra.extend(metering::rate_header_pairs(h));
+            }
+            return Err(refusal.error);
+        }
+    };
     let ticket = settlement.ticket();
     if let Some(h) = &ticket.rate_headers {
-        for (name, value) in h.to_pairs() {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                extra.push((HeaderName::from_static(name), v));
-            }
-        }
+        extra.extend(metering::rate_header_pairs(h));
     }
     if let Some(left) = ticket.budget_remaining
         && let Ok(v) = HeaderValue::from_str(&format_usd(left.max(0)))

@@ -104,6 +104,9 @@ async fn rate_limits_answer_429_with_headers(gw: &Gateway) {
     }
     let res = chat(gw, "tg-limited", "gpt-mock", 10).await;
     assert_eq!(res.status(), 429);
+    // The refused answer carries the limit's figures too.
+    assert_eq!(res.headers()["x-ratelimit-limit-requests"], "3");
+    assert_eq!(res.headers()["x-ratelimit-remaining-requests"], "0");
     let retry: u64 = res.headers()["retry-after"]
         .to_str()
         .expect("ascii")
