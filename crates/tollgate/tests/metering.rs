@@ -23,6 +23,9 @@ const PRICED: &str = r#"
     targets: [{provider: mock-openai, model: "gpt@delay_ms=700"}]
   - name: wordy
     targets: [{provider: mock-openai, model: "gpt@words=45"}]
+  - name: dear-broken
+    targets: [{provider: mock-openai, model: "gpt@status=500"}]
+    price: {input_per_mtok: 1000, output_per_mtok: 1000}
   - name: capped
     targets: [{provider: mock-openai, model: gpt-4o-mini}]
     rate_limit: {requests_per_minute: 2}
@@ -712,4 +715,21 @@ async fn key_and_model_limits_key_budgets_and_low_credits(storage: &str) {
         }
     }
     assert_eq!(status, 402, "embeddings stop at the budget too");
+}
+
+#[tokio::test]
+async fn failed_upstreams_release_their_reservations() {
+    let mock = MockProvider::start().await.expect("mock");
+    let gw = Gateway::start(&config(&mock, ""));
+    // Each failing request reserves ~0.02 of the 0.05 budget; if failures kept their
+    // holds, the budget would be gone after three of them.
+    for _ in 0..6 {
+        let res = chat(&gw, "tg-budgeted", "dear-broken", 10).await;
+        assert_eq!(res.status(), 502, "an upstream failure is never a 402");
+    }
+    let doc = wait_requests(&gw, "tg-budgeted", 6).await;
+    assert_eq!(doc["cost_usd"], 0.0, "{doc}");
+    assert_eq!(doc["budget"]["used_usd"], 0.0, "{doc}");
+    assert_eq!(doc["budget"]["reserved_usd"], 0.0, "{doc}");
+    assert_eq!(chat(&gw, "tg-budgeted", "dear", 10).await.status(), 200);
 }
