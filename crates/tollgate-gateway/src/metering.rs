@@ -639,6 +639,11 @@ impl Settlement {
             latency_ms: self.ctx.started.elapsed().as_millis() as u64,
             ttfb_ms: self.ttfb_ms,
         };
+        if permit.is_none() && reservation.is_none() {
+            // Nothing to settle with the limiter: just the record (never waits).
+            metering.journal.record(Entry::Call(record));
+            return;
+        }
         let tokens = self.input_tokens + self.output_tokens;
         let cost = self.cost;
         let credits_floor = self.ticket.credits_floor;
