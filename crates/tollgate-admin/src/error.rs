@@ -21,6 +21,9 @@ pub enum AdminError {
     Conflict(String),
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
+    /// Something other than storage failed; details go to the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl AdminError {
@@ -66,7 +69,7 @@ impl IntoResponse for AdminError {
             AdminError::Conflict(_) | AdminError::Store(StoreError::Conflict(_)) => {
                 (StatusCode::CONFLICT, "invalid_request_error", "conflict")
             }
-            AdminError::Store(_) => (
+            AdminError::Store(_) | AdminError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "api_error",
                 "internal_error",
@@ -77,6 +80,10 @@ impl IntoResponse for AdminError {
             AdminError::Store(e) => {
                 tracing::error!(error = %e, "admin storage error");
                 "The admin API hit a storage error".to_string()
+            }
+            AdminError::Internal(e) => {
+                tracing::error!(error = %e, "admin internal error");
+                "The admin API hit an internal error".to_string()
             }
             other => other.to_string(),
         };

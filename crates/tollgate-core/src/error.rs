@@ -457,6 +457,13 @@ mod tests {
                 "upstream_unavailable",
                 "api_error",
             ),
+            (
+                GatewayError::Unavailable("limits backend down".into()),
+                503,
+                "api_error",
+                "service_unavailable",
+                "overloaded_error",
+            ),
         ];
         for (err, status, otype, code, atype) in rows {
             assert_eq!(err.status(), status, "{err:?}");

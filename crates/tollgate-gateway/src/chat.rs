@@ -190,13 +190,9 @@ pub async fn respond(
         CacheUse::Off | CacheUse::Bypass => {
             let mark = matches!(cache, CacheUse::Bypass).then_some("bypass");
             let res = match upstream(st, snapshot, model, &request).await {
-                Ok(success) if request.is_stream() => Ok(stream_response(
-                    &request,
-                    success,
-                    meter,
-                    prompt_estimate,
-                    None,
-                )),
+                Ok(success) if request.is_stream() => {
+                    stream_response(&request, success, meter, prompt_estimate, None)
+                }
                 Ok(success) => whole_response(&request, &success, &mut meter, prompt_estimate),
                 Err(e) => Err(fail(&mut meter, e)),
             };
@@ -285,7 +281,7 @@ fn stream_response(
     mut meter: Meter,
     prompt_estimate: u64,
     tap: Option<StreamTap>,
-) -> Response {
+) -> Result<Response, GatewayError> {
     let Success {
         cand,
         answer,
@@ -293,7 +289,11 @@ fn stream_response(
         deadline,
     } = success;
     let Answer::Stream(resp) = answer else {
-        return Response::new(Body::empty());
+        // send_with_failover was asked for a stream; never answer an empty 200.
+        return Err(fail(
+            &mut meter,
+            GatewayError::Internal("expected a streamed answer".into()),
+        ));
     };
     meter.set_price(price_of(&cand.model));
     // Until the stream ends cleanly, a dropped body means the client left.
@@ -316,7 +316,7 @@ fn stream_response(
     );
     let mut res = Response::new(body);
     stream_headers(&mut res);
-    res
+    Ok(res)
 }
 
 /// A cache hit's tokens and cost: nothing unless the model charges hits.
@@ -435,7 +435,7 @@ async fn stream_cached(
     };
     match upstream(st, snapshot, model, request).await {
         Ok(success) => {
-            let mut res = stream_response(request, success, meter, prompt_estimate, tap);
+            let mut res = stream_response(request, success, meter, prompt_estimate, tap)?;
             res.headers_mut()
                 .insert("x-tollgate-cache", HeaderValue::from_static(mark));
             Ok(res)

@@ -32,7 +32,13 @@ pub(crate) async fn consumer_usage(
         .usage_document(&snapshot, &name, None)
         .await
         .map(Json)
-        .map_err(|e| AdminError::invalid(e.to_string()))
+        .map_err(|e| match e {
+            // The snapshot moved between the check above and the read.
+            tollgate_core::GatewayError::NotFound { .. } => {
+                AdminError::NotFound(format!("No consumer named `{name}`"))
+            }
+            other => AdminError::Internal(other.to_string()),
+        })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
