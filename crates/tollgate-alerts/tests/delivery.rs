@@ -10,110 +10,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::Utc;
-use sqlx::Connection;
 use tollgate_alerts::{
     AlertEvent, AlertKind, Alerter, EVENT_ID_HEADER, RetryPolicy, SIGNATURE_HEADER, event_id,
     payload, signature,
 };
 use tollgate_core::spec::AlertSpec;
-use tollgate_store::{AlertEventRecord, AlertStatus, NewAlertEvent, SecretCipher, Store};
+use tollgate_store::{AlertEventRecord, AlertStatus, NewAlertEvent, Store};
 
-const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+use tollgate_store::testing::TestDb;
 
-// ---------------------------------------------------------------------------------
-// Databases
-
-struct TestDb {
-    url: String,
-    schema: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
-        TestDb {
-            url,
-            schema: None,
-            _dir: Some(dir),
-        }
-    }
-
-    async fn postgres() -> TestDb {
-        let schema = format!("tg_alerts_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(PG_URL)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {PG_URL}: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&mut conn)
-            .await
-            .expect("create schema");
-        conn.close().await.expect("close");
-        TestDb {
-            url: format!("{PG_URL}?options=-c%20search_path%3D{schema}"),
-            schema: Some(schema),
-            _dir: None,
-        }
-    }
-
-    /// A new Store (its own pool) on the shared database: one per simulated node.
-    async fn connect(&self) -> Store {
-        Store::connect(&self.url, SecretCipher::new([3u8; 32]))
-            .await
-            .expect("connect")
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(schema) = self.schema.take() else {
-            return;
-        };
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(PG_URL).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::TestDb::postgres().await;
-                    super::$name(&db).await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+tollgate_store::backend_suite!(
     delivers_signed_body,
     retries_after_server_errors,
     same_crossing_is_delivered_once,

@@ -23,6 +23,8 @@ mod keys;
 mod ledger;
 mod resources;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod users;
 
 pub use alert_events::{AlertEventRecord, AlertStatus, NewAlertEvent};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 use tollgate_core::spec::{
     AlertSpec, BudgetSpec, ConsumerSpec, ModelSpec, Period, Price, ProviderKind, ProviderSpec,
     RateLimitSpec, Strategy, TargetSpec, TeamSpec,
@@ -15,129 +15,9 @@ use tollgate_store::{
     SecretCipher, Source, Store, StoreError, UsageScope, UsageTotals, config_key_id, new_key_id,
 };
 
-const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+use tollgate_store::testing::TestDb;
 
-struct TestDb {
-    backend: Backend,
-    /// What the Store connects with.
-    url: String,
-    /// What a raw pool (for peeking at columns) connects with.
-    raw_url: String,
-    key: [u8; 32],
-    schema: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("tempdir");
-        // A directory that does not exist yet: connect must create it.
-        let path = dir.path().join("nested").join("tollgate.db");
-        let url = format!("sqlite://{}", path.display());
-        TestDb {
-            backend: Backend::Sqlite,
-            raw_url: format!("{url}?mode=rw"),
-            url,
-            key: [1u8; 32],
-            schema: None,
-            _dir: Some(dir),
-        }
-    }
-
-    async fn postgres() -> TestDb {
-        let schema = format!("tg_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(PG_URL)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {PG_URL}: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&mut conn)
-            .await
-            .expect("create schema");
-        conn.close().await.expect("close");
-        let url = format!("{PG_URL}?options=-c%20search_path%3D{schema}");
-        TestDb {
-            backend: Backend::Postgres,
-            raw_url: url.clone(),
-            url,
-            key: [2u8; 32],
-            schema: Some(schema),
-            _dir: None,
-        }
-    }
-
-    fn cipher(&self) -> SecretCipher {
-        SecretCipher::new(self.key)
-    }
-
-    async fn connect(&self) -> Store {
-        let store = Store::connect(&self.url, self.cipher())
-            .await
-            .expect("connect");
-        assert_eq!(store.backend(), self.backend);
-        store
-    }
-
-    async fn raw(&self) -> sqlx::AnyPool {
-        sqlx::any::install_default_drivers();
-        sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&self.raw_url)
-            .await
-            .expect("raw connect")
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(schema) = self.schema.take() else {
-            return;
-        };
-        // Drop is synchronous; run the cleanup on a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(PG_URL).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// Runs every listed behaviour once per backend: `sqlite::name` and `postgres::name`.
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::TestDb::postgres().await;
-                    super::$name(&db).await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+tollgate_store::backend_suite!(
     migrations_are_idempotent,
     provider_crud,
     model_crud,
@@ -297,8 +177,8 @@ async fn migrations_are_idempotent(db: &TestDb) {
     assert_eq!(c.list_teams().await.expect("list").len(), 1);
 
     if db.backend == Backend::Sqlite {
-        let dir = db._dir.as_ref().expect("dir");
-        assert!(dir.path().join("nested/tollgate.db").is_file());
+        let dir = db.dir().expect("dir");
+        assert!(dir.join("nested/tollgate.db").is_file());
     }
 }
 
