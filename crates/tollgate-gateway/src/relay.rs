@@ -23,8 +23,9 @@ use crate::meter::{Meter, Usage};
 use crate::tokens;
 use crate::transcode::Transcoder;
 
-/// Output kept to count tokens when the upstream sends no usage (bounded).
-const MAX_COUNTED_BYTES: usize = 4 * 1024 * 1024;
+/// Output kept to count tokens when the upstream sends no usage: bounded, so that many
+/// long streams cannot hold much memory (past it, the count covers the first part).
+const MAX_COUNTED_BYTES: usize = 1024 * 1024;
 
 /// Records a stream for the response cache; stored only if the stream ends cleanly.
 pub struct StreamTap {
@@ -41,7 +42,9 @@ struct Relay {
     deadline: Instant,
     meter: Meter,
     /// What went out, for counting tokens if no usage arrives.
-    delivered: Vec<u8>,
+    /// Reference-counted handles to the chunks sent (no copy), up to the bound.
+    delivered: Vec<Bytes>,
+    delivered_len: usize,
     /// Input tokens estimated before forwarding (used if no usage arrives).
     prompt_estimate: u64,
     tap: Option<StreamTap>,
@@ -50,8 +53,9 @@ struct Relay {
 
 impl Relay {
     fn deliver(&mut self, out: Bytes) -> Bytes {
-        if self.delivered.len() + out.len() <= MAX_COUNTED_BYTES {
-            self.delivered.extend_from_slice(&out);
+        if self.delivered_len + out.len() <= MAX_COUNTED_BYTES {
+            self.delivered_len += out.len();
+            self.delivered.push(out.clone());
         }
         if let Some(tap) = self.tap.as_mut()
             && !tap.recorder.push(&out)
@@ -69,7 +73,7 @@ impl Relay {
             Some(u) if u.output > 0 || self.delivered.is_empty() => u,
             other => Usage {
                 input: other.map_or(self.prompt_estimate, |u| u.input.max(self.prompt_estimate)),
-                output: count_delivered(self.door, &self.delivered),
+                output: count_delivered(self.door, &self.delivered.concat()),
             },
         }
     }
@@ -231,6 +235,7 @@ pub fn stream_body(
         deadline: spec.deadline,
         meter,
         delivered: Vec::new(),
+        delivered_len: 0,
         prompt_estimate: spec.prompt_estimate,
         tap,
         ended: false,
