@@ -466,6 +466,7 @@ mod tests {
             price: Some(Price {
                 input_per_mtok: -1.0,
                 output_per_mtok: f64::NAN,
+                ..Price::default()
             }),
             rate_limit: None,
         };

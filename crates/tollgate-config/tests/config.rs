@@ -140,6 +140,7 @@ fn full_example_parses_to_expected_values() {
         Some(Price {
             input_per_mtok: 0.15,
             output_per_mtok: 0.60,
+            ..Price::default()
         })
     );
     let haiku = &c.models[1];

@@ -55,6 +55,13 @@ pub enum QuotaKind {
 pub enum GatewayError {
     #[error("{0}")]
     InvalidApiKey(String),
+    /// A known path called with a method it does not take; `allow` lists those it does.
+    #[error("Method {method} is not allowed on {path}; use {allow}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: String,
+    },
     #[error("request body is larger than the {limit} byte limit")]
     RequestTooLarge { limit: usize },
     #[error("{message}")]
@@ -133,6 +140,12 @@ impl GatewayError {
                 "authentication_error",
                 "invalid_api_key",
                 "authentication_error",
+            ),
+            GatewayError::MethodNotAllowed { .. } => c(
+                405,
+                "invalid_request_error",
+                "method_not_allowed",
+                "invalid_request_error",
             ),
             GatewayError::RequestTooLarge { .. } => c(
                 413,
@@ -325,6 +338,17 @@ mod tests {
                 "authentication_error",
                 "invalid_api_key",
                 "authentication_error",
+            ),
+            (
+                GatewayError::MethodNotAllowed {
+                    method: "GET".into(),
+                    path: "/v1/chat/completions".into(),
+                    allow: "POST".into(),
+                },
+                405,
+                "invalid_request_error",
+                "method_not_allowed",
+                "invalid_request_error",
             ),
             (
                 GatewayError::ModelNotAllowed("m".into()),

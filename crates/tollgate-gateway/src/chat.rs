@@ -1,28 +1,29 @@
 //! A chat request after admission: the response cache, failover to the upstream,
-//! and the answer in the door's format (whole or streamed).
+//! and the answer in the door's format (whole or streamed), metered into its call.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use tollgate_cache::{Begin, CacheKey, CacheOutcome, CachedAnswer, StreamRecorder};
-use tollgate_core::money::{TokenPrice, format_usd};
+use tollgate_core::money::{Micros, TokenPrice, format_usd};
 use tollgate_core::snapshot::Snapshot;
-use tollgate_core::spec::{CacheSpec, ModelSpec};
+use tollgate_core::spec::{CacheSpec, ModelSpec, ProviderKind};
 use tollgate_core::{GatewayError, UpstreamCode};
 use tollgate_providers::{chat_call, native_format};
 
-use crate::forward::{self, Answer, Success};
-use crate::meter::{Meter, Usage};
-use crate::metering::Settlement;
-use crate::pipeline::DoorRequest;
+use crate::admission::Plan;
+use crate::forward::{self, Answer, Candidate, Success};
+use crate::lifecycle::Call;
+use crate::pipeline::{DoorRequest, door_of};
 use crate::relay::{self, StreamTap};
-use crate::reply::ApiError;
 use crate::state::GatewayState;
 use crate::transcode;
+use crate::usage::{self, Usage};
 
 /// How the response cache treats this request.
 enum CacheUse {
@@ -83,23 +84,43 @@ fn cache_use(
     }
 }
 
-/// Sends the request to the model's targets (in the native format of each).
+/// The request with the reserved output cap set, when the client set none: the
+/// upstream is never left free to answer more than was reserved. OpenAI's own API
+/// and Azure take `max_completion_tokens`; other OpenAI-format servers `max_tokens`;
+/// the Anthropic door always carries `max_tokens`; Gemini and Ollama get the cap
+/// through the hub translation (`maxOutputTokens`, `num_predict`).
+fn capped(request: &DoorRequest, cap: u32, kind: ProviderKind) -> Cow<'_, DoorRequest> {
+    match request {
+        DoorRequest::OpenAi(r) if r.max_output_tokens().is_none() => {
+            let mut r = r.as_ref().clone();
+            match kind {
+                ProviderKind::Openai | ProviderKind::AzureOpenai => {
+                    r.max_completion_tokens = Some(cap)
+                }
+                _ => r.max_tokens = Some(cap),
+            }
+            Cow::Owned(DoorRequest::OpenAi(Box::new(r)))
+        }
+        _ => Cow::Borrowed(request),
+    }
+}
+
+/// Sends the request to the plan's targets (in the native format of each).
 async fn upstream(
     st: &GatewayState,
     snapshot: &Snapshot,
-    model: &Arc<ModelSpec>,
+    plan: &Plan,
     request: &DoorRequest,
+    call: &Call,
 ) -> Result<Success, GatewayError> {
     let stream = request.is_stream();
-    forward::send_with_failover(st, snapshot, model, stream, |cand, key| {
+    forward::send_with_failover(st, snapshot, plan, stream, call, |cand, key| {
         let Some(native) = native_format(cand.provider.kind) else {
             return Ok(None);
         };
-        let default_max = cand
-            .model
-            .max_output_tokens
-            .unwrap_or(crate::metering::DEFAULT_MAX_OUTPUT_TOKENS);
-        let body = transcode::native_request(request, native, &cand.target.model, default_max)?;
+        let request = capped(request, cand.max_output, cand.provider.kind);
+        let body =
+            transcode::native_request(&request, native, &cand.target.model, cand.max_output)?;
         Ok(Some(chat_call(
             &cand.provider,
             key,
@@ -109,6 +130,34 @@ async fn upstream(
         )))
     })
     .await
+}
+
+fn price_of(model: &ModelSpec) -> Option<TokenPrice> {
+    model.price.map(TokenPrice::from)
+}
+
+/// What an answer is billed: the provider's usage, or the tokenizer's count when it
+/// gave none; output never beyond the cap the request was held and sent with (an
+/// upstream reporting more than it was allowed is the operator's dispute, not the
+/// consumer's charge).
+pub fn billed(
+    cand: &Candidate,
+    reported: Option<Usage>,
+    estimate: impl FnOnce() -> Usage,
+) -> (Usage, Micros) {
+    let mut u = match reported {
+        Some(u) if u.output > 0 || u.prompt_total() > 0 => u,
+        _ => estimate(),
+    };
+    let cap = u64::from(cand.max_output);
+    if u.output > cap {
+        tracing::warn!(provider = %cand.provider.name, reported = u.output, cap, "upstream reported more output tokens than the cap it was sent; billing the cap");
+        metrics::counter!("tollgate_upstream_usage_over_cap_total", "provider" => cand.provider.name.clone()).increment(1);
+        u.output = cap;
+        u.reasoning = u.reasoning.min(cap);
+    }
+    let cost = price_of(&cand.model).map_or(0, |p| p.cost_of(&u));
+    (u, cost)
 }
 
 /// The whole answer in the door's format, with its usage, from a non-stream success.
@@ -133,123 +182,60 @@ fn whole_answer(
     })
 }
 
-fn price_of(model: &ModelSpec) -> Option<TokenPrice> {
-    model.price.map(TokenPrice::from)
-}
-
-/// Answers a chat request; `settlement` is closed whatever happens.
+/// Answers a chat request. Whatever happens, the call's books close in the lifecycle.
 #[allow(clippy::too_many_arguments)]
 pub async fn respond(
     st: &GatewayState,
     snapshot: &Snapshot,
-    model: &Arc<ModelSpec>,
+    plan: &Plan,
     request: DoorRequest,
-    prompt_estimate: u64,
-    settlement: Settlement,
     headers: &HeaderMap,
     consumer: &str,
+    call: &Call,
 ) -> Result<Response, GatewayError> {
-    let mut meter =
-        Meter::new(Arc::from(model.name.as_str()), price_of(model)).with_settlement(settlement);
-    let started = Instant::now();
-    let cache = cache_use(st, headers, model, &request, consumer);
-    // A model with a cache marks every answer, errors included.
-    let error_mark = match &cache {
-        CacheUse::Off => None,
-        CacheUse::Bypass => Some("bypass"),
-        CacheUse::On { .. } => Some("miss"),
-    };
-    let door = request.door();
-    let result = match cache {
+    let cache = cache_use(st, headers, plan.requested(), &request, consumer);
+    match cache {
         CacheUse::On { key, spec } if !request.is_stream() => {
-            whole_cached(
-                st,
-                snapshot,
-                model,
-                &request,
-                prompt_estimate,
-                &mut meter,
-                key,
-                spec,
-            )
-            .await
+            whole_cached(st, snapshot, plan, &request, call, key, spec).await
         }
         CacheUse::On { key, spec } => {
-            stream_cached(
-                st,
-                snapshot,
-                model,
-                &request,
-                prompt_estimate,
-                meter,
-                key,
-                spec,
-            )
-            .await
+            stream_cached(st, snapshot, plan, &request, call, key, spec).await
         }
         CacheUse::Off | CacheUse::Bypass => {
-            let mark = matches!(cache, CacheUse::Bypass).then_some("bypass");
-            let res = match upstream(st, snapshot, model, &request).await {
-                Ok(success) if request.is_stream() => {
-                    stream_response(&request, success, meter, prompt_estimate, None)
-                }
-                Ok(success) => whole_response(&request, &success, &mut meter, prompt_estimate),
-                Err(e) => Err(fail(&mut meter, e)),
-            };
-            res.map(|mut r| {
-                if let Some(m) = mark {
-                    r.headers_mut()
-                        .insert("x-tollgate-cache", HeaderValue::from_static(m));
-                }
-                r
-            })
+            if matches!(cache, CacheUse::Bypass) {
+                call.set_cache("bypass");
+            }
+            let success = upstream(st, snapshot, plan, &request, call).await?;
+            if request.is_stream() {
+                stream_response(&request, success, plan, call, None)
+            } else {
+                whole_response(&request, &success, plan, call)
+            }
         }
-    };
-    tracing::debug!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "chat answered"
-    );
-    match (result, error_mark) {
-        (Err(e), Some(mark)) => {
-            let mut res = ApiError::new(door, e).into_response();
-            res.headers_mut()
-                .insert("x-tollgate-cache", HeaderValue::from_static(mark));
-            Ok(res)
-        }
-        (result, _) => result,
     }
-}
-
-/// Books an error on the meter's settlement and passes it on.
-fn fail(meter: &mut Meter, e: GatewayError) -> GatewayError {
-    meter.outcome(None, e.status(), Some(e.classify().code));
-    meter.observe(Usage::default());
-    meter.record();
-    e
 }
 
 fn whole_response(
     request: &DoorRequest,
     success: &Success,
-    meter: &mut Meter,
-    prompt_estimate: u64,
+    plan: &Plan,
+    call: &Call,
 ) -> Result<Response, GatewayError> {
-    let (body, usage) = match whole_answer(request, success) {
-        Ok(v) => v,
-        Err(e) => return Err(fail(meter, e)),
-    };
-    meter.set_price(price_of(&success.cand.model));
-    meter.outcome(Some(&success.cand.provider.name), 200, None);
-    meter.first_byte(success.ttfb.as_millis() as u64);
-    meter.observe(usage.unwrap_or(Usage {
-        input: prompt_estimate,
-        output: 0,
-    }));
-    let cost = meter.record();
+    let (body, reported) = whole_answer(request, success)?;
+    let door = door_of(request);
+    let (usage, cost) = billed(&success.cand, reported, || {
+        Usage::new(plan.prompt_tokens, usage::count_answer(door, &body))
+    });
+    call.answered_by(
+        &success.cand.provider.name,
+        &success.cand.target.model,
+        success.ttfb.as_millis() as u64,
+    );
+    call.set_usage(usage, cost);
     Ok(json_response(body, cost))
 }
 
-fn json_response(body: Bytes, cost: i64) -> Response {
+fn json_response(body: Bytes, cost: Micros) -> Response {
     let mut res = Response::new(Body::from(body));
     let h = res.headers_mut();
     h.insert(
@@ -278,8 +264,8 @@ fn stream_headers(res: &mut Response) {
 fn stream_response(
     request: &DoorRequest,
     success: Success,
-    mut meter: Meter,
-    prompt_estimate: u64,
+    plan: &Plan,
+    call: &Call,
     tap: Option<StreamTap>,
 ) -> Result<Response, GatewayError> {
     let Success {
@@ -290,28 +276,30 @@ fn stream_response(
     } = success;
     let Answer::Stream(resp) = answer else {
         // send_with_failover was asked for a stream; never answer an empty 200.
-        return Err(fail(
-            &mut meter,
-            GatewayError::Internal("expected a streamed answer".into()),
-        ));
+        return Err(GatewayError::Internal("expected a streamed answer".into()));
     };
-    meter.set_price(price_of(&cand.model));
-    // Until the stream ends cleanly, a dropped body means the client left.
-    meter.outcome(Some(&cand.provider.name), 200, Some("client_closed"));
-    meter.first_byte(ttfb.as_millis() as u64);
+    call.answered_by(
+        &cand.provider.name,
+        &cand.target.model,
+        ttfb.as_millis() as u64,
+    );
     let native =
         native_format(cand.provider.kind).unwrap_or(tollgate_providers::WireFormat::OpenAiChat);
     let transcoder = transcode::stream_transcoder(request, native, &cand.model.name);
+    call.hand_to_stream();
     let body = relay::stream_body(
         resp,
         transcoder,
         relay::RelaySpec {
-            door: request.door(),
+            door: door_of(request),
             idle: cand.timeouts().idle(),
             deadline,
-            prompt_estimate,
+            prompt_estimate: plan.prompt_tokens,
+            wants_usage_chunk: request.wants_usage_chunk(),
+            model: request.model().to_string(),
         },
-        meter,
+        cand,
+        call.clone(),
         tap,
     );
     let mut res = Response::new(body);
@@ -319,93 +307,82 @@ fn stream_response(
     Ok(res)
 }
 
-/// A cache hit's tokens and cost: nothing unless the model charges hits.
-fn book_hit(meter: &mut Meter, spec: &CacheSpec, answer: &CachedAnswer) -> i64 {
-    meter.mark_cached();
-    meter.outcome(None, 200, None);
-    meter.first_byte(0);
+/// A cache hit's tokens and cost: nothing unless the model charges hits (at the
+/// requested model's price).
+fn book_hit(call: &Call, plan: &Plan, spec: &CacheSpec, answer: &CachedAnswer) -> Micros {
+    call.set_cache("hit");
+    call.first_token();
     if spec.charge_hits {
-        meter.observe(Usage {
-            input: answer.usage.0,
-            output: answer.usage.1,
-        });
+        let usage = Usage::new(answer.usage.0, answer.usage.1);
+        let cost = price_of(plan.requested()).map_or(0, |p| p.cost_of(&usage));
+        call.set_usage(usage, cost);
+        cost
     } else {
-        meter.observe(Usage::default());
+        0
     }
-    meter.record()
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn whole_cached(
     st: &GatewayState,
     snapshot: &Snapshot,
-    model: &Arc<ModelSpec>,
+    plan: &Plan,
     request: &DoorRequest,
-    prompt_estimate: u64,
-    meter: &mut Meter,
+    call: &Call,
     key: CacheKey,
     spec: CacheSpec,
 ) -> Result<Response, GatewayError> {
     let Some(cache) = st.cache.as_ref() else {
         return Err(GatewayError::Internal("cache vanished".into()));
     };
-    // The filler's provider and price, for its own books.
-    let filled_by: Arc<Mutex<Option<Success>>> = Arc::default();
-    let cell = filled_by.clone();
+    // The filler's own books: which target answered and what it cost.
+    let filled: Arc<Mutex<Option<(Success, Usage, Micros)>>> = Arc::default();
+    let cell = filled.clone();
     let fill = async move {
-        let success = upstream(st, snapshot, model, request).await?;
-        let (body, usage) = whole_answer(request, &success)?;
-        let usage = usage.unwrap_or(Usage {
-            input: prompt_estimate,
-            output: 0,
+        let success = upstream(st, snapshot, plan, request, call).await?;
+        let (body, reported) = whole_answer(request, &success)?;
+        let door = door_of(request);
+        let (usage, cost) = billed(&success.cand, reported, || {
+            Usage::new(plan.prompt_tokens, usage::count_answer(door, &body))
         });
         if let Ok(mut c) = cell.lock() {
-            *c = Some(success);
+            *c = Some((success, usage, cost));
         }
         Ok::<CachedAnswer, GatewayError>(CachedAnswer::new(
             200,
             "application/json",
             body,
-            (usage.input, usage.output),
+            (usage.prompt_total(), usage.output),
         ))
     };
     let ttl = Duration::from_secs(spec.ttl_seconds);
-    let (answer, outcome) = match cache.get_or_fill(&key, ttl, fill).await {
-        Ok(v) => v,
-        Err(e) => return Err(fail(meter, e)),
-    };
-    let filler = filled_by.lock().ok().and_then(|mut c| c.take());
+    let result = cache.get_or_fill(&key, ttl, fill).await;
+    if result.is_err() {
+        call.set_cache("miss");
+    }
+    let (answer, outcome) = result?;
+    let filler = filled.lock().ok().and_then(|mut c| c.take());
     let cost = match (outcome, filler) {
-        (CacheOutcome::Miss, Some(success)) => {
-            meter.set_price(price_of(&success.cand.model));
-            meter.outcome(Some(&success.cand.provider.name), 200, None);
-            meter.first_byte(success.ttfb.as_millis() as u64);
-            meter.observe(Usage {
-                input: answer.usage.0,
-                output: answer.usage.1,
-            });
-            meter.record()
+        (CacheOutcome::Miss, Some((success, usage, cost))) => {
+            call.set_cache("miss");
+            call.answered_by(
+                &success.cand.provider.name,
+                &success.cand.target.model,
+                success.ttfb.as_millis() as u64,
+            );
+            call.set_usage(usage, cost);
+            cost
         }
-        _ => book_hit(meter, &spec, &answer),
+        _ => book_hit(call, plan, &spec, &answer),
     };
-    let mut res = json_response(answer.body.clone(), cost);
-    let mark = match outcome {
-        CacheOutcome::Hit => "hit",
-        CacheOutcome::Miss => "miss",
-    };
-    res.headers_mut()
-        .insert("x-tollgate-cache", HeaderValue::from_static(mark));
-    Ok(res)
+    Ok(json_response(answer.body.clone(), cost))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn stream_cached(
     st: &GatewayState,
     snapshot: &Snapshot,
-    model: &Arc<ModelSpec>,
+    plan: &Plan,
     request: &DoorRequest,
-    prompt_estimate: u64,
-    mut meter: Meter,
+    call: &Call,
     key: CacheKey,
     spec: CacheSpec,
 ) -> Result<Response, GatewayError> {
@@ -413,33 +390,22 @@ async fn stream_cached(
         return Err(GatewayError::Internal("cache vanished".into()));
     };
     let ttl = Duration::from_secs(spec.ttl_seconds);
-    let wait = model.timeouts.unwrap_or_default().first_byte();
-    let (tap, mark) = match cache.begin(&key, wait).await {
+    let wait = plan.requested().timeouts.unwrap_or_default().first_byte();
+    let tap = match cache.begin(&key, wait).await {
         Begin::Hit(answer) => {
-            book_hit(&mut meter, &spec, &answer);
+            book_hit(call, plan, &spec, &answer);
             let mut res = Response::new(relay::replay_body(&answer));
             stream_headers(&mut res);
-            res.headers_mut()
-                .insert("x-tollgate-cache", HeaderValue::from_static("hit"));
             return Ok(res);
         }
-        Begin::Fill(guard) => (
-            Some(StreamTap {
-                recorder: StreamRecorder::new(cache.max_entry_bytes()),
-                guard,
-                ttl,
-            }),
-            "miss",
-        ),
-        Begin::Miss => (None, "miss"),
+        Begin::Fill(guard) => Some(StreamTap {
+            recorder: StreamRecorder::new(cache.max_entry_bytes()),
+            guard,
+            ttl,
+        }),
+        Begin::Miss => None,
     };
-    match upstream(st, snapshot, model, request).await {
-        Ok(success) => {
-            let mut res = stream_response(request, success, meter, prompt_estimate, tap)?;
-            res.headers_mut()
-                .insert("x-tollgate-cache", HeaderValue::from_static(mark));
-            Ok(res)
-        }
-        Err(e) => Err(fail(&mut meter, e)),
-    }
+    call.set_cache("miss");
+    let success = upstream(st, snapshot, plan, request, call).await?;
+    stream_response(request, success, plan, call, tap)
 }

@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
-use tollgate_core::money::{TokenPrice, format_usd};
+use tollgate_core::money::format_usd;
 use tollgate_core::spec::{ModelSpec, ProviderSpec};
 use tollgate_core::{Door, GatewayError, UpstreamCode};
 use tollgate_protocol::openai::{
@@ -30,22 +30,23 @@ use tollgate_providers::{
     WireFormat, embeddings_call, embeddings_format, prepare_openai_embeddings,
 };
 
+use crate::admission::{self, Plan};
+use crate::chat::billed;
 use crate::forward::{self, Answer};
-use crate::meter::{Meter, Usage};
-use crate::metering;
+use crate::lifecycle::Call;
 use crate::reply::ApiError;
-use crate::request_id::RequestId;
 use crate::state::GatewayState;
+use crate::usage::Usage;
 use crate::{auth, body, tokens};
 
 /// The route handler.
 pub async fn handler(
     State(st): State<GatewayState>,
-    Extension(id): Extension<RequestId>,
+    Extension(call): Extension<Call>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match run(&st, &headers, body, &id).await {
+    match run(&st, &headers, body, &call).await {
         Ok(r) => r,
         Err(e) => ApiError::new(Door::OpenAi, e).into_response(),
     }
@@ -55,12 +56,15 @@ async fn run(
     st: &GatewayState,
     headers: &HeaderMap,
     body: Body,
-    request_id: &RequestId,
+    call: &Call,
 ) -> Result<Response, GatewayError> {
     let snapshot = st.live.snapshot.load_full();
     let caller = auth::authenticate(&snapshot, headers)?;
+    call.set_caller(&caller);
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
     let request = parse(&bytes)?;
+    drop(bytes);
+    call.set_model(&request.model, false);
     let model: Arc<ModelSpec> = snapshot
         .models
         .get(&request.model)
@@ -69,40 +73,25 @@ async fn run(
     if !caller.may_use(&model.name) {
         return Err(GatewayError::ModelNotAllowed(model.name.clone()));
     }
-    let servable = forward::candidates(st, &snapshot, &model)
+    // Limits and budgets as for chat: the inputs' tokens are the whole cost.
+    let prompt_estimate = estimate_tokens(&request.input);
+    let plan = Plan::new(&snapshot, Some(&caller), model, Some(0), prompt_estimate);
+    let servable = forward::candidates(st, &snapshot, &plan)
         .iter()
         .any(|c| embeddings_format(c.provider.kind).is_some());
     if !servable {
         return Err(GatewayError::invalid_param(
             format!(
                 "The model `{}` is served only by providers without an embeddings API (such as anthropic)",
-                model.name
+                plan.requested().name
             ),
             "model",
         ));
     }
-
-    // Limits and budgets as for chat: the inputs' tokens are the whole cost.
-    let prompt_estimate = estimate_tokens(&request.input);
-    let settlement = metering::admission(
-        st.metering.as_ref(),
-        &snapshot,
-        &caller,
-        &model,
-        &request_id.0,
-        prompt_estimate,
-        0,
-    )
-    .await
-    .map_err(|r| r.error)?;
-    let mut meter = Meter::new(
-        Arc::from(model.name.as_str()),
-        model.price.map(TokenPrice::from),
-    )
-    .with_settlement(settlement);
+    admission::admit(st.metering.as_ref(), &snapshot, &caller, &plan, call).await?;
 
     let wants_base64 = request.encoding_format.as_deref() == Some("base64");
-    let sent = forward::send_with_failover(st, &snapshot, &model, false, |cand, key| {
+    let success = forward::send_with_failover(st, &snapshot, &plan, false, call, |cand, key| {
         let provider = &cand.provider;
         let Some(format) = embeddings_format(provider.kind) else {
             return Ok(None);
@@ -110,15 +99,7 @@ async fn run(
         let body = native_body(&request, provider, format, &cand.target.model)?;
         Ok(embeddings_call(provider, key, &cand.target.model, body))
     })
-    .await;
-    let success = match sent {
-        Ok(s) => s,
-        Err(e) => {
-            meter.outcome(None, e.status(), Some(e.classify().code));
-            meter.record();
-            return Err(e);
-        }
-    };
+    .await?;
     let provider = &success.cand.provider;
     let Answer::Body(raw) = &success.answer else {
         return Err(GatewayError::Internal("expected a whole answer".into()));
@@ -134,31 +115,26 @@ async fn run(
                 raw,
             )
         });
-    let answer = match answer {
-        Ok(a) => a,
-        Err(message) => {
-            tracing::warn!(provider = %provider.name, %message, "upstream sent an invalid embeddings answer");
-            let e = GatewayError::Upstream {
-                code: UpstreamCode::Unavailable,
-                message: format!(
-                    "The upstream `{}` sent an embeddings answer the gateway could not read",
-                    provider.name
-                ),
-            };
-            meter.outcome(Some(&provider.name), e.status(), Some(e.classify().code));
-            meter.record();
-            return Err(e);
+    let answer = answer.map_err(|message| {
+        tracing::warn!(provider = %provider.name, %message, "upstream sent an invalid embeddings answer");
+        GatewayError::Upstream {
+            code: UpstreamCode::Unavailable,
+            message: format!(
+                "The upstream `{}` sent an embeddings answer the gateway could not read",
+                provider.name
+            ),
         }
-    };
+    })?;
     let prompt_tokens = answer.usage.as_ref().map_or(0, |u| u.prompt_tokens);
-    meter.set_price(success.cand.model.price.map(TokenPrice::from));
-    meter.outcome(Some(&provider.name), 200, None);
-    meter.first_byte(success.ttfb.as_millis() as u64);
-    meter.observe(Usage {
-        input: prompt_tokens,
-        output: 0,
+    let (usage, cost) = billed(&success.cand, Some(Usage::new(prompt_tokens, 0)), || {
+        Usage::new(prompt_estimate, 0)
     });
-    let cost = meter.record();
+    call.answered_by(
+        &provider.name,
+        &success.cand.target.model,
+        success.ttfb.as_millis() as u64,
+    );
+    call.set_usage(usage, cost);
     let body = serde_json::to_vec(&answer)
         .map_err(|e| GatewayError::Internal(format!("serialising embeddings: {e}")))?;
     let mut res = Response::new(Body::from(body));

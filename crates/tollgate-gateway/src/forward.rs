@@ -17,7 +17,6 @@
 //! never the upstream's body or credentials. This module knows nothing of chat or
 //! embeddings: callers say how to build the call for a target ([`send_with_failover`]).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +31,9 @@ use tollgate_providers::{Failure, SendError, UpstreamCall, classify};
 use tollgate_routing::{KeyOutcome, Outcome, RetryPolicy, TargetInfo, target_id};
 use tollgate_telemetry::names;
 
+use crate::admission::{self, Plan};
+use crate::journal::CallAttempt;
+use crate::lifecycle::Call;
 use crate::state::GatewayState;
 
 /// Largest upstream error body read to find its message.
@@ -46,6 +48,8 @@ pub struct Candidate {
     pub provider: Arc<ProviderSpec>,
     /// `provider/model`, the breaker's and balancer's name for it.
     pub id: String,
+    /// The output cap reserved for this model: sent upstream as the answer's limit.
+    pub max_output: u32,
 }
 
 impl Candidate {
@@ -58,26 +62,13 @@ impl Candidate {
     }
 }
 
-/// The models to walk: the requested one, then its fallbacks (each once).
-fn model_chain(snapshot: &Snapshot, model: &Arc<ModelSpec>) -> Vec<Arc<ModelSpec>> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    let chain = std::iter::once(model.clone()).chain(
-        model
-            .fallbacks
-            .iter()
-            .filter_map(|f| snapshot.models.get(f).cloned()),
-    );
-    for m in chain {
-        if seen.insert(m.name.clone()) {
-            out.push(m);
-        }
-    }
-    out
-}
-
 /// A model's targets in the order its strategy gives now.
-fn ranked(st: &GatewayState, snapshot: &Snapshot, model: &Arc<ModelSpec>) -> Vec<Candidate> {
+fn ranked(
+    st: &GatewayState,
+    snapshot: &Snapshot,
+    model: &Arc<ModelSpec>,
+    max_output: u32,
+) -> Vec<Candidate> {
     let cands: Vec<Candidate> = model
         .targets
         .iter()
@@ -88,6 +79,7 @@ fn ranked(st: &GatewayState, snapshot: &Snapshot, model: &Arc<ModelSpec>) -> Vec
                 id: target_id(&t.provider, &t.model),
                 target: t.clone(),
                 provider,
+                max_output,
             })
         })
         .collect();
@@ -105,16 +97,12 @@ fn ranked(st: &GatewayState, snapshot: &Snapshot, model: &Arc<ModelSpec>) -> Vec
         .collect()
 }
 
-/// Every candidate of `model` and its fallbacks, in try order (used by callers that
-/// only need the list, e.g. to check a provider kind).
-pub fn candidates(
-    st: &GatewayState,
-    snapshot: &Snapshot,
-    model: &Arc<ModelSpec>,
-) -> Vec<Candidate> {
-    model_chain(snapshot, model)
+/// Every candidate of a plan, in try order (used by callers that only need the
+/// list, e.g. to check a provider kind).
+pub fn candidates(st: &GatewayState, snapshot: &Snapshot, plan: &Plan) -> Vec<Candidate> {
+    plan.models
         .iter()
-        .flat_map(|m| ranked(st, snapshot, m))
+        .flat_map(|p| ranked(st, snapshot, &p.model, p.max_output))
         .collect()
 }
 
@@ -153,21 +141,59 @@ struct Attempted {
     failure: Failure,
 }
 
-/// Sends the request to the first target that answers 2xx, reading the whole body
-/// unless `stream`. The deadline is the requested model's `total` timeout.
+/// An attempt as the call record and `explain` show it.
+fn attempt_of(
+    cand: &Candidate,
+    status: Option<u16>,
+    failure: Option<&Failure>,
+    took: Duration,
+) -> CallAttempt {
+    let reason = failure.map(|f| match f {
+        Failure::RequestFault { .. } => "rejected",
+        other => other.cause(),
+    });
+    CallAttempt {
+        provider: cand.provider.name.clone(),
+        target_model: cand.target.model.clone(),
+        status,
+        error_code: failure.map(|f| f.cause().to_string()),
+        reason: reason.map(str::to_string),
+        latency_ms: took.as_millis() as u64,
+    }
+}
+
+/// Sends the request to the first target of `plan` that answers 2xx, reading the
+/// whole body unless `stream`. The deadline is the requested model's `total` timeout.
+/// Every attempt is booked on `call`; a fallback model's own rate limit is admitted
+/// before it is tried (a refused fallback is skipped).
 pub async fn send_with_failover(
     st: &GatewayState,
     snapshot: &Snapshot,
-    model: &Arc<ModelSpec>,
+    plan: &Plan,
     stream: bool,
+    call: &Call,
     build: impl CallBuilder,
 ) -> Result<Success, GatewayError> {
     let started = Instant::now();
-    let deadline = started + model.timeouts.unwrap_or_default().total();
+    let deadline = started + plan.requested().timeouts.unwrap_or_default().total();
     let mut failures: Vec<Attempted> = Vec::new();
 
-    'models: for m in model_chain(snapshot, model) {
-        let order = ranked(st, snapshot, &m);
+    'models: for (index, planned) in plan.models.iter().enumerate() {
+        let m = &planned.model;
+        if index > 0
+            && !admission::admit_fallback(st.metering.as_ref(), planned, plan.prompt_tokens, call)
+                .await?
+        {
+            failures.push(Attempted {
+                provider: m.name.clone(),
+                failure: Failure::Throttled {
+                    retry_after: None,
+                    message: format!("fallback model {} is rate limited", m.name),
+                },
+            });
+            continue;
+        }
+        let order = ranked(st, snapshot, m, planned.max_output);
         if order.is_empty() {
             continue;
         }
@@ -213,7 +239,7 @@ pub async fn send_with_failover(
             }
             // A target's own `total` bounds its attempt (and its stream) too.
             let attempt_deadline = deadline.min(Instant::now() + cand.timeouts().total());
-            match try_target(st, cand, stream, attempt_deadline, &build).await {
+            match try_target(st, cand, stream, attempt_deadline, call, &build).await {
                 Ok(answer) => {
                     return Ok(Success {
                         cand: cand.clone(),
@@ -255,6 +281,7 @@ async fn try_target(
     cand: &Candidate,
     stream: bool,
     deadline: Instant,
+    record: &Call,
     build: &impl CallBuilder,
 ) -> Result<Answer, TargetError> {
     let routing = &st.routing;
@@ -267,10 +294,12 @@ async fn try_target(
     let breaker = match routing.breakers.allow(&cand.id) {
         Ok(p) => p,
         Err(_) => {
-            return Err(TargetError::Failed(vec![fail(Failure::Transient {
+            let f = Failure::Transient {
                 status: None,
                 message: format!("circuit open for {}", cand.id),
-            })]));
+            };
+            record.attempt(attempt_of(cand, None, Some(&f), Duration::ZERO));
+            return Err(TargetError::Failed(vec![fail(f)]));
         }
     };
     let n_keys = provider.api_keys.len();
@@ -342,6 +371,7 @@ async fn try_target(
                     },
                 };
                 observe(st, cand, key_index, &failure, elapsed);
+                record.attempt(attempt_of(cand, None, Some(&failure), elapsed));
                 breaker.record(Outcome::Failure);
                 failures.push(fail(failure));
                 return Err(TargetError::Failed(failures));
@@ -355,6 +385,7 @@ async fn try_target(
                 .unwrap_or_default();
             let failure = classify(status, &headers, &body);
             observe(st, cand, key_index, &failure, elapsed);
+            record.attempt(attempt_of(cand, Some(status), Some(&failure), elapsed));
             match failure {
                 Failure::RequestFault { status, message } => {
                     breaker.record(Outcome::Neutral);
@@ -382,6 +413,7 @@ async fn try_target(
                 Ok(b) => Answer::Body(b),
                 Err(failure) => {
                     observe(st, cand, key_index, &failure, elapsed);
+                    record.attempt(attempt_of(cand, Some(status), Some(&failure), elapsed));
                     breaker.record(Outcome::Failure);
                     failures.push(fail(failure));
                     return Err(TargetError::Failed(failures));
@@ -389,6 +421,7 @@ async fn try_target(
             }
         };
         observe_ok(st, cand, key_index, elapsed);
+        record.attempt(attempt_of(cand, Some(status), None, elapsed));
         breaker.record(Outcome::Success);
         return Ok(answer);
     }

@@ -29,6 +29,81 @@ pub enum Entry {
     Charge(LedgerEntry),
 }
 
+/// The call record's full shape (PRODUCT.md), until the store keeps all of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FullCallRecord {
+    pub request_id: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub consumer: Option<String>,
+    pub team: Option<String>,
+    pub key_id: Option<String>,
+    pub door: String,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub target_model: Option<String>,
+    pub attempts: Vec<CallAttempt>,
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub latency_ms: u64,
+    pub upstream_latency_ms: Option<u64>,
+    pub ttft_ms: Option<u64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub cost_micros: i64,
+    pub reserved_micros: i64,
+    pub cache: Option<String>,
+    pub stream: bool,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub steps: serde_json::Value,
+}
+
+/// One upstream attempt of a call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallAttempt {
+    pub provider: String,
+    pub target_model: String,
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    pub reason: Option<String>,
+    pub latency_ms: u64,
+}
+
+/// A full record or a charge, as the lifecycle commits them.
+#[derive(Debug, Clone)]
+pub enum FullEntry {
+    Call(FullCallRecord),
+    Charge(LedgerEntry),
+}
+
+impl FullEntry {
+    fn narrow(self) -> Option<Entry> {
+        match self {
+            FullEntry::Charge(c) => Some(Entry::Charge(c)),
+            FullEntry::Call(r) => Some(Entry::Call(CallRecord {
+                request_id: r.request_id,
+                at: r.at,
+                consumer: r.consumer?,
+                key_id: r.key_id.unwrap_or_default(),
+                team: r.team,
+                model: r.model.unwrap_or_default(),
+                provider: r.provider,
+                status: r.status,
+                input_tokens: r.input_tokens + r.cache_read_tokens + r.cache_write_tokens,
+                output_tokens: r.output_tokens,
+                cost_micros: r.cost_micros,
+                cached: r.cache.as_deref() == Some("hit"),
+                error_code: r.error_code,
+                latency_ms: r.latency_ms,
+                ttfb_ms: r.ttft_ms,
+            })),
+        }
+    }
+}
+
 enum Msg {
     Entry(Box<Entry>),
     Flush(oneshot::Sender<()>),
@@ -56,6 +131,18 @@ impl Journal {
                 mpsc::error::TrySendError::Closed(_) => "closed",
             };
             metrics::counter!("tollgate_journal_dropped_total", "reason" => reason).increment(1);
+        }
+    }
+
+    /// Commits entries of one call.
+    pub async fn commit(&self, entries: Vec<FullEntry>) {
+        self.commit_detached(entries);
+    }
+
+    /// Commits entries of one call without waiting.
+    pub fn commit_detached(&self, entries: Vec<FullEntry>) {
+        for e in entries.into_iter().filter_map(FullEntry::narrow) {
+            self.record(e);
         }
     }
 

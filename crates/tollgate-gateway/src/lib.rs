@@ -1,27 +1,35 @@
 //! The gateway listener: the request path, in reading order.
 //!
 //! 1. [`request_id`]: every answer carries `x-request-id`.
-//! 2. [`auth`]: the key (Bearer, `x-api-key` or `api-key`) is hashed and looked up in
+//! 2. [`lifecycle`]: every request gets one [`lifecycle::Call`], its per-request
+//!    context: decisions, attempts, timings, tokens and money, finished exactly once
+//!    into one call record and settled holds.
+//! 3. [`auth`]: the key (Bearer, `x-api-key` or `api-key`) is hashed and looked up in
 //!    the in-memory snapshot; no database round trip.
-//! 3. [`body`]: the body is read up to `max_body_bytes` (413), parsed and validated
-//!    in the door's format (400).
-//! 4. [`pipeline`]: the model is resolved (404) and the caller's scope checked (403).
-//! 5. [`forward`]: targets are tried in order; each failure is classified before the
-//!    next target is tried; a provider's own rejection goes back to the client.
-//! 6. [`transcode`]: the answer is translated to the door's format, streams chunk
-//!    by chunk as they arrive.
-//! 7. [`meter`]: tokens and cost are counted when the answer (or stream) ends.
+//! 4. [`body`]: the body is read up to `max_body_bytes` (413), parsed and validated
+//!    in the door's format (400) ([`pipeline`] for the chat doors, [`embeddings`]).
+//! 5. [`pipeline`]: the model is resolved (404) and the caller's scope checked (403).
+//! 6. [`admission`]: the plan of models the request may end on; rate limits (429);
+//!    the worst case over the plan reserved on budgets and credits (402).
+//! 7. [`chat`]: the response cache, then [`forward`]: targets are tried in order;
+//!    each failure is classified before the next target is tried; a provider's own
+//!    rejection goes back to the client.
+//! 8. [`transcode`] and [`relay`]: the answer is translated to the door's format,
+//!    streams chunk by chunk as they arrive.
+//! 9. [`usage`]: tokens by class from the provider's usage, or the tokenizer's count;
+//!    cost at the answering model's price; the call is finished ([`lifecycle`]).
 //!
 //! Errors are [`tollgate_core::GatewayError`]s rendered in the door's envelope by
 //! [`reply`].
 
+pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod chat;
 pub mod embeddings;
 pub mod forward;
 pub mod journal;
-pub mod meter;
+pub mod lifecycle;
 pub mod metering;
 pub mod pipeline;
 pub mod relay;
@@ -31,6 +39,7 @@ pub mod routes;
 pub mod state;
 pub mod tokens;
 pub mod transcode;
+pub mod usage;
 
 pub use routes::router;
 pub use state::GatewayState;

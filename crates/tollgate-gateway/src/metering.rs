@@ -1,30 +1,21 @@
-//! Limits, budgets and credits around one request: admission before forwarding,
-//! settlement after, and the figures a usage document shows.
-//!
-//! Admission runs in PRODUCT.md's order: rate limits first (429), then the budget and
-//! credit reservation (402). The reservation holds the request's worst case (prompt
-//! estimate plus `max_tokens`, at the model's price); settlement replaces it with the
-//! actual cost when the answer ends, fails, or the client goes away.
-
-use std::sync::Arc;
+//! The metering services of a node (limiter, store, journal, alerts) and what they
+//! share: the scopes and rules that apply to a caller, budget seeding at start, the
+//! usage document, the 402's contents and threshold alerts. Admission is in
+//! [`crate::admission`]; settlement in [`crate::lifecycle`].
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tollgate_alerts::{AlertEvent, AlertKind, Alerter};
-use tollgate_core::money::{Micros, TokenPrice, micros_to_usd};
+use tollgate_core::money::micros_to_usd;
 use tollgate_core::snapshot::{Caller, KeyEntry, Snapshot};
 use tollgate_core::spec::{ModelSpec, Period};
 use tollgate_core::{GatewayError, QuotaKind};
 use tollgate_limits::{
-    Admission, AdmitError, Amount, BudgetRule, Limiter, Permit, QuotaDenied, RateHeaders, RateRule,
-    Reservation, Reserve, ReserveError, Spend, Threshold,
+    Amount, BudgetRule, Limiter, QuotaDenied, RateHeaders, RateRule, Spend, Threshold,
 };
-use tollgate_store::{CallRecord, LedgerEntry, Store, UsageScope};
+use tollgate_store::{LedgerEntry, Store, UsageScope};
 
-use crate::journal::{Entry, Journal};
-
-/// Tokens reserved for the answer when neither the request nor the model says.
-pub const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 4096;
+use crate::journal::Journal;
 
 /// The metering services of one node.
 #[derive(Clone)]
@@ -33,23 +24,6 @@ pub struct Metering {
     pub store: Store,
     pub journal: Journal,
     pub alerter: Alerter,
-}
-
-/// A request refused at admission (429, 402, 503), with the rate-limit figures that
-/// still belong on the answer.
-#[derive(Debug)]
-pub struct Refusal {
-    pub error: GatewayError,
-    pub rate_headers: Option<RateHeaders>,
-}
-
-impl From<GatewayError> for Refusal {
-    fn from(error: GatewayError) -> Self {
-        Refusal {
-            error,
-            rate_headers: None,
-        }
-    }
 }
 
 /// OpenAI's `x-ratelimit-*` headers for these figures.
@@ -63,21 +37,6 @@ pub fn rate_header_pairs(h: &RateHeaders) -> Vec<(http::HeaderName, http::Header
         })
         .collect()
 }
-
-/// What admission granted a request: released/settled by [`Settlement`].
-#[derive(Debug, Default)]
-pub struct Ticket {
-    pub permit: Option<Permit>,
-    pub reservation: Option<Reservation>,
-    pub rate_headers: Option<RateHeaders>,
-    /// `x-tollgate-budget-remaining-usd`: the tightest USD budget after this hold.
-    pub budget_remaining: Option<Micros>,
-    /// Prepaid credits falling below this raise a `credits.low` alert.
-    pub credits_floor: Option<Micros>,
-}
-
-/// Share of a consumer's configured `credits_usd` below which its balance is "low".
-const CREDITS_LOW_PERCENT: i64 = 10;
 
 pub fn consumer_scope(name: &str) -> String {
     format!("consumer:{name}")
@@ -153,103 +112,6 @@ pub fn budget_rules(snapshot: &Snapshot, consumer: &str) -> Vec<BudgetRule> {
 }
 
 impl Metering {
-    /// Rate limits, then the budget and credit reservation for a chat request.
-    pub async fn admit(
-        &self,
-        snapshot: &Snapshot,
-        caller: &Caller,
-        model: &ModelSpec,
-        request_id: &str,
-        prompt_tokens: u64,
-        max_output_tokens: u32,
-    ) -> Result<Ticket, Refusal> {
-        let mut ticket = Ticket::default();
-        let worst_tokens = prompt_tokens + u64::from(max_output_tokens);
-        let rules = rate_rules(snapshot, caller, model);
-        if !rules.is_empty() {
-            let admitted = self
-                .limiter
-                .admit(&Admission {
-                    request_id,
-                    rules: &rules,
-                    estimated_tokens: worst_tokens,
-                })
-                .await
-                .map_err(|e| match e {
-                    AdmitError::Limited(d) => Refusal {
-                        rate_headers: d.headers,
-                        error: GatewayError::RateLimited {
-                            message: d.to_string(),
-                            retry_after_secs: d.retry_after_secs(),
-                        },
-                    },
-                    AdmitError::Backend(e) => GatewayError::Unavailable(format!(
-                        "The shared limits backend is unavailable ({e}); retry later"
-                    ))
-                    .into(),
-                })?;
-            ticket.rate_headers = admitted.headers;
-            ticket.permit = Some(admitted.permit);
-        }
-
-        let budgets = caller_budget_rules(snapshot, caller);
-        let credits = caller
-            .consumer
-            .credits_usd
-            .is_some()
-            .then_some(caller.consumer.name.as_str());
-        if budgets.is_empty() && credits.is_none() {
-            return Ok(ticket);
-        }
-        let price = model.price.map(TokenPrice::from).unwrap_or_default();
-        let cost = price.cost(prompt_tokens, u64::from(max_output_tokens));
-        let reserve = Reserve {
-            request_id,
-            rules: &budgets,
-            cost,
-            tokens: worst_tokens,
-            credits_of: credits,
-        };
-        let mut result = self.limiter.reserve(&reserve).await;
-        if let (
-            Err(ReserveError::Backend(tollgate_limits::LimitError::CreditsNotSeeded(c))),
-            Some(_),
-        ) = (&result, credits)
-        {
-            // A consumer whose credits this node has not loaded yet: load, then retry.
-            let balance = self
-                .store
-                .credit_balance(c)
-                .await
-                .map_err(|e| Refusal::from(internal(e)))?;
-            let _ = self.limiter.seed_credits(c, balance).await;
-            result = self.limiter.reserve(&reserve).await;
-        }
-        let rate_headers = ticket.rate_headers;
-        let reservation = result.map_err(|e| Refusal {
-            rate_headers,
-            error: match e {
-                ReserveError::Denied(d) => quota_error(&d),
-                ReserveError::Backend(e) => GatewayError::Unavailable(format!(
-                    "The shared limits backend is unavailable ({e}); retry later"
-                )),
-            },
-        })?;
-        ticket.budget_remaining = reservation
-            .budgets()
-            .iter()
-            .filter(|b| matches!(b.limit, Amount::Usd(_)))
-            .map(|b| i64::try_from(b.remaining()).unwrap_or(i64::MAX))
-            .chain(reservation.credits_available())
-            .min();
-        ticket.reservation = Some(reservation);
-        ticket.credits_floor = caller
-            .consumer
-            .credits_usd
-            .map(|usd| tollgate_core::money::usd_to_micros(usd) * CREDITS_LOW_PERCENT / 100);
-        Ok(ticket)
-    }
-
     /// Loads budget usage of the current windows and credit balances from the
     /// database into the limiter (each only if the limiter does not know it yet).
     pub async fn seed(&self, snapshot: &Snapshot) {
@@ -376,7 +238,7 @@ impl Metering {
     }
 
     /// Raises webhook alerts for budget thresholds a settlement crossed.
-    fn alert_thresholds(&self, thresholds: &[Threshold]) {
+    pub(crate) fn alert_thresholds(&self, thresholds: &[Threshold]) {
         for t in thresholds {
             let (used_usd, limit_usd) = match t.limit {
                 Amount::Usd(l) => (Some(micros_to_usd(t.used.cost)), Some(micros_to_usd(l))),
@@ -499,207 +361,5 @@ pub fn quota_error(d: &QuotaDenied) -> GatewayError {
         kind: d.kind,
         message: d.to_string(),
         detail,
-    }
-}
-
-/// Context of one request, for its call record.
-#[derive(Debug, Clone)]
-pub struct CallContext {
-    pub request_id: String,
-    pub consumer: String,
-    pub key_id: String,
-    pub team: Option<String>,
-    pub model: String,
-    pub started: std::time::Instant,
-    pub at: DateTime<Utc>,
-}
-
-impl CallContext {
-    pub fn new(request_id: &str, caller: &Caller, model: &ModelSpec) -> CallContext {
-        CallContext {
-            request_id: request_id.to_string(),
-            consumer: caller.consumer.name.clone(),
-            key_id: caller.key.id.clone(),
-            team: caller.consumer.team.clone(),
-            model: model.name.clone(),
-            started: std::time::Instant::now(),
-            at: Utc::now(),
-        }
-    }
-}
-
-/// Admission for one request through whichever door: on success the settlement that
-/// will close its books; on refusal (429, 402, 503) the call is booked right away and
-/// the error returned.
-pub async fn admission(
-    metering: Option<&Arc<Metering>>,
-    snapshot: &Snapshot,
-    caller: &Caller,
-    model: &ModelSpec,
-    request_id: &str,
-    prompt_tokens: u64,
-    max_output_tokens: u32,
-) -> Result<Settlement, Refusal> {
-    let ctx = CallContext::new(request_id, caller, model);
-    let Some(m) = metering else {
-        return Ok(Settlement::new(None, Ticket::default(), ctx));
-    };
-    match m
-        .admit(
-            snapshot,
-            caller,
-            model,
-            request_id,
-            prompt_tokens,
-            max_output_tokens,
-        )
-        .await
-    {
-        Ok(ticket) => Ok(Settlement::new(Some(m.clone()), ticket, ctx)),
-        Err(refusal) => {
-            let mut s = Settlement::new(Some(m.clone()), Ticket::default(), ctx);
-            s.status = refusal.error.status();
-            s.error_code = Some(refusal.error.classify().code.to_string());
-            s.finish();
-            Err(refusal)
-        }
-    }
-}
-
-/// Closes a request's books exactly once: corrects tokens/min, frees concurrency,
-/// settles the reservation to the actual cost (raising threshold alerts), charges
-/// credits, and journals the call. Runs from `finish` or, if the answer was dropped
-/// half-way (client gone), from `Drop` with what was delivered.
-pub struct Settlement {
-    metering: Option<Arc<Metering>>,
-    ticket: Ticket,
-    ctx: CallContext,
-    pub provider: Option<String>,
-    pub status: u16,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cost: Micros,
-    pub error_code: Option<String>,
-    pub ttfb_ms: Option<u64>,
-    pub cached: bool,
-    done: bool,
-}
-
-impl Settlement {
-    pub fn new(metering: Option<Arc<Metering>>, ticket: Ticket, ctx: CallContext) -> Self {
-        Settlement {
-            metering,
-            ticket,
-            ctx,
-            provider: None,
-            status: 0,
-            input_tokens: 0,
-            output_tokens: 0,
-            cost: 0,
-            error_code: None,
-            ttfb_ms: None,
-            cached: false,
-            done: false,
-        }
-    }
-
-    pub fn ticket(&self) -> &Ticket {
-        &self.ticket
-    }
-
-    /// Closes the books now (in a background task: nothing here delays the client).
-    pub fn finish(mut self) {
-        self.close();
-    }
-
-    fn close(&mut self) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        let Some(metering) = self.metering.clone() else {
-            return;
-        };
-        let permit = self.ticket.permit.take();
-        let reservation = self.ticket.reservation.take();
-        let record = CallRecord {
-            request_id: self.ctx.request_id.clone(),
-            at: self.ctx.at,
-            consumer: self.ctx.consumer.clone(),
-            key_id: self.ctx.key_id.clone(),
-            team: self.ctx.team.clone(),
-            model: self.ctx.model.clone(),
-            provider: self.provider.clone(),
-            status: self.status,
-            input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
-            cost_micros: self.cost,
-            cached: self.cached,
-            error_code: self.error_code.clone(),
-            latency_ms: self.ctx.started.elapsed().as_millis() as u64,
-            ttfb_ms: self.ttfb_ms,
-        };
-        if permit.is_none() && reservation.is_none() {
-            // Nothing to settle with the limiter: just the record (never waits).
-            metering.journal.record(Entry::Call(record));
-            return;
-        }
-        let tokens = self.input_tokens + self.output_tokens;
-        let cost = self.cost;
-        let credits_floor = self.ticket.credits_floor;
-        let task = async move {
-            if let Some(p) = permit {
-                metering.limiter.settle_tokens(&p, tokens).await;
-                metering.limiter.release(p).await;
-            }
-            if let Some(r) = reservation {
-                let charged_credits = r.credits_available().is_some();
-                let settled = metering.limiter.settle(r, Spend::new(cost, tokens)).await;
-                metering.alert_thresholds(&settled.thresholds);
-                if let (Some(after), Some(floor)) = (settled.credit_balance, credits_floor)
-                    && after < floor
-                    && after + cost >= floor
-                {
-                    metering.alerter.raise(AlertEvent {
-                        kind: AlertKind::CreditsLow,
-                        scope: consumer_scope(&record.consumer),
-                        period_key: Utc::now().format("%Y-%m-%dT%H").to_string(),
-                        threshold_percent: None,
-                        used_usd: None,
-                        limit_usd: Some(micros_to_usd(floor)),
-                        detail: json!({
-                            "balance_usd": micros_to_usd(after),
-                            "floor_usd": micros_to_usd(floor),
-                        }),
-                    });
-                }
-                if charged_credits && cost > 0 {
-                    metering.journal.record(Entry::Charge(LedgerEntry::charge(
-                        record.consumer.clone(),
-                        record.request_id.clone(),
-                        cost,
-                    )));
-                }
-            }
-            metering.journal.record(Entry::Call(record));
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn(task);
-            }
-            Err(_) => tracing::warn!("settlement outside a runtime; skipped"),
-        }
-    }
-}
-
-impl Drop for Settlement {
-    fn drop(&mut self) {
-        if !self.done && self.status == 0 {
-            // The client went away before the answer ended.
-            self.status = 499;
-            self.error_code
-                .get_or_insert_with(|| "client_closed".to_string());
-        }
-        self.close();
     }
 }

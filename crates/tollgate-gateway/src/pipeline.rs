@@ -1,86 +1,48 @@
-//! One chat request through either door, from the headers to the forwarded answer.
-//!
-//! The checks run in PRODUCT.md's precedence order (401, 413, 400, 404, 403, then
-//! limits and upstream errors), so that when several errors apply the client sees
-//! the first one.
+//! The chat route kind (`/v1/chat/completions`, `/v1/messages`): the lifecycle's
+//! phases for one chat request, in PRODUCT.md's precedence order (401, 413, 400, 404,
+//! 403, then 429, 402 and upstream errors), so that when several errors apply the
+//! client sees the first one.
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
-use tollgate_core::money::format_usd;
+use http::HeaderMap;
 use tollgate_core::spec::ModelSpec;
 use tollgate_core::{Door, GatewayError};
 use tollgate_protocol::{anthropic, openai};
 
-use crate::metering;
+pub use tollgate_protocol::DoorRequest;
+
+use crate::admission::{self, Plan};
+use crate::lifecycle::Call;
 use crate::reply::ApiError;
-use crate::request_id::RequestId;
 use crate::state::GatewayState;
 use crate::{auth, body, chat, tokens};
 
-/// A chat request as it arrived, in its door's wire format.
-#[derive(Debug, Clone)]
-pub enum DoorRequest {
-    OpenAi(Box<openai::ChatRequest>),
-    Anthropic(Box<anthropic::MessagesRequest>),
+/// Parses and validates a body in `door`'s format (400 on any fault, with the
+/// offending field as `param` where known).
+pub fn parse_door_request(door: Door, bytes: &[u8]) -> Result<DoorRequest, GatewayError> {
+    match door {
+        Door::OpenAi => {
+            let req: openai::ChatRequest = parse_typed(bytes)?;
+            req.validate().map_err(protocol_error)?;
+            Ok(DoorRequest::OpenAi(Box::new(req)))
+        }
+        Door::Anthropic => {
+            let req: anthropic::MessagesRequest = parse_typed(bytes)?;
+            req.validate().map_err(protocol_error)?;
+            Ok(DoorRequest::Anthropic(Box::new(req)))
+        }
+    }
 }
 
-impl DoorRequest {
-    pub fn door(&self) -> Door {
-        match self {
-            DoorRequest::OpenAi(_) => Door::OpenAi,
-            DoorRequest::Anthropic(_) => Door::Anthropic,
-        }
-    }
-
-    /// Parses and validates the body in `door`'s format (400 on any fault, with the
-    /// offending field as `param` where known).
-    pub fn parse(door: Door, bytes: &[u8]) -> Result<Self, GatewayError> {
-        match door {
-            Door::OpenAi => {
-                let req: openai::ChatRequest = parse_typed(bytes)?;
-                req.validate().map_err(protocol_error)?;
-                Ok(DoorRequest::OpenAi(Box::new(req)))
-            }
-            Door::Anthropic => {
-                let req: anthropic::MessagesRequest = parse_typed(bytes)?;
-                req.validate().map_err(protocol_error)?;
-                Ok(DoorRequest::Anthropic(Box::new(req)))
-            }
-        }
-    }
-
-    pub fn model(&self) -> &str {
-        match self {
-            DoorRequest::OpenAi(r) => &r.model,
-            DoorRequest::Anthropic(r) => &r.model,
-        }
-    }
-
-    pub fn is_stream(&self) -> bool {
-        match self {
-            DoorRequest::OpenAi(r) => r.is_stream(),
-            DoorRequest::Anthropic(r) => r.stream.unwrap_or(false),
-        }
-    }
-
-    /// The answer's token cap the client set, if any.
-    pub fn max_output_tokens(&self) -> Option<u32> {
-        match self {
-            DoorRequest::OpenAi(r) => r.max_output_tokens(),
-            DoorRequest::Anthropic(r) => r.max_tokens,
-        }
-    }
-
-    /// Whether an OpenAI client asked for the final usage chunk of a stream.
-    pub fn wants_usage_chunk(&self) -> bool {
-        match self {
-            DoorRequest::OpenAi(r) => r.include_usage(),
-            DoorRequest::Anthropic(_) => false,
-        }
+/// The door a parsed request came through.
+pub fn door_of(request: &DoorRequest) -> Door {
+    match request {
+        DoorRequest::OpenAi(_) => Door::OpenAi,
+        DoorRequest::Anthropic(_) => Door::Anthropic,
     }
 }
 
@@ -115,41 +77,43 @@ fn protocol_error(e: tollgate_protocol::ProtocolError) -> GatewayError {
 pub struct ModelLabel(pub Arc<str>);
 
 /// Runs a chat request through `door`; every outcome, errors included, becomes the
-/// door's answer, with the caller's rate-limit headers where a limit applies.
+/// door's answer.
 pub async fn run(
     st: &GatewayState,
     door: Door,
     headers: &HeaderMap,
     body: Body,
-    request_id: &RequestId,
+    call: &Call,
 ) -> Response {
-    let mut extra = Vec::new();
-    let mut model = None;
-    let result = run_inner(st, door, headers, body, request_id, &mut extra, &mut model).await;
-    let mut res = result.unwrap_or_else(|e| ApiError::new(door, e).into_response());
-    let h = res.headers_mut();
-    for (name, value) in extra {
-        h.insert(name, value);
-    }
-    if let Some(m) = model {
+    let mut label = None;
+    let mut res = match phases(st, door, headers, body, call, &mut label).await {
+        Ok(res) => res,
+        Err(e) => ApiError::new(door, e).into_response(),
+    };
+    if let Some(m) = label {
         res.extensions_mut().insert(ModelLabel(m));
     }
     res
 }
 
-async fn run_inner(
+async fn phases(
     st: &GatewayState,
     door: Door,
     headers: &HeaderMap,
     body: Body,
-    request_id: &RequestId,
-    extra: &mut Vec<(HeaderName, HeaderValue)>,
+    call: &Call,
     label: &mut Option<Arc<str>>,
 ) -> Result<Response, GatewayError> {
+    // authenticate (401)
     let snapshot = st.live.snapshot.load_full();
     let caller = auth::authenticate(&snapshot, headers)?;
+    call.set_caller(&caller);
+    // read and parse (413, 400)
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
-    let request = DoorRequest::parse(door, &bytes)?;
+    let request = parse_door_request(door, &bytes)?;
+    drop(bytes);
+    call.set_model(request.model(), request.is_stream());
+    // resolve (404, 403)
     let model: Arc<ModelSpec> = snapshot
         .models
         .get(request.model())
@@ -159,54 +123,25 @@ async fn run_inner(
     if !caller.may_use(&model.name) {
         return Err(GatewayError::ModelNotAllowed(model.name.clone()));
     }
-
-    let max_output = request
-        .max_output_tokens()
-        .or(model.max_output_tokens)
-        .unwrap_or(metering::DEFAULT_MAX_OUTPUT_TOKENS);
-    let prompt_estimate = tokens::estimate_prompt(&request);
-    let admitted = metering::admission(
-        st.metering.as_ref(),
+    // admit (429, 402): the worst case over every model the request may end on
+    let prompt_tokens = tokens::estimate_prompt(&request);
+    let plan = Plan::new(
         &snapshot,
-        &caller,
-        &model,
-        &request_id.0,
-        prompt_estimate,
-        max_output,
-    )
-    .await;
-    let settlement = match admitted {
-        Ok(s) => s,
-        Err(refusal) => {
-            // A refused request is still "under a limit": its figures go on the answer.
-            if let Some(h) = &refusal.rate_headers {
-                extra.extend(metering::rate_header_pairs(h));
-            }
-            return Err(refusal.error);
-        }
-    };
-    let ticket = settlement.ticket();
-    if let Some(h) = &ticket.rate_headers {
-        extra.extend(metering::rate_header_pairs(h));
-    }
-    if let Some(left) = ticket.budget_remaining
-        && let Ok(v) = HeaderValue::from_str(&format_usd(left.max(0)))
-    {
-        extra.push((
-            HeaderName::from_static("x-tollgate-budget-remaining-usd"),
-            v,
-        ));
-    }
-    let consumer = caller.consumer.name.clone();
+        Some(&caller),
+        model,
+        request.max_output_tokens(),
+        prompt_tokens,
+    );
+    admission::admit(st.metering.as_ref(), &snapshot, &caller, &plan, call).await?;
+    // cache, forward, answer
     chat::respond(
         st,
         &snapshot,
-        &model,
+        &plan,
         request,
-        prompt_estimate,
-        settlement,
         headers,
-        &consumer,
+        &caller.consumer.name,
+        call,
     )
     .await
 }

@@ -3,7 +3,7 @@
 //! The relay pulls upstream chunks, passes them through the [`Transcoder`] and hands
 //! each non-empty result to hyper at once (nothing waits for the whole stream). It
 //! ends the stream with the door's error event when the upstream breaks, goes idle
-//! or runs past the total deadline. Its [`Meter`] closes the request's books when the
+//! or runs past the total deadline. Its [`Call`] closes the request's books when the
 //! stream ends, or when the relay is dropped because the client went away; if the
 //! upstream never said how many tokens it produced, what was delivered is counted
 //! with the tokenizer.
@@ -13,19 +13,21 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use bytes::Bytes;
 use futures::StreamExt;
-use serde_json::Value;
 use tollgate_cache::{CachedAnswer, FillGuard, StreamRecorder};
 use tollgate_core::Door;
 use tollgate_core::error::broken_stream_event;
-use tollgate_protocol::sse::SseParser;
 
-use crate::meter::{Meter, Usage};
-use crate::tokens;
+use crate::chat::billed;
+use crate::forward::Candidate;
+use crate::lifecycle::Call;
 use crate::transcode::Transcoder;
+use crate::usage::{self, Usage};
 
 /// Output kept to count tokens when the upstream sends no usage: bounded, so that many
 /// long streams cannot hold much memory (past it, the count covers the first part).
 const MAX_COUNTED_BYTES: usize = 1024 * 1024;
+
+const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
 
 /// Records a stream for the response cache; stored only if the stream ends cleanly.
 pub struct StreamTap {
@@ -37,22 +39,33 @@ pub struct StreamTap {
 struct Relay {
     upstream: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
     transcoder: Box<dyn Transcoder>,
-    door: Door,
-    idle: Duration,
-    deadline: Instant,
-    meter: Meter,
+    spec: RelaySpec,
+    cand: Candidate,
+    call: Call,
     /// What went out, for counting tokens if no usage arrives.
     /// Reference-counted handles to the chunks sent (no copy), up to the bound.
     delivered: Vec<Bytes>,
     delivered_len: usize,
-    /// Input tokens estimated before forwarding (used if no usage arrives).
-    prompt_estimate: u64,
+    /// An OpenAI client asked for the usage chunk and the upstream's `[DONE]` came
+    /// before any usage: `[DONE]` is held back until the estimated usage goes out.
+    held_done: bool,
     tap: Option<StreamTap>,
     ended: bool,
 }
 
 impl Relay {
-    fn deliver(&mut self, out: Bytes) -> Bytes {
+    fn deliver(&mut self, mut out: Bytes) -> Bytes {
+        if self.spec.door == Door::OpenAi
+            && self.spec.wants_usage_chunk
+            && out.ends_with(DONE_EVENT)
+            && self.transcoder.usage().is_none()
+        {
+            out.truncate(out.len() - DONE_EVENT.len());
+            self.held_done = true;
+        }
+        if self.delivered.is_empty() && !out.is_empty() {
+            self.call.first_token();
+        }
         if self.delivered_len + out.len() <= MAX_COUNTED_BYTES {
             self.delivered_len += out.len();
             self.delivered.push(out.clone());
@@ -67,56 +80,88 @@ impl Relay {
     }
 
     /// The usage to book: the upstream's, else the estimate and a count of the text
-    /// that was delivered.
-    fn usage(&self) -> Usage {
-        match self.transcoder.usage() {
-            Some(u) if u.output > 0 || self.delivered.is_empty() => u,
-            other => Usage {
-                input: other.map_or(self.prompt_estimate, |u| u.input.max(self.prompt_estimate)),
-                output: count_delivered(self.door, &self.delivered.concat()),
-            },
-        }
+    /// that was delivered; output capped at what was reserved.
+    fn book(&self) -> Usage {
+        let (usage, cost) = billed(&self.cand, self.transcoder.usage(), || {
+            Usage::new(
+                self.spec.prompt_estimate,
+                usage::count_delivered(self.spec.door, &self.delivered.concat()),
+            )
+        });
+        self.call.set_usage(usage, cost);
+        usage
     }
 
-    fn end(&mut self, tail: Bytes, error_code: Option<&str>) -> Bytes {
+    /// OpenAI's usage chunk, for a client that asked for one when the upstream sent
+    /// none, then the `[DONE]` that was held back.
+    fn usage_chunk(&self, u: Usage) -> Bytes {
+        let chunk = serde_json::json!({
+            "id": format!("chatcmpl-{}", self.call.request_id()),
+            "object": "chat.completion.chunk",
+            "created": chrono::Utc::now().timestamp(),
+            "model": self.spec.model,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": u.prompt_total(),
+                "completion_tokens": u.output,
+                "total_tokens": u.total(),
+            },
+        });
+        let mut out = format!("data: {chunk}\n\n").into_bytes();
+        out.extend_from_slice(DONE_EVENT);
+        Bytes::from(out)
+    }
+
+    async fn end(&mut self, tail: Bytes, error_code: Option<&str>) -> Bytes {
         self.ended = true;
-        let tail = if tail.is_empty() {
+        let mut tail = if tail.is_empty() {
             tail
         } else {
             self.deliver(tail)
         };
-        let usage = self.usage();
-        self.meter.observe(usage);
-        self.meter.outcome(None, 200, error_code);
-        self.meter.record();
-        if let Some(tap) = self.tap.take() {
+        let usage = self.book();
+        if error_code.is_none() && self.held_done {
+            let mut t = tail.to_vec();
+            t.extend_from_slice(&self.usage_chunk(usage));
+            tail = Bytes::from(t);
+        }
+        if let Some(code) = error_code {
+            self.call.set_outcome(200, Some(code));
+        }
+        if let Some(mut tap) = self.tap.take() {
             if error_code.is_none() {
-                let answer = tap.recorder.finish(
-                    200,
-                    "text/event-stream",
-                    Bytes::new(),
-                    (usage.input, usage.output),
-                );
-                match answer {
-                    Some(a) => tap.guard.finish_in_background(a, tap.ttl),
-                    None => tap.guard.abandon(),
+                if !tail.is_empty() && !tap.recorder.push(&tail) {
+                    tap.guard.abandon();
+                } else {
+                    let answer = tap.recorder.finish(
+                        200,
+                        "text/event-stream",
+                        Bytes::new(),
+                        (usage.prompt_total(), usage.output),
+                    );
+                    match answer {
+                        Some(a) => tap.guard.finish_in_background(a, tap.ttl),
+                        None => tap.guard.abandon(),
+                    }
                 }
             } else {
                 tap.guard.abandon();
             }
         }
+        // The record and charge are in the journal before the last bytes go out.
+        self.call.finish().await;
         tail
     }
 
-    fn broken(&mut self, timeout: bool, message: &str) -> Bytes {
+    async fn broken(&mut self, timeout: bool, message: &str) -> Bytes {
         tracing::warn!(timeout, %message, "upstream stream broke after it started");
         let code = if timeout {
             "upstream_timeout"
         } else {
             "upstream_stream_broken"
         };
-        let ev = Bytes::from(broken_stream_event(self.door, timeout, message));
-        self.end(ev, Some(code))
+        let ev = Bytes::from(broken_stream_event(self.spec.door, timeout, message));
+        self.end(ev, Some(code)).await
     }
 
     async fn next_chunk(&mut self) -> Option<Bytes> {
@@ -124,31 +169,36 @@ impl Relay {
             if self.ended {
                 return None;
             }
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            let wait = self.idle.min(left);
+            let left = self.spec.deadline.saturating_duration_since(Instant::now());
+            let wait = self.spec.idle.min(left);
             match tokio::time::timeout(wait, self.upstream.next()).await {
                 Err(_) => {
-                    let msg = if left <= self.idle {
+                    let msg = if left <= self.spec.idle {
                         "The upstream stream exceeded the total timeout"
                     } else {
                         "The upstream stream went idle for too long"
                     };
-                    return Some(self.broken(true, msg));
+                    return Some(self.broken(true, msg).await);
                 }
                 Ok(None) => {
                     return Some(match self.transcoder.finish() {
-                        Ok(tail) => self.end(tail, None),
-                        Err(msg) => self.broken(false, &msg),
+                        Ok(tail) => self.end(tail, None).await,
+                        Err(msg) => self.broken(false, &msg).await,
                     });
                 }
                 Ok(Some(Err(e))) => {
                     let msg = format!("The upstream stream broke: {e}");
-                    return Some(self.broken(false, &msg));
+                    return Some(self.broken(false, &msg).await);
                 }
                 Ok(Some(Ok(chunk))) => match self.transcoder.push(&chunk) {
                     Ok(out) if out.is_empty() => {}
-                    Ok(out) => return Some(self.deliver(out)),
-                    Err(msg) => return Some(self.broken(false, &msg)),
+                    Ok(out) => {
+                        let out = self.deliver(out);
+                        if !out.is_empty() {
+                            return Some(out);
+                        }
+                    }
+                    Err(msg) => return Some(self.broken(false, &msg).await),
                 },
             }
         }
@@ -158,85 +208,44 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         if !self.ended {
-            // The client went away: book what was delivered.
-            let usage = self.usage();
-            self.meter.observe(usage);
-            self.meter.record();
+            // The client went away: book what was delivered; the call finishes (as
+            // `client_closed`) when its last handle goes, right after this.
+            self.book();
         }
     }
 }
 
-/// The tokens of the text in a door-format event stream.
-fn count_delivered(door: Door, bytes: &[u8]) -> u64 {
-    let mut parser = SseParser::new();
-    let mut events = parser.push(bytes);
-    events.extend(parser.finish());
-    let mut text = String::new();
-    for ev in events {
-        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
-            continue;
-        };
-        match door {
-            Door::OpenAi => {
-                if let Some(choices) = v.get("choices").and_then(Value::as_array) {
-                    for c in choices {
-                        let d = &c["delta"];
-                        if let Some(t) = d.get("content").and_then(Value::as_str) {
-                            text.push_str(t);
-                        }
-                        if let Some(calls) = d.get("tool_calls").and_then(Value::as_array) {
-                            for call in calls {
-                                for k in ["name", "arguments"] {
-                                    if let Some(t) = call["function"].get(k).and_then(Value::as_str)
-                                    {
-                                        text.push_str(t);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Door::Anthropic => {
-                let d = &v["delta"];
-                for k in ["text", "partial_json", "thinking"] {
-                    if let Some(t) = d.get(k).and_then(Value::as_str) {
-                        text.push_str(t);
-                    }
-                }
-            }
-        }
-    }
-    tokens::count(&text)
-}
-
-/// How a stream is relayed: the door it goes out through, its timeouts, and the
-/// prompt estimate booked if the upstream reports no usage.
+/// How a stream is relayed: the door it goes out through, its timeouts, and what to
+/// book if the upstream reports no usage.
 pub struct RelaySpec {
     pub door: Door,
     pub idle: Duration,
     pub deadline: Instant,
     pub prompt_estimate: u64,
+    /// An OpenAI client asked for the final usage chunk.
+    pub wants_usage_chunk: bool,
+    /// The model name the client asked for (for a usage chunk the gateway writes).
+    pub model: String,
 }
 
-/// The client's body for a streamed answer.
+/// The client's body for a streamed answer from `cand`, booked on `call`.
 pub fn stream_body(
     upstream: reqwest::Response,
     transcoder: Box<dyn Transcoder>,
     spec: RelaySpec,
-    meter: Meter,
+    cand: Candidate,
+    call: Call,
     tap: Option<StreamTap>,
 ) -> Body {
     let relay = Relay {
         upstream: upstream.bytes_stream().boxed(),
         transcoder,
-        door: spec.door,
-        idle: spec.idle,
-        deadline: spec.deadline,
-        meter,
+        spec,
+        cand,
+        call,
         delivered: Vec::new(),
         delivered_len: 0,
-        prompt_estimate: spec.prompt_estimate,
+        held_done: false,
         tap,
         ended: false,
     };
@@ -257,17 +266,4 @@ pub fn replay_body(answer: &CachedAnswer) -> Body {
         .map(Ok)
         .collect();
     Body::from_stream(futures::stream::iter(chunks))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delivered_text_is_counted_per_door() {
-        let openai = b"data: {\"choices\":[{\"delta\":{\"content\":\"hello world\"}}]}\n\n";
-        assert_eq!(count_delivered(Door::OpenAi, openai), 2);
-        let anthropic = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"hello world\"}}\n\n";
-        assert_eq!(count_delivered(Door::Anthropic, anthropic), 2);
-    }
 }

@@ -6,6 +6,11 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
 use tollgate_core::{Door, GatewayError};
 
+/// The error code of an answer, in its extensions: how the lifecycle learns which
+/// error a route answered with, for the call record.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 /// A gateway error on its way out through `door`.
 #[derive(Debug)]
 pub struct ApiError {
@@ -27,6 +32,8 @@ impl IntoResponse for ApiError {
         let status =
             StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = (status, Json(self.error.body(self.door))).into_response();
+        res.extensions_mut()
+            .insert(ErrorCode(self.error.classify().code));
         if let Some(secs) = self.error.retry_after_secs()
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

@@ -12,8 +12,8 @@ use serde_json::json;
 use tollgate_core::{Door, GatewayError};
 use tollgate_telemetry::names;
 
+use crate::lifecycle::{self, Call};
 use crate::reply::ApiError;
-use crate::request_id::RequestId;
 use crate::state::GatewayState;
 use crate::{auth, pipeline, request_id};
 
@@ -29,26 +29,30 @@ pub fn router(state: GatewayState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(unknown_path)
         .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            lifecycle::layer,
+        ))
         .layer(middleware::from_fn(request_id::layer))
         .with_state(state)
 }
 
 async fn chat_completions(
     State(st): State<GatewayState>,
-    Extension(id): Extension<RequestId>,
+    Extension(call): Extension<Call>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    pipeline::run(&st, Door::OpenAi, &headers, body, &id).await
+    pipeline::run(&st, Door::OpenAi, &headers, body, &call).await
 }
 
 async fn messages(
     State(st): State<GatewayState>,
-    Extension(id): Extension<RequestId>,
+    Extension(call): Extension<Call>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    pipeline::run(&st, Door::Anthropic, &headers, body, &id).await
+    pipeline::run(&st, Door::Anthropic, &headers, body, &call).await
 }
 
 /// `POST /v1/messages/count_tokens`: Anthropic's token counter, answered from the
@@ -162,14 +166,20 @@ async fn readyz(State(st): State<GatewayState>) -> Response {
 /// check (401 comes first in PRODUCT.md's precedence order).
 async fn unknown_path(
     State(st): State<GatewayState>,
+    call: Option<Extension<Call>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let door = door_of_path(uri.path());
+    let (door, _) = lifecycle::door_of_path(uri.path());
     let snapshot = st.live.snapshot.load();
-    if let Err(e) = auth::authenticate(&snapshot, &headers) {
-        return ApiError::new(door, e).into_response();
+    match auth::authenticate(&snapshot, &headers) {
+        Err(e) => return ApiError::new(door, e).into_response(),
+        Ok(caller) => {
+            if let Some(call) = call {
+                call.0.set_caller(&caller);
+            }
+        }
     }
     ApiError::new(
         door,
@@ -179,15 +189,6 @@ async fn unknown_path(
         },
     )
     .into_response()
-}
-
-/// Paths under the Anthropic Messages API answer in Anthropic's envelope.
-fn door_of_path(path: &str) -> Door {
-    if path.starts_with("/v1/messages") || path.starts_with("/v1/complete") {
-        Door::Anthropic
-    } else {
-        Door::OpenAi
-    }
 }
 
 /// Request count and latency to the response headers, by door and status.

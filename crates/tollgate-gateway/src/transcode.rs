@@ -20,8 +20,8 @@ use tollgate_protocol::translate::{
 use tollgate_protocol::{anthropic, gemini, ollama, openai};
 use tollgate_providers::WireFormat;
 
-use crate::meter::Usage;
-use crate::pipeline::DoorRequest;
+use crate::pipeline::{DoorRequest, door_of};
+use crate::usage::{self, Usage};
 
 /// The request body in the provider's native format, for `upstream_model`.
 pub fn native_request(
@@ -105,7 +105,7 @@ pub fn door_response(
     native: WireFormat,
     raw: &[u8],
 ) -> Result<(Bytes, Option<Usage>), String> {
-    match (request.door(), native) {
+    match (door_of(request), native) {
         (Door::OpenAi, WireFormat::OpenAiChat) => {
             let v: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
             if !v.get("choices").is_some_and(Value::is_array) {
@@ -113,7 +113,7 @@ pub fn door_response(
             }
             Ok((
                 Bytes::copy_from_slice(raw),
-                v.get("usage").and_then(Usage::from_openai),
+                v.get("usage").and_then(usage::from_openai_value),
             ))
         }
         (Door::Anthropic, WireFormat::AnthropicMessages) => {
@@ -123,7 +123,7 @@ pub fn door_response(
             }
             Ok((
                 Bytes::copy_from_slice(raw),
-                v.get("usage").and_then(Usage::from_anthropic),
+                v.get("usage").and_then(usage::from_anthropic_value),
             ))
         }
         (Door::OpenAi, WireFormat::AnthropicMessages) => {
@@ -189,10 +189,7 @@ fn hub_response(door: Door, o: &openai::ChatResponse) -> Result<(Bytes, Option<U
 }
 
 fn usage_of_openai(o: &openai::ChatResponse) -> Option<Usage> {
-    o.usage.as_ref().map(|u| Usage {
-        input: u.prompt_tokens,
-        output: u.completion_tokens,
-    })
+    o.usage.as_ref().map(usage::from_openai)
 }
 
 /// Converts an upstream event stream into the door's, incrementally.
@@ -218,7 +215,7 @@ pub fn stream_transcoder(
         DoorRequest::OpenAi(r) => translate::json_schema_tool_name(r).map(str::to_owned),
         DoorRequest::Anthropic(_) => None,
     };
-    match (request.door(), native) {
+    match (door_of(request), native) {
         (Door::OpenAi, WireFormat::OpenAiChat) => Box::new(OpenAiPassthrough {
             parser: SseParser::new(),
             strip_usage_chunk: !client_wants_usage,
@@ -364,7 +361,7 @@ impl Transcoder for OpenAiPassthrough {
             if let Some(msg) = data_error(&v) {
                 return Err(msg);
             }
-            let usage = v.get("usage").and_then(Usage::from_openai);
+            let usage = v.get("usage").and_then(usage::from_openai_value);
             if usage.is_some() {
                 self.usage = usage;
             }
@@ -426,9 +423,14 @@ impl Transcoder for AnthropicPassthrough {
             };
             match v.get("type").and_then(Value::as_str) {
                 Some("message_start") => {
-                    if let Some(u) = v.pointer("/message/usage").and_then(Usage::from_anthropic) {
-                        self.usage.input = u.input;
-                        self.usage.output = u.output;
+                    if let Some(u) = v
+                        .pointer("/message/usage")
+                        .and_then(usage::from_anthropic_value)
+                    {
+                        self.usage = Usage {
+                            output: self.usage.output.max(u.output),
+                            ..u
+                        };
                         self.seen_usage = true;
                     }
                 }
@@ -510,10 +512,7 @@ impl Transcoder for AnthropicToOpenAi {
     }
 
     fn usage(&self) -> Option<Usage> {
-        self.inner.usage().map(|u| Usage {
-            input: u.prompt_tokens,
-            output: u.completion_tokens,
-        })
+        self.inner.usage().map(|u| usage::from_openai(&u))
     }
 }
 
@@ -575,12 +574,7 @@ impl Transcoder for OpenAiToAnthropic {
     }
 
     fn usage(&self) -> Option<Usage> {
-        self.inner.usage().map(|u| Usage {
-            input: u.input_tokens
-                + u.cache_read_input_tokens.unwrap_or(0)
-                + u.cache_creation_input_tokens.unwrap_or(0),
-            output: u.output_tokens,
-        })
+        self.inner.usage().map(|u| usage::from_anthropic(&u))
     }
 }
 
@@ -680,10 +674,7 @@ impl Transcoder for NativeStream {
             Native::Gemini(_, t) => t.usage(),
             Native::Ollama(_, t) => t.usage(),
         }?;
-        Some(Usage {
-            input: u.prompt_tokens,
-            output: u.completion_tokens,
-        })
+        Some(usage::from_openai(&u))
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`anthropic`]: Messages types and stream events.
 //! - [`gemini`]: Google Gemini `generateContent` / `batchEmbedContents` types.
 //! - [`ollama`]: Ollama `/api/chat` and `/api/embed` types, NDJSON parser.
+//! - [`door`]: a chat request in the wire format of the door it came through.
 //! - [`sse`]: incremental Server-Sent-Events parser and encoders.
 //! - [`translate`]: OpenAI ↔ Anthropic, Gemini and Ollama for requests, answers and
 //!   streams, and embeddings.
@@ -15,6 +16,7 @@
 //! same-format upstream are unchanged.
 
 pub mod anthropic;
+pub mod door;
 pub mod error;
 pub mod gemini;
 pub mod ollama;
@@ -23,5 +25,6 @@ mod serde_util;
 pub mod sse;
 pub mod translate;
 
+pub use door::DoorRequest;
 pub use error::{ProtocolError, TranslateError};
 pub use serde_util::Extra;

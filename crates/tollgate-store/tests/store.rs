@@ -75,6 +75,7 @@ fn model(name: &str) -> ModelSpec {
         price: Some(Price {
             input_per_mtok: 0.15,
             output_per_mtok: 0.6,
+            ..Price::default()
         }),
         rate_limit: None,
     }

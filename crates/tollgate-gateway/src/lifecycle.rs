@@ -1,0 +1,594 @@
+//! One request's life on the gateway listener, whatever kind of route it takes.
+//!
+//! Every request (chat doors, embeddings, token counting, unknown paths, wrong
+//! methods; not health checks or the metadata reads `/v1/models` and
+//! `/tollgate/v1/usage`) gets a [`Call`] when it arrives, from [`layer`]. The route
+//! fills it in as its phases run:
+//!
+//! 1. **authenticate**: who is calling ([`Call::set_caller`]); a 401 leaves it empty.
+//! 2. **resolve**: the model (or later the service) asked for ([`Call::set_model`]).
+//! 3. **admit**: each limit, budget and credit decision with its values
+//!    ([`Call::step`]), and what admission holds: concurrency permits, token/min
+//!    charges and the budget reservation ([`Call::hold`]).
+//! 4. **cache**: hit, miss or bypass ([`Call::set_cache`]).
+//! 5. **forward**: every upstream attempt and why it failed ([`Call::attempt`]).
+//! 6. **answer**: tokens by class and cost ([`Call::set_usage`]), time to first token.
+//! 7. **finish**: runs exactly once, whatever happened (success, error, client gone,
+//!    a panic unwinding through the handler). It settles what admission held to the
+//!    actual cost, and commits one call record (and the credit charge, if any) to the
+//!    journal. A whole answer is finished before it is sent; a stream is finished by
+//!    its relay before its last bytes go out; a stream whose client left is finished
+//!    when its body is dropped ([`Drop`]).
+//!
+//! The state sits behind a `std` mutex that is never held across an `.await`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use http::{HeaderName, HeaderValue};
+use serde_json::{Value, json};
+use tollgate_alerts::{AlertEvent, AlertKind};
+use tollgate_core::money::{Micros, micros_to_usd};
+use tollgate_core::snapshot::Caller;
+use tollgate_core::{Door, GatewayError};
+use tollgate_limits::{Permit, Reservation, Spend};
+use tollgate_store::LedgerEntry;
+
+use crate::journal::{CallAttempt, FullCallRecord as CallRecord, FullEntry as Entry};
+use tollgate_telemetry::names;
+
+use crate::metering::{Metering, consumer_scope};
+use crate::reply::{ApiError, ErrorCode};
+use crate::request_id::RequestId;
+use crate::state::GatewayState;
+use crate::usage::Usage;
+
+/// What admission holds for a request until it is settled.
+#[derive(Debug, Default)]
+pub struct Holds {
+    /// Concurrency slots and tokens/min charges (one per model whose limits applied).
+    pub permits: Vec<Permit>,
+    /// The worst case held on budgets and credits.
+    pub reservation: Option<Reservation>,
+    /// Prepaid credits falling below this raise a `credits.low` alert.
+    pub credits_floor: Option<Micros>,
+}
+
+impl Holds {
+    fn is_empty(&self) -> bool {
+        self.permits.is_empty() && self.reservation.is_none()
+    }
+}
+
+/// Everything known about one request, for its call record and `explain`.
+#[derive(Debug)]
+pub struct CallState {
+    pub request_id: String,
+    pub at: DateTime<Utc>,
+    pub started: Instant,
+    /// The door's name in call records (`openai`, `anthropic`, ...).
+    pub door: &'static str,
+    pub consumer: Option<String>,
+    pub team: Option<String>,
+    pub key_id: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub target_model: Option<String>,
+    pub attempts: Vec<CallAttempt>,
+    pub steps: Vec<Value>,
+    /// The status the client got (0 until known).
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub upstream_latency_ms: Option<u64>,
+    pub ttft_ms: Option<u64>,
+    pub usage: Usage,
+    pub cost: Micros,
+    /// What admission reserved on budgets and credits.
+    pub reserved: Micros,
+    pub cache: Option<&'static str>,
+    pub stream: bool,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Headers for the answer, whichever answer it is (rate-limit figures, budget
+    /// remaining, cache mark).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    holds: Holds,
+    /// A streamed body owns the end of this call: the layer must not finish it.
+    streaming: bool,
+    finished: bool,
+}
+
+struct CallInner {
+    state: Mutex<CallState>,
+    metering: Option<Arc<Metering>>,
+}
+
+/// A handle on one request's life; cheap to clone. The last handle dropped finishes
+/// the call if nothing finished it before.
+#[derive(Clone)]
+pub struct Call(Arc<CallInner>);
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Call")
+            .field(&self.state().request_id)
+            .finish()
+    }
+}
+
+impl Call {
+    pub fn new(request_id: &str, door: &'static str, metering: Option<Arc<Metering>>) -> Call {
+        Call(Arc::new(CallInner {
+            state: Mutex::new(CallState {
+                request_id: request_id.to_string(),
+                at: Utc::now(),
+                started: Instant::now(),
+                door,
+                consumer: None,
+                team: None,
+                key_id: None,
+                model: None,
+                provider: None,
+                target_model: None,
+                attempts: Vec::new(),
+                steps: Vec::new(),
+                status: 0,
+                error_code: None,
+                upstream_latency_ms: None,
+                ttft_ms: None,
+                usage: Usage::default(),
+                cost: 0,
+                reserved: 0,
+                cache: None,
+                stream: false,
+                client_ip: None,
+                user_agent: None,
+                headers: Vec::new(),
+                holds: Holds::default(),
+                streaming: false,
+                finished: false,
+            }),
+            metering,
+        }))
+    }
+
+    /// The state, locked. Never hold the guard across an `.await`.
+    pub fn state(&self) -> MutexGuard<'_, CallState> {
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn request_id(&self) -> String {
+        self.state().request_id.clone()
+    }
+
+    pub fn metering(&self) -> Option<&Arc<Metering>> {
+        self.0.metering.as_ref()
+    }
+
+    /// Phase 1: the caller is known.
+    pub fn set_caller(&self, caller: &Caller) {
+        let mut s = self.state();
+        s.consumer = Some(caller.consumer.name.clone());
+        s.team = caller.consumer.team.clone();
+        s.key_id = Some(caller.key.id.clone());
+        s.steps.push(json!({
+            "step": "auth", "outcome": "pass",
+            "key_id": caller.key.id, "consumer": caller.consumer.name,
+        }));
+    }
+
+    /// Phase 2: the model (as asked) and whether the answer streams.
+    pub fn set_model(&self, model: &str, stream: bool) {
+        let mut s = self.state();
+        s.model = Some(model.to_string());
+        s.stream = stream;
+    }
+
+    /// A decision for `explain` (`limit`, `budget`, `credits`, `cache`, ...).
+    pub fn step(&self, step: Value) {
+        self.state().steps.push(step);
+    }
+
+    /// Phase 3: admission's holds, released or settled when the call finishes.
+    pub fn hold(&self, permit: Option<Permit>, reservation: Option<Reservation>) {
+        let mut s = self.state();
+        if let Some(p) = permit {
+            s.holds.permits.push(p);
+        }
+        if let Some(r) = reservation {
+            s.reserved += r.held().cost;
+            s.holds.reservation = Some(r);
+        }
+    }
+
+    pub fn set_credits_floor(&self, floor: Option<Micros>) {
+        self.state().holds.credits_floor = floor;
+    }
+
+    /// A header for the answer, whichever answer it turns out to be.
+    pub fn header(&self, name: HeaderName, value: HeaderValue) {
+        let mut s = self.state();
+        s.headers.retain(|(n, _)| n != name);
+        s.headers.push((name, value));
+    }
+
+    /// Phase 4: the cache outcome (`hit`, `miss`, `bypass`).
+    pub fn set_cache(&self, mark: &'static str) {
+        let mut s = self.state();
+        s.cache = Some(mark);
+        s.steps.push(json!({"step": "cache", "outcome": mark}));
+        drop(s);
+        self.header(
+            HeaderName::from_static("x-tollgate-cache"),
+            HeaderValue::from_static(mark),
+        );
+    }
+
+    /// Phase 5: one upstream attempt.
+    pub fn attempt(&self, a: CallAttempt) {
+        let mut s = self.state();
+        s.steps.push(json!({
+            "step": "attempt", "provider": a.provider, "target_model": a.target_model,
+            "status": a.status, "outcome": a.reason.as_deref().unwrap_or("ok"),
+            "error_code": a.error_code, "latency_ms": a.latency_ms,
+        }));
+        s.attempts.push(a);
+    }
+
+    /// Phase 6: the target that answered, and when its answer started.
+    pub fn answered_by(&self, provider: &str, target_model: &str, upstream_ms: u64) {
+        let mut s = self.state();
+        s.provider = Some(provider.to_string());
+        s.target_model = Some(target_model.to_string());
+        s.upstream_latency_ms = Some(upstream_ms);
+    }
+
+    pub fn first_token(&self) {
+        let mut s = self.state();
+        if s.ttft_ms.is_none() {
+            s.ttft_ms = Some(s.started.elapsed().as_millis() as u64);
+        }
+    }
+
+    /// Phase 6: tokens by class and their cost.
+    pub fn set_usage(&self, usage: Usage, cost: Micros) {
+        let mut s = self.state();
+        s.usage = usage;
+        s.cost = cost;
+    }
+
+    /// The answer's status and error code (the layer fills them from the response
+    /// when a route did not).
+    pub fn set_outcome(&self, status: u16, error_code: Option<&str>) {
+        let mut s = self.state();
+        s.status = status;
+        s.error_code = error_code.map(str::to_string);
+    }
+
+    /// A streamed body now owns the end of this call.
+    pub fn hand_to_stream(&self) {
+        self.state().streaming = true;
+    }
+
+    /// Phase 7: settles and commits the call record, once. Returns when the record
+    /// (and its charge) is in the journal, so an answer sent after this is never
+    /// lost to a crash.
+    pub async fn finish(&self) {
+        let Some(closing) = self.close() else { return };
+        closing.run().await;
+    }
+
+    fn close(&self) -> Option<Closing> {
+        let mut s = self.state();
+        if s.finished {
+            return None;
+        }
+        s.finished = true;
+        Some(Closing::of(&mut s, self.0.metering.clone()))
+    }
+}
+
+impl Drop for CallInner {
+    fn drop(&mut self) {
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if s.finished {
+            return;
+        }
+        s.finished = true;
+        if s.status == 0 || s.streaming {
+            // The client went away before the answer ended.
+            if s.status == 0 || s.error_code.is_none() {
+                s.status = 499;
+                s.error_code = Some("client_closed".into());
+            }
+        }
+        let closing = Closing::of(&mut s, self.metering.clone());
+        drop(s);
+        closing.detach();
+    }
+}
+
+/// The books of a finished call, ready to settle and commit.
+struct Closing {
+    metering: Option<Arc<Metering>>,
+    holds: Holds,
+    record: CallRecord,
+    charge: Option<LedgerEntry>,
+}
+
+impl Closing {
+    fn of(s: &mut CallState, metering: Option<Arc<Metering>>) -> Closing {
+        let holds = std::mem::take(&mut s.holds);
+        // A refused or failed request costs nothing.
+        if s.status >= 400 && s.status != 499 {
+            s.cost = 0;
+            s.usage = Usage::default();
+        }
+        s.steps.push(json!({
+            "step": "settle", "outcome": if s.status < 400 { "charged" } else { "released" },
+            "reserved_usd": micros_to_usd(s.reserved), "charged_usd": micros_to_usd(s.cost),
+        }));
+        let charge = holds
+            .reservation
+            .as_ref()
+            .filter(|r| r.credits_available().is_some() && s.cost > 0)
+            .and_then(|_| s.consumer.as_ref())
+            .map(|c| LedgerEntry::charge(c.clone(), s.request_id.clone(), s.cost));
+        let record = CallRecord {
+            request_id: s.request_id.clone(),
+            at: s.at,
+            consumer: s.consumer.clone(),
+            team: s.team.clone(),
+            key_id: s.key_id.clone(),
+            door: s.door.to_string(),
+            model: s.model.clone(),
+            provider: s.provider.clone(),
+            target_model: s.target_model.clone(),
+            attempts: std::mem::take(&mut s.attempts),
+            status: s.status,
+            error_code: s.error_code.clone(),
+            latency_ms: s.started.elapsed().as_millis() as u64,
+            upstream_latency_ms: s.upstream_latency_ms,
+            ttft_ms: s.ttft_ms,
+            input_tokens: s.usage.input,
+            output_tokens: s.usage.output,
+            cache_read_tokens: s.usage.cache_read,
+            cache_write_tokens: s.usage.cache_write,
+            reasoning_tokens: s.usage.reasoning,
+            cost_micros: s.cost,
+            reserved_micros: s.reserved,
+            cache: s.cache.map(str::to_string),
+            stream: s.stream,
+            client_ip: s.client_ip.take(),
+            user_agent: s.user_agent.take(),
+            steps: Value::Array(std::mem::take(&mut s.steps)),
+        };
+        Closing {
+            metering,
+            holds,
+            record,
+            charge,
+        }
+    }
+
+    fn entries(&mut self) -> Vec<Entry> {
+        let mut out = Vec::with_capacity(2);
+        if let Some(c) = self.charge.take() {
+            out.push(Entry::Charge(c));
+        }
+        out.push(Entry::Call(self.record.clone()));
+        out
+    }
+
+    fn metrics(&self) {
+        let r = &self.record;
+        let model = r.model.clone().unwrap_or_default();
+        let t = |kind: &'static str, n: u64| {
+            if n > 0 {
+                metrics::counter!(names::TOKENS_TOTAL, "model" => model.clone(), "kind" => kind)
+                    .increment(n);
+            }
+        };
+        t("input", r.input_tokens);
+        t("output", r.output_tokens);
+        t("cache_read", r.cache_read_tokens);
+        t("cache_write", r.cache_write_tokens);
+        t("reasoning", r.reasoning_tokens);
+        if r.cost_micros > 0 {
+            metrics::gauge!(names::COST_USD_TOTAL, "model" => model)
+                .increment(micros_to_usd(r.cost_micros));
+        }
+    }
+
+    /// Commits the record (waiting for the journal), then settles the holds in the
+    /// background: the client never waits on the limits backend.
+    async fn run(mut self) {
+        self.metrics();
+        let Some(metering) = self.metering.clone() else {
+            return;
+        };
+        let entries = self.entries();
+        metering.journal.commit(entries).await;
+        let (holds, record) = (std::mem::take(&mut self.holds), self.record);
+        if !holds.is_empty() {
+            spawn(settle(metering, holds, record));
+        }
+    }
+
+    /// Commits without waiting (a dropped call: nobody is waiting for it).
+    fn detach(mut self) {
+        self.metrics();
+        let Some(metering) = self.metering.clone() else {
+            return;
+        };
+        let entries = self.entries();
+        metering.journal.commit_detached(entries);
+        let (holds, record) = (std::mem::take(&mut self.holds), self.record);
+        if !holds.is_empty() {
+            spawn(settle(metering, holds, record));
+        }
+    }
+}
+
+fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn(task);
+        }
+        // Outside a runtime the holds release themselves on drop.
+        Err(_) => tracing::warn!("settlement outside a runtime; holds released on drop"),
+    }
+}
+
+/// Corrects tokens/min to what was used, frees concurrency, settles the reservation to
+/// the actual cost and raises the alerts that crossing thresholds calls for.
+async fn settle(metering: Arc<Metering>, mut holds: Holds, record: CallRecord) {
+    let tokens = record.input_tokens
+        + record.cache_read_tokens
+        + record.cache_write_tokens
+        + record.output_tokens;
+    for p in holds.permits.drain(..) {
+        metering.limiter.settle_tokens(&p, tokens).await;
+        metering.limiter.release(p).await;
+    }
+    let Some(r) = holds.reservation.take() else {
+        return;
+    };
+    let cost = record.cost_micros;
+    let settled = metering.limiter.settle(r, Spend::new(cost, tokens)).await;
+    metering.alert_thresholds(&settled.thresholds);
+    if let (Some(after), Some(floor), Some(consumer)) = (
+        settled.credit_balance,
+        holds.credits_floor,
+        &record.consumer,
+    ) && after < floor
+        && after + cost >= floor
+    {
+        metering.alerter.raise(AlertEvent {
+            kind: AlertKind::CreditsLow,
+            scope: consumer_scope(consumer),
+            period_key: Utc::now().format("%Y-%m-%dT%H").to_string(),
+            threshold_percent: None,
+            used_usd: None,
+            limit_usd: Some(micros_to_usd(floor)),
+            detail: json!({
+                "balance_usd": micros_to_usd(after),
+                "floor_usd": micros_to_usd(floor),
+            }),
+        });
+    }
+}
+
+/// The door a path belongs to, for records and error envelopes.
+pub fn door_of_path(path: &str) -> (Door, &'static str) {
+    if path.starts_with("/v1/messages") || path.starts_with("/v1/complete") {
+        (Door::Anthropic, "anthropic")
+    } else {
+        (Door::OpenAi, "openai")
+    }
+}
+
+/// Paths that are not calls: health checks and the caller's own metadata reads.
+fn is_unrecorded(path: &str) -> bool {
+    matches!(
+        path,
+        "/healthz" | "/readyz" | "/v1/models" | "/tollgate/v1/usage"
+    )
+}
+
+/// Middleware: gives every request its [`Call`], finishes it when the answer is
+/// whole, and turns the router's bare 405 into the door's envelope.
+pub async fn layer(
+    axum::extract::State(st): axum::extract::State<GatewayState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if is_unrecorded(&path) {
+        return next.run(req).await;
+    }
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(|| RequestId::generate().0, |r| r.0.clone());
+    let (door, door_name) = door_of_path(&path);
+    let call = Call::new(&request_id, door_name, st.metering.clone());
+    {
+        let mut s = call.state();
+        s.client_ip = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        s.user_agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
+    }
+    req.extensions_mut().insert(call.clone());
+    let method = req.method().to_string();
+    let headers = req.headers().clone();
+    let mut res = next.run(req).await;
+
+    if res.status() == http::StatusCode::METHOD_NOT_ALLOWED
+        && res.extensions().get::<ErrorCode>().is_none()
+    {
+        // The router's own 405 (no body): after the key check, as the contract orders.
+        let allow = res
+            .headers()
+            .get(http::header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let snapshot = st.live.snapshot.load();
+        let error = match crate::auth::authenticate(&snapshot, &headers) {
+            Err(e) => e,
+            Ok(caller) => {
+                call.set_caller(&caller);
+                GatewayError::MethodNotAllowed {
+                    method,
+                    path,
+                    allow: allow.clone(),
+                }
+            }
+        };
+        res = ApiError::new(door, error).into_response();
+        if !allow.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&allow)
+        {
+            res.headers_mut().insert(http::header::ALLOW, v);
+        }
+    }
+
+    let streaming = {
+        let mut s = call.state();
+        if s.status == 0 {
+            s.status = res.status().as_u16();
+        }
+        if s.error_code.is_none()
+            && let Some(code) = res.extensions().get::<ErrorCode>()
+        {
+            s.error_code = Some(code.0.to_string());
+        }
+        let h = res.headers_mut();
+        for (name, value) in s.headers.drain(..) {
+            h.insert(name, value);
+        }
+        s.streaming
+    };
+    if !streaming {
+        call.finish().await;
+    }
+    res
+}
