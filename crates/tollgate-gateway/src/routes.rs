@@ -29,12 +29,23 @@ pub fn router(state: GatewayState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(unknown_path)
         .layer(middleware::from_fn(observe))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             lifecycle::layer,
         ))
         .layer(middleware::from_fn(request_id::layer))
         .with_state(state)
+}
+
+/// A handler that panicked answers 500 in the OpenAI envelope (the lifecycle still
+/// records and settles the call); the process keeps serving.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::new(
+        Door::OpenAi,
+        GatewayError::Internal("a request handler panicked".into()),
+    )
+    .into_response()
 }
 
 async fn chat_completions(
