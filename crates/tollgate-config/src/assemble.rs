@@ -1,5 +1,9 @@
 //! The file's shape as deserialized, and its conversion into a [`Config`] with every
 //! semantic check that needs more than one resource.
+//!
+//! The checks run on [`Parts`]: whatever could be read. When the file has type errors,
+//! each section field and each resource is read on its own, so the semantic checks
+//! still run on everything else and both kinds of error are reported together.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,7 +16,9 @@ use crate::check::{Issue, check_alert, check_consumer, check_model, check_provid
 use crate::tree::join_path;
 use crate::{CacheBackend, Config, ServerConfig, StorageConfig};
 
-#[derive(Debug, Default, Deserialize)]
+// No `Debug` on the raw types: they hold the admin token, keys and URLs as written.
+
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
     #[serde(default)]
@@ -32,7 +38,7 @@ pub(crate) struct RawConfig {
 }
 
 /// The top level only, to find its errors without stopping at the first bad resource.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // read by serde only
 pub(crate) struct RawShape {
@@ -52,7 +58,24 @@ pub(crate) struct RawShape {
     alerts: Option<Vec<IgnoredAny>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Only a resource's `name`, read from a resource that has type errors elsewhere, so
+/// that references to it are not reported as unknown.
+#[derive(Deserialize)]
+pub(crate) struct NameOnly {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A section (`server`, `storage`) that can be read one field at a time.
+pub(crate) trait Section: Default {
+    /// Fields set in `other` that are unset here.
+    fn merge(&mut self, other: Self);
+    /// Record that the field `key` has a type error: checks that depend on it are
+    /// skipped rather than run against its default.
+    fn mark_unread(&mut self, key: &str);
+}
+
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawServer {
     #[serde(default)]
@@ -63,9 +86,26 @@ pub(crate) struct RawServer {
     pub admin_token: Option<String>,
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
+    /// Fields with type errors.
+    #[serde(skip)]
+    pub unread: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+impl Section for RawServer {
+    fn merge(&mut self, other: Self) {
+        self.listen = self.listen.take().or(other.listen);
+        self.admin_listen = self.admin_listen.take().or(other.admin_listen);
+        self.admin_token = self.admin_token.take().or(other.admin_token);
+        self.max_body_bytes = self.max_body_bytes.or(other.max_body_bytes);
+        self.unread.extend(other.unread);
+    }
+
+    fn mark_unread(&mut self, key: &str) {
+        self.unread.push(key.to_string());
+    }
+}
+
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStorage {
     #[serde(default)]
@@ -78,36 +118,159 @@ pub(crate) struct RawStorage {
     pub redis_failure_policy: Option<String>,
     #[serde(default)]
     pub redis_prefix: Option<String>,
+    /// Fields with type errors.
+    #[serde(skip)]
+    pub unread: Vec<String>,
+}
+
+impl Section for RawStorage {
+    fn merge(&mut self, other: Self) {
+        self.database = self.database.take().or(other.database);
+        self.redis = self.redis.take().or(other.redis);
+        self.cache = self.cache.take().or(other.cache);
+        self.redis_failure_policy = self
+            .redis_failure_policy
+            .take()
+            .or(other.redis_failure_policy);
+        self.redis_prefix = self.redis_prefix.take().or(other.redis_prefix);
+        self.unread.extend(other.unread);
+    }
+
+    fn mark_unread(&mut self, key: &str) {
+        self.unread.push(key.to_string());
+    }
+}
+
+/// One element of a resource list.
+pub(crate) enum Entry<T> {
+    Read(T),
+    /// It has type errors (reported on their own); its name, when readable, still
+    /// counts as declared.
+    Unread {
+        name: Option<String>,
+    },
+}
+
+impl<T: Named> Entry<T> {
+    fn read(&self) -> Option<&T> {
+        match self {
+            Entry::Read(t) => Some(t),
+            Entry::Unread { .. } => None,
+        }
+    }
+
+    fn name(&self) -> Option<&str> {
+        match self {
+            Entry::Read(t) => Some(t.name()),
+            Entry::Unread { name } => name.as_deref(),
+        }
+    }
+}
+
+/// Resources have names that others refer to.
+pub(crate) trait Named {
+    fn name(&self) -> &str;
+}
+
+macro_rules! named {
+    ($($t:ty),*) => {
+        $(impl Named for $t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+        })*
+    };
+}
+named!(ProviderSpec, ModelSpec, TeamSpec, ConsumerSpec, AlertSpec);
+
+/// Everything of the file that could be read.
+#[derive(Default)]
+pub(crate) struct Parts {
+    pub server: RawServer,
+    pub storage: RawStorage,
+    pub providers: Vec<Entry<ProviderSpec>>,
+    pub models: Vec<Entry<ModelSpec>>,
+    pub teams: Vec<Entry<TeamSpec>>,
+    pub consumers: Vec<Entry<ConsumerSpec>>,
+    pub alerts: Vec<Entry<AlertSpec>>,
+}
+
+impl From<RawConfig> for Parts {
+    fn from(raw: RawConfig) -> Self {
+        fn all<T>(list: Option<Vec<T>>) -> Vec<Entry<T>> {
+            list.unwrap_or_default()
+                .into_iter()
+                .map(Entry::Read)
+                .collect()
+        }
+        Parts {
+            server: raw.server.unwrap_or_default(),
+            storage: raw.storage.unwrap_or_default(),
+            providers: all(raw.providers),
+            models: all(raw.models),
+            teams: all(raw.teams),
+            consumers: all(raw.consumers),
+            alerts: all(raw.alerts),
+        }
+    }
 }
 
 /// Build the config and report every problem (paths from the file's root).
-pub(crate) fn assemble(raw: RawConfig) -> (Config, Vec<Issue>) {
+/// (The config is only meaningful when there are no issues and every part was read.)
+pub(crate) fn assemble(parts: Parts) -> (Config, Vec<Issue>) {
     let mut issues = Vec::new();
-    let server = server(raw.server.unwrap_or_default(), &mut issues);
-    let storage = storage(raw.storage.unwrap_or_default(), &mut issues);
+    let server = server(parts.server, &mut issues);
+    let storage = storage(parts.storage, &mut issues);
+    let resources = Resources {
+        providers: parts.providers,
+        models: parts.models,
+        teams: parts.teams,
+        consumers: parts.consumers,
+        alerts: parts.alerts,
+    };
+    check_resources(&resources, &mut issues);
+    fn read<T>(list: Vec<Entry<T>>) -> Vec<T> {
+        list.into_iter()
+            .filter_map(|e| match e {
+                Entry::Read(t) => Some(t),
+                Entry::Unread { .. } => None,
+            })
+            .collect()
+    }
     let config = Config {
         server,
         storage,
-        providers: raw.providers.unwrap_or_default(),
-        models: raw.models.unwrap_or_default(),
-        teams: raw.teams.unwrap_or_default(),
-        consumers: raw.consumers.unwrap_or_default(),
-        alerts: raw.alerts.unwrap_or_default(),
+        providers: read(resources.providers),
+        models: read(resources.models),
+        teams: read(resources.teams),
+        consumers: read(resources.consumers),
+        alerts: read(resources.alerts),
     };
-    check_resources(&config, &mut issues);
     (config, issues)
+}
+
+/// The resource lists of [`Parts`].
+struct Resources {
+    providers: Vec<Entry<ProviderSpec>>,
+    models: Vec<Entry<ModelSpec>>,
+    teams: Vec<Entry<TeamSpec>>,
+    consumers: Vec<Entry<ConsumerSpec>>,
+    alerts: Vec<Entry<AlertSpec>>,
 }
 
 fn server(raw: RawServer, issues: &mut Vec<Issue>) -> ServerConfig {
     let defaults = ServerConfig::default();
+    let unread = |field: &str| raw.unread.iter().any(|u| u == field);
     let mut addr = |field: &str, value: Option<String>, default: SocketAddr| match value {
+        None if unread(field) => None,
         None => Some(default),
+        // The value is not repeated: it may be a secret pasted into the wrong field.
         Some(v) => match v.trim().parse::<SocketAddr>() {
             Ok(a) => Some(a),
             Err(_) => {
                 issues.push(Issue::new(
                     format!("server.{field}"),
-                    format!("invalid address `{v}`: expected IP:PORT, e.g. 127.0.0.1:8080"),
+                    "invalid address: expected IP:PORT, e.g. 127.0.0.1:8080",
                 ));
                 None
             }
@@ -180,7 +343,10 @@ fn storage(raw: RawStorage, issues: &mut Vec<Issue>) -> StorageConfig {
             }
         },
     };
-    if cache == CacheBackend::Redis && raw.redis.is_none() {
+    if cache == CacheBackend::Redis
+        && raw.redis.is_none()
+        && !raw.unread.iter().any(|u| u == "redis")
+    {
         issues.push(Issue::new(
             "storage.cache",
             "`redis` needs storage.redis to be set",
@@ -226,7 +392,7 @@ pub(crate) fn parse_cache(text: &str) -> Result<CacheBackend, String> {
         _ => {}
     }
     let Some(addr) = strip_prefix_ci(text, "memcached://") else {
-        return Err(format!("unknown cache `{text}`: {EXPECTED}"));
+        return Err(format!("unknown cache backend: {EXPECTED}"));
     };
     let addr = addr.strip_suffix('/').unwrap_or(addr);
     let valid = match addr.rsplit_once(':') {
@@ -244,79 +410,87 @@ pub(crate) fn parse_cache(text: &str) -> Result<CacheBackend, String> {
     if valid {
         Ok(CacheBackend::Memcached(text.to_string()))
     } else {
-        Err(format!("invalid memcached address `{text}`: {EXPECTED}"))
+        Err(format!("invalid memcached address: {EXPECTED}"))
     }
 }
 
-fn check_resources(c: &Config, issues: &mut Vec<Issue>) {
-    let provider_names = names(c.providers.iter().map(|p| p.name.as_str()));
-    let model_names = names(c.models.iter().map(|m| m.name.as_str()));
-    let team_names = names(c.teams.iter().map(|t| t.name.as_str()));
+/// Cross-resource checks. Unread entries are not checked, but their names count as
+/// declared (a reference to them is not "unknown") and as taken (for duplicates).
+fn check_resources(c: &Resources, issues: &mut Vec<Issue>) {
+    let provider_names = names(&c.providers);
+    let model_names = names(&c.models);
+    let team_names = names(&c.teams);
     let provider_exists = |n: &str| provider_names.contains_key(n);
     let model_exists = |n: &str| model_names.contains_key(n);
     let team_exists = |n: &str| team_names.contains_key(n);
 
-    let mut section = |name: &str, found: Vec<Vec<Issue>>| {
+    let mut section = |name: &str, found: Vec<Option<Vec<Issue>>>| {
         for (i, list) in found.into_iter().enumerate() {
             let at = format!("{name}[{i}]");
             issues.extend(
                 list.into_iter()
+                    .flatten()
                     .map(|issue| Issue::new(join_path(&at, &issue.path), issue.message)),
             );
         }
     };
     section(
         "providers",
-        c.providers.iter().map(check_provider).collect(),
+        c.providers
+            .iter()
+            .map(|e| e.read().map(check_provider))
+            .collect(),
     );
     section(
         "models",
         c.models
             .iter()
-            .map(|m| check_model(m, &provider_exists, &model_exists))
+            .map(|e| {
+                e.read()
+                    .map(|m| check_model(m, &provider_exists, &model_exists))
+            })
             .collect(),
     );
-    section("teams", c.teams.iter().map(check_team).collect());
+    section(
+        "teams",
+        c.teams.iter().map(|e| e.read().map(check_team)).collect(),
+    );
     section(
         "consumers",
         c.consumers
             .iter()
-            .map(|x| check_consumer(x, &team_exists, &model_exists))
+            .map(|e| {
+                e.read()
+                    .map(|x| check_consumer(x, &team_exists, &model_exists))
+            })
             .collect(),
     );
-    section("alerts", c.alerts.iter().map(check_alert).collect());
+    section(
+        "alerts",
+        c.alerts.iter().map(|e| e.read().map(check_alert)).collect(),
+    );
 
-    duplicates(
-        "provider",
-        "providers",
-        c.providers.iter().map(|p| &p.name),
-        issues,
-    );
-    duplicates("model", "models", c.models.iter().map(|m| &m.name), issues);
-    duplicates("team", "teams", c.teams.iter().map(|t| &t.name), issues);
-    duplicates(
-        "consumer",
-        "consumers",
-        c.consumers.iter().map(|x| &x.name),
-        issues,
-    );
-    duplicates("alert", "alerts", c.alerts.iter().map(|a| &a.name), issues);
+    duplicates("provider", "providers", &c.providers, issues);
+    duplicates("model", "models", &c.models, issues);
+    duplicates("team", "teams", &c.teams, issues);
+    duplicates("consumer", "consumers", &c.consumers, issues);
+    duplicates("alert", "alerts", &c.alerts, issues);
 
     // A key identifies one consumer: the same key on two consumers is ambiguous.
     let mut owner: HashMap<&str, usize> = HashMap::new();
     for (ci, consumer) in c.consumers.iter().enumerate() {
+        let Some(consumer) = consumer.read() else {
+            continue;
+        };
         for (ki, key) in consumer.api_keys.iter().enumerate() {
             if key.is_empty() {
                 continue;
             }
             match owner.get(key.as_str()) {
                 Some(&first) if first != ci => {
-                    let other = c.consumers.get(first).map_or("", |x| x.name.as_str());
                     issues.push(Issue::new(
                         format!("consumers[{ci}].api_keys[{ki}]"),
-                        format!(
-                            "API key is already used by consumer `{other}` (consumers[{first}])"
-                        ),
+                        format!("API key is already used by consumers[{first}]"),
                     ));
                 }
                 Some(_) => {}
@@ -328,29 +502,30 @@ fn check_resources(c: &Config, issues: &mut Vec<Issue>) {
     }
 }
 
-fn names<'a>(it: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {
+/// Each declared name and the index of its first declaration.
+fn names<T: Named>(list: &[Entry<T>]) -> HashMap<&str, usize> {
     let mut out = HashMap::new();
-    for (i, n) in it.enumerate() {
-        out.entry(n).or_insert(i);
+    for (i, e) in list.iter().enumerate() {
+        if let Some(n) = e.name() {
+            out.entry(n).or_insert(i);
+        }
     }
     out
 }
 
-fn duplicates<'a>(
-    what: &str,
-    section: &str,
-    names: impl Iterator<Item = &'a String>,
-    issues: &mut Vec<Issue>,
-) {
+/// A name declared twice. (The name is not repeated in the message: the position
+/// points at it, and a value is never quoted back.)
+fn duplicates<T: Named>(what: &str, section: &str, list: &[Entry<T>], issues: &mut Vec<Issue>) {
     let mut first: HashMap<&str, usize> = HashMap::new();
-    for (i, name) in names.enumerate() {
+    for (i, e) in list.iter().enumerate() {
+        let Some(name) = e.name() else { continue };
         if name.trim().is_empty() {
             continue;
         }
-        match first.get(name.as_str()) {
+        match first.get(name) {
             Some(f) => issues.push(Issue::new(
                 format!("{section}[{i}].name"),
-                format!("duplicate {what} name `{name}` (first declared at {section}[{f}])"),
+                format!("duplicate {what} name (first declared at {section}[{f}])"),
             )),
             None => {
                 first.insert(name, i);

@@ -1,7 +1,9 @@
 //! Semantic checks of single resources, shared by the config loader and the admin API.
 //!
 //! Paths in an [`Issue`] are relative to the resource (`targets[0].provider`); an empty
-//! path means the resource itself. Messages never repeat secrets (API keys, secrets).
+//! path means the resource itself. Messages never quote a value from the resource (a
+//! secret pasted into the wrong field would be repeated into logs and terminals): the
+//! path says which value, and for a file the position points at it.
 
 use std::collections::HashMap;
 
@@ -96,7 +98,7 @@ pub fn check_model(
         } else if !provider_exists(&t.provider) {
             out.push(Issue::new(
                 format!("{at}.provider"),
-                format!("unknown provider `{}`", t.provider),
+                "names no declared provider",
             ));
         }
         if t.model.trim().is_empty() {
@@ -112,11 +114,11 @@ pub fn check_model(
         if f == &m.name {
             out.push(Issue::new(at, "a model cannot fall back to itself"));
         } else if !model_exists(f) {
-            out.push(Issue::new(at, format!("unknown model `{f}`")));
+            out.push(Issue::new(at, "names no declared model"));
         } else if let Some(first) = seen.get(f.as_str()) {
             out.push(Issue::new(
                 at,
-                format!("`{f}` is already listed at fallbacks[{first}]"),
+                format!("is already listed at fallbacks[{first}]"),
             ));
         }
         seen.entry(f.as_str()).or_insert(i);
@@ -168,7 +170,7 @@ pub fn check_consumer(
         if team.is_empty() {
             out.push(Issue::new("team", EMPTY));
         } else if !team_exists(team) {
-            out.push(Issue::new("team", format!("unknown team `{team}`")));
+            out.push(Issue::new("team", "names no declared team"));
         }
     }
     check_keys("api_keys", &c.api_keys, &mut out);
@@ -191,7 +193,7 @@ pub fn check_consumer(
             if !model_exists(m) {
                 out.push(Issue::new(
                     format!("models[{i}]"),
-                    format!("unknown model `{m}`"),
+                    "names no declared model",
                 ));
             }
         }

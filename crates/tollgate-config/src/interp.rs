@@ -172,9 +172,8 @@ fn expand_into(
         if name.is_empty() {
             errors.push(ValueError {
                 offset: base + i,
-                message: format!(
-                    "invalid variable reference `{whole}`: a variable name starts with a letter or `_` (write `$${{` for a literal `${{`)"
-                ),
+                // The text is not quoted: it may be a value pasted where a name belongs.
+                message: "invalid variable reference: a variable name starts with a letter or `_` (write `$${` for a literal `${`)".into(),
             });
             out.push_str(whole);
         } else if rest.is_empty() {
@@ -209,8 +208,9 @@ fn expand_into(
         } else {
             errors.push(ValueError {
                 offset: base + i,
+                // Only the name is quoted: what follows it may be a value.
                 message: format!(
-                    "invalid variable reference `{whole}`: expected `${{NAME}}` or `${{NAME:-default}}`"
+                    "invalid variable reference to `{name}`: expected `${{NAME}}` or `${{NAME:-default}}`"
                 ),
             });
             out.push_str(whole);
@@ -374,11 +374,14 @@ mod tests {
         assert!(errs[0].message.contains("unterminated"));
         let (_, errs) = expand("${1X} ${A?x}", &env);
         assert_eq!(errs.len(), 2);
+        assert!(errs[0].message.starts_with("invalid variable reference: "));
+        assert!(!errs[0].message.contains("1X"));
         assert!(
-            errs[0]
+            errs[1]
                 .message
-                .contains("invalid variable reference `${1X}`")
+                .starts_with("invalid variable reference to `A`: ")
         );
+        assert!(!errs[1].message.contains("?x"));
         let deep = format!("{}x{}", "${M:-".repeat(50), "}".repeat(50));
         let (_, errs) = expand(&deep, &env);
         assert_eq!(errs.len(), 1);

@@ -10,15 +10,24 @@
 //! value can never change the document's structure. (The flip side: inside a flow
 //! collection, `[...]` or `{...}`, a reference must be quoted, `"${VAR}"`, because `{`
 //! and `}` are YAML indicators there; the syntax error says so.) An interpolated value is
-//! always a string, which typed fields parse: `max_body_bytes: ${MAX}` is a number. When deserialization fails, each
-//! section and each resource is deserialized on its own so that one bad resource does not
-//! hide the errors of the others; when it succeeds, all semantic checks run and all their
-//! findings are reported.
+//! always a string, which typed fields parse: `max_body_bytes: ${MAX}` is a number.
+//!
+//! Every error is reported at once, in file order: when deserialization fails, each field
+//! of `server` and `storage` and each resource is deserialized on its own, so that one bad
+//! value does not hide the others, and the semantic checks still run on everything that
+//! could be read (a file with anchors/aliases can only be read whole: there, type errors
+//! stop at the first one).
+//!
+//! No message quotes a value of the file (a secret pasted into the wrong field,
+//! `kind: sk-…`, would be repeated into terminals and logs): the position and path say
+//! which value, enum fields list what they accept, and `${VAR}` errors name the variable.
+//! The config types redact their secrets in `Debug`.
 
 mod assemble;
 mod check;
 mod interp;
 mod load;
+mod redact;
 mod text;
 mod tree;
 
@@ -43,7 +52,8 @@ pub struct Config {
     pub alerts: Vec<AlertSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` is written by hand: it prints `admin_token` as `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// The gateway listener.
     pub listen: SocketAddr,
@@ -75,7 +85,8 @@ impl Default for ServerConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` is written by hand: URL passwords print as `***`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StorageConfig {
     /// `sqlite://PATH` or `postgres://…` / `postgresql://…`.
     pub database: String,
@@ -108,8 +119,8 @@ impl Default for StorageConfig {
     }
 }
 
-/// Where cached responses live (`storage.cache`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where cached responses live (`storage.cache`). `Debug` masks a URL password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum CacheBackend {
     /// `memory` (the default).
     Memory,

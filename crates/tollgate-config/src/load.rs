@@ -5,12 +5,13 @@ use std::borrow::Cow;
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::{MessageFormatter, UserMessageFormatter};
-use tollgate_core::spec::{AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, TeamSpec};
 
-use crate::assemble::{RawConfig, RawServer, RawShape, RawStorage, assemble};
+use crate::assemble::{
+    Entry, NameOnly, Parts, RawConfig, RawServer, RawShape, RawStorage, Section, assemble,
+};
 use crate::interp::interpolate;
 use crate::text::{LineIndex, Rewrite};
-use crate::tree::{Kind, Segment, Tree, join_path};
+use crate::tree::{Kind, Node, Segment, Tree, join_path};
 use crate::{Config, ConfigError, ConfigErrors};
 
 /// An error located by a byte offset of the original text.
@@ -67,24 +68,9 @@ pub(crate) fn parse(
         .collect();
     let first_consequence = found.len();
 
-    match serde_saphyr::from_str::<Option<RawConfig>>(&rewrite.text) {
-        Ok(raw) => {
-            let (config, issues) = assemble(raw.unwrap_or_default());
-            if issues.is_empty() && found.is_empty() {
-                return Ok(config);
-            }
-            for issue in issues {
-                let offset = tree
-                    .resolve(&issue.path)
-                    .and_then(|n| tree.nodes.get(n))
-                    .map_or(0, |n| n.start);
-                found.push(Found {
-                    offset,
-                    path: issue.path,
-                    message: issue.message,
-                });
-            }
-        }
+    // Type errors, and what could be read in spite of them.
+    let parts = match serde_saphyr::from_str::<Option<RawConfig>>(&rewrite.text) {
+        Ok(raw) => Some(Parts::from(raw.unwrap_or_default())),
         Err(whole) => {
             let new_lines = LineIndex::new(&rewrite.text);
             let ctx = Ctx {
@@ -92,18 +78,40 @@ pub(crate) fn parse(
                 rewrite,
                 new_lines: &new_lines,
             };
-            let parts = if tree.has_alias {
+            if tree.has_alias {
                 // Resources may refer to anchors elsewhere: only the whole document can
-                // be deserialized.
-                Vec::new()
-            } else {
-                part_errors(&ctx)
-            };
-            if parts.is_empty() {
+                // be deserialized, so there is nothing to run the semantic checks on.
                 found.push(ctx.locate(&whole));
+                None
             } else {
-                found.extend(parts);
+                let mut errors = Vec::new();
+                let parts = read_parts(&ctx, &mut errors);
+                if errors.is_empty() {
+                    found.push(ctx.locate(&whole));
+                } else {
+                    found.extend(errors);
+                }
+                Some(parts)
             }
+        }
+    };
+
+    // Semantic errors of everything that was read, reported with the type errors.
+    if let Some(parts) = parts {
+        let (config, issues) = assemble(parts);
+        if issues.is_empty() && found.is_empty() {
+            return Ok(config);
+        }
+        for issue in issues {
+            let offset = tree
+                .resolve(&issue.path)
+                .and_then(|n| tree.nodes.get(n))
+                .map_or(0, |n| n.start);
+            found.push(Found {
+                offset,
+                path: issue.path,
+                message: issue.message,
+            });
         }
     }
 
@@ -216,79 +224,119 @@ impl Ctx<'_> {
         }
     }
 
-    /// Deserialize the node `node` alone, from a snippet that starts at the node's
-    /// line with whatever precedes the node on that line blanked out (one space per
-    /// character), so that lines and columns only shift by a known number of lines.
-    fn part<T: DeserializeOwned>(&self, node: usize) -> Option<Found> {
-        let n = self.tree.nodes.get(node)?;
-        let start = self.rewrite.start_to_new(n.start);
-        let end = self.rewrite.end_to_new(n.end).max(start);
+    /// Deserialize the file range `start..end` (a node, or a mapping entry from its
+    /// key) alone, from a snippet that starts at the range's line with whatever
+    /// precedes the range on that line blanked out (one space per character), so that
+    /// lines and columns only shift by a known number of lines.
+    fn read<T: DeserializeOwned>(&self, start: usize, end: usize) -> Result<T, Found> {
+        let start = self.rewrite.start_to_new(start);
+        let end = self.rewrite.end_to_new(end).max(start);
         let (line, _) = self.new_lines.position(start);
-        let line_start = self.new_lines.offset(line, 1)?;
         let text = &self.rewrite.text;
-        let mut snippet: String = text.get(line_start..start)?.chars().map(|_| ' ').collect();
-        snippet.push_str(text.get(start..end)?);
-        serde_saphyr::from_str::<T>(&snippet)
-            .err()
-            .map(|e| self.locate_shifted(&e, Some(line)))
+        let snippet = self.new_lines.offset(line, 1).and_then(|line_start| {
+            let mut snippet: String = text.get(line_start..start)?.chars().map(|_| ' ').collect();
+            snippet.push_str(text.get(start..end)?);
+            Some(snippet)
+        });
+        let Some(snippet) = snippet else {
+            let offset = self.rewrite.to_orig(start);
+            return Err(Found {
+                offset,
+                path: self
+                    .tree
+                    .node_at(offset)
+                    .map(|n| self.tree.path(n))
+                    .unwrap_or_default(),
+                message: "cannot be read".to_string(),
+            });
+        };
+        serde_saphyr::from_str::<T>(&snippet).map_err(|e| self.locate_shifted(&e, Some(line)))
+    }
+
+    fn read_node<T: DeserializeOwned>(&self, node: &Node) -> Result<T, Found> {
+        self.read(node.start, node.end)
+    }
+
+    /// A section read whole, or else field by field: every field's type error is
+    /// reported and every readable field kept.
+    fn section<T: Section + DeserializeOwned>(&self, node: &Node, errors: &mut Vec<Found>) -> T {
+        let whole = match self.read_node::<Option<T>>(node) {
+            Ok(v) => return v.unwrap_or_default(),
+            Err(e) => e,
+        };
+        errors.push(whole);
+        let mut out = T::default();
+        if node.kind != Kind::Map {
+            return out;
+        }
+        for child in node.children.iter().filter_map(|&c| self.tree.nodes.get(c)) {
+            let Some(key_start) = child.key_start else {
+                continue;
+            };
+            match self.read::<T>(key_start, child.end) {
+                Ok(field) => out.merge(field),
+                Err(e) => {
+                    errors.push(e);
+                    if let Segment::Key(key) = &child.segment {
+                        out.mark_unread(key);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A resource list read element by element: one bad element does not hide the
+    /// others, and the others still get their semantic checks.
+    fn entries<T: DeserializeOwned>(&self, node: &Node, errors: &mut Vec<Found>) -> Vec<Entry<T>> {
+        if node.kind != Kind::Seq {
+            return Vec::new();
+        }
+        node.children
+            .iter()
+            .filter_map(|&c| self.tree.nodes.get(c))
+            .map(|item| match self.read_node::<T>(item) {
+                Ok(t) => Entry::Read(t),
+                Err(e) => {
+                    errors.push(e);
+                    let name = self.read_node::<NameOnly>(item).ok().and_then(|n| n.name);
+                    Entry::Unread { name }
+                }
+            })
+            .collect()
     }
 }
 
-/// Errors of the top level, of `server` and `storage`, and of each resource on its own.
-fn part_errors(ctx: &Ctx<'_>) -> Vec<Found> {
-    let mut out = Vec::new();
+/// The parts of a file that does not deserialize as a whole: the top level, `server`
+/// and `storage` field by field, and each resource on its own. Errors go to `errors`.
+fn read_parts(ctx: &Ctx<'_>, errors: &mut Vec<Found>) -> Parts {
+    let mut parts = Parts::default();
     if let Err(e) = serde_saphyr::from_str::<Option<RawShape>>(&ctx.rewrite.text) {
-        out.push(ctx.locate(&e));
+        errors.push(ctx.locate(&e));
     }
     let tree = ctx.tree;
     let Some(root) = tree.root().and_then(|r| tree.nodes.get(r)) else {
-        return out;
+        return parts;
     };
     if root.kind != Kind::Map {
-        return out;
+        return parts;
     }
-    for &section in &root.children {
-        let Some(node) = tree.nodes.get(section) else {
-            continue;
-        };
+    for node in root.children.iter().filter_map(|&s| tree.nodes.get(s)) {
         let Segment::Key(key) = &node.segment else {
             continue;
         };
-        let items = || -> Vec<usize> {
-            if node.kind == Kind::Seq {
-                node.children.clone()
-            } else {
-                Vec::new()
-            }
-        };
-        let errs: Vec<Option<Found>> = match key.as_str() {
-            "server" => vec![ctx.part::<Option<RawServer>>(section)],
-            "storage" => vec![ctx.part::<Option<RawStorage>>(section)],
-            "providers" => items()
-                .into_iter()
-                .map(|i| ctx.part::<ProviderSpec>(i))
-                .collect(),
-            "models" => items()
-                .into_iter()
-                .map(|i| ctx.part::<ModelSpec>(i))
-                .collect(),
-            "teams" => items()
-                .into_iter()
-                .map(|i| ctx.part::<TeamSpec>(i))
-                .collect(),
-            "consumers" => items()
-                .into_iter()
-                .map(|i| ctx.part::<ConsumerSpec>(i))
-                .collect(),
-            "alerts" => items()
-                .into_iter()
-                .map(|i| ctx.part::<AlertSpec>(i))
-                .collect(),
-            _ => Vec::new(),
-        };
-        out.extend(errs.into_iter().flatten());
+        match key.as_str() {
+            "server" => parts.server = ctx.section::<RawServer>(node, errors),
+            "storage" => parts.storage = ctx.section::<RawStorage>(node, errors),
+            "providers" => parts.providers = ctx.entries(node, errors),
+            "models" => parts.models = ctx.entries(node, errors),
+            "teams" => parts.teams = ctx.entries(node, errors),
+            "consumers" => parts.consumers = ctx.entries(node, errors),
+            "alerts" => parts.alerts = ctx.entries(node, errors),
+            _ => {}
+        }
     }
-    out
+    parts
 }
 
 /// The error itself, without snippet or alias wrappers.
@@ -303,16 +351,21 @@ fn innermost(err: &serde_saphyr::Error) -> &serde_saphyr::Error {
     }
 }
 
-/// A one-line message without location suffixes.
+/// A one-line message without location suffixes, that never quotes a value of the
+/// file: a secret pasted into the wrong field (`kind: sk-…`) must not be repeated into
+/// a terminal or a log. The position and path say which value is meant. Keys (field
+/// names) are quoted; they are names, not values. Variants not known to carry no
+/// value get a generic message.
 fn message(err: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
     let text: Cow<'_, str> = match err {
-        serde_saphyr::Error::Unexpected { expected, .. } => match *expected {
+        E::Unexpected { expected, .. } => match *expected {
             "sequence start" => "expected a list".into(),
             "mapping start" => "expected a mapping (`key: value` pairs)".into(),
             "string scalar" | "scalar" => "expected a single value, not a list or mapping".into(),
             other => format!("expected {other}").into(),
         },
-        serde_saphyr::Error::InvalidScalar { ty, .. } => match *ty {
+        E::InvalidScalar { ty, .. } => match *ty {
             "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
                 "expected a non-negative integer".into()
             }
@@ -321,10 +374,96 @@ fn message(err: &serde_saphyr::Error) -> String {
             "bool" | "boolean" => "expected true or false".into(),
             other => format!("invalid {other}").into(),
         },
-        serde_saphyr::Error::SerdeMissingField { field, .. } => {
-            format!("missing required field `{field}`").into()
+        E::SerdeMissingField { field, .. } => format!("missing required field `{field}`").into(),
+        E::ExternallyTaggedEnumExpectedScalarOrMapping { .. } => {
+            "expected a single value, not a list or mapping".into()
         }
-        other => UserMessageFormatter.format_message(other),
+        E::SerdeUnknownVariant { expected, .. } => {
+            format!("unknown value, expected one of {}", expected.join(", ")).into()
+        }
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            if expected.is_empty() {
+                format!("unknown field `{field}`, there are no fields").into()
+            } else {
+                format!(
+                    "unknown field `{field}`, expected one of {}",
+                    expected.join(", ")
+                )
+                .into()
+            }
+        }
+        E::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        } => match value_kind(unexpected) {
+            Some(kind) => format!("invalid type: expected {expected}, found {kind}").into(),
+            None => format!("invalid type: expected {expected}").into(),
+        },
+        E::SerdeInvalidValue { expected, .. } => {
+            format!("invalid value: expected {expected}").into()
+        }
+        E::NonFiniteFloat { .. } => "expected a finite number".into(),
+        E::QuotingRequired { .. } => "this value must be quoted".into(),
+        E::TaggedEnumMismatch { target, .. } => {
+            format!("the tag does not name a value of {target}").into()
+        }
+        // Messages made of the error's kind, numbers and keys only.
+        E::Eof { .. }
+        | E::MultipleDocuments { .. }
+        | E::MergeValueNotMapOrSeqOfMaps { .. }
+        | E::MergeKeyNotAllowed { .. }
+        | E::InvalidBinaryBase64 { .. }
+        | E::BinaryNotUtf8 { .. }
+        | E::TaggedScalarCannotDeserializeIntoString { .. }
+        | E::UnexpectedSequenceEnd { .. }
+        | E::UnexpectedMappingEnd { .. }
+        | E::InvalidBooleanStrict { .. }
+        | E::InvalidCharNull { .. }
+        | E::InvalidCharNotSingleScalar { .. }
+        | E::NullIntoString { .. }
+        | E::BytesNotSupportedMissingBinaryTag { .. }
+        | E::UnexpectedValueForUnit { .. }
+        | E::ExpectedEmptyMappingForUnitStruct { .. }
+        | E::UnexpectedContainerEndWhileSkippingNode { .. }
+        | E::ExpectedStringKeyForExternallyTaggedEnum { .. }
+        | E::UnexpectedValueForUnitEnumVariant { .. }
+        | E::InvalidUtf8Input
+        | E::AliasReplayCounterOverflow { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. }
+        | E::FoldedBlockScalarMustIndentContent { .. }
+        | E::RecursiveReferencesRequireWeakTypes { .. }
+        | E::SerdeInvalidLength { .. }
+        | E::UnexpectedContainerEndWhileReadingKeyNode { .. }
+        | E::DuplicateMappingKey { .. }
+        | E::ExpectedMappingEndAfterEnumVariantValue { .. }
+        | E::ContainerEndMismatch { .. }
+        | E::UnknownAnchor { .. }
+        | E::UnsupportedIncludeForm { .. }
+        | E::CannotBorrowTransformedString { .. }
+        | E::IndentationError { .. } => UserMessageFormatter.format_message(err),
+        // Free text (custom serde messages, hooks, includes, properties) may quote the
+        // value; say only that the value is wrong.
+        _ => "invalid value".into(),
     };
     text.into_owned()
+}
+
+/// The kind of value serde says it found (`string "…"` → `a string`), without the value.
+fn value_kind(unexpected: &str) -> Option<&'static str> {
+    let head = unexpected.split(['`', '"']).next().unwrap_or("").trim();
+    Some(match head {
+        "boolean" => "true or false",
+        "integer" => "an integer",
+        "floating point" => "a number",
+        "string" | "character" => "a string",
+        "sequence" => "a list",
+        "map" => "a mapping",
+        "unit value" | "null" | "Option value" => "an empty value",
+        _ => return None,
+    })
 }
