@@ -1,28 +1,44 @@
-//! Admin authentication: the configured admin token, or a console session token
-//! (as a bearer token or the `tollgate_session` cookie).
+//! Admin authentication and authorization: the configured admin token (which acts as
+//! the `admin` role), or a console session token (as a bearer token or the
+//! `tollgate_session` cookie) carrying its user's role. Every protected route goes
+//! through [`require_admin`], which also checks the role against the request.
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use crate::error::AdminError;
+use crate::roles::{Access, Role};
 use crate::state::AdminState;
 
 pub const SESSION_COOKIE: &str = "tollgate_session";
 
-fn bearer(req: &Request) -> Option<String> {
-    let v = req
-        .headers()
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+/// Who is calling, put in the request's extensions for handlers (e.g. `Extension<Caller>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The console user; `None` for the admin token.
+    pub user: Option<String>,
+    pub role: Role,
+    /// A developer's consumer.
+    pub consumer: Option<String>,
+}
+
+impl Caller {
+    /// A name for logs and messages.
+    pub fn name(&self) -> &str {
+        self.user.as_deref().unwrap_or("admin token")
+    }
+}
+
+fn bearer(headers: &http::HeaderMap) -> Option<String> {
+    let v = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let v = v.trim();
     (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim().to_string())
 }
 
-fn cookie(req: &Request) -> Option<String> {
-    req.headers()
+fn cookie(headers: &http::HeaderMap) -> Option<String> {
+    headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -33,19 +49,63 @@ fn cookie(req: &Request) -> Option<String> {
         })
 }
 
-/// Middleware guarding every admin resource.
-pub async fn require_admin(State(st): State<AdminState>, req: Request, next: Next) -> Response {
-    let Some(token) = bearer(&req).or_else(|| cookie(&req)) else {
-        return AdminError::Unauthorized.into_response();
-    };
+/// The token a request presents: the bearer token, else the session cookie.
+pub(crate) fn presented_token(headers: &http::HeaderMap) -> Option<String> {
+    bearer(headers).or_else(|| cookie(headers))
+}
+
+/// Resolves the token to a caller. A session whose stored role this build does not
+/// know gets no rights (403), rather than some default.
+async fn authenticate(st: &AdminState, headers: &http::HeaderMap) -> Result<Caller, AdminError> {
+    let token = presented_token(headers).ok_or(AdminError::Unauthorized)?;
     if let Some(admin) = &st.admin_token
         && bool::from(admin.as_bytes().ct_eq(token.as_bytes()))
     {
-        return next.run(req).await;
+        return Ok(Caller {
+            user: None,
+            role: Role::Admin,
+            consumer: None,
+        });
     }
-    match st.store.session_user(&token).await {
-        Ok(Some(_)) => next.run(req).await,
-        Ok(None) => AdminError::Unauthorized.into_response(),
-        Err(e) => AdminError::Store(e).into_response(),
+    let user = st
+        .store
+        .session_user(&token)
+        .await?
+        .ok_or(AdminError::Unauthorized)?;
+    let role = user
+        .role
+        .parse::<Role>()
+        .map_err(|e| AdminError::Forbidden(format!("User `{}` has an {e}", user.username)))?;
+    Ok(Caller {
+        user: Some(user.username),
+        role,
+        consumer: user.consumer,
+    })
+}
+
+/// Middleware guarding every admin resource: 401 without a valid token or session,
+/// 403 when the caller's role may not make this request (see [`Access`]).
+pub async fn require_admin(State(st): State<AdminState>, mut req: Request, next: Next) -> Response {
+    let caller = match authenticate(&st, req.headers()).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let access = {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or_else(|| req.uri().path(), MatchedPath::as_str);
+        Access::of(req.method(), route)
+    };
+    if !caller.role.may(access) {
+        return AdminError::Forbidden(format!(
+            "{} has the {} role; this request needs {}",
+            caller.name(),
+            caller.role,
+            access.needs()
+        ))
+        .into_response();
     }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
 }

@@ -10,6 +10,9 @@ use tollgate_store::StoreError;
 pub enum AdminError {
     #[error("Missing or invalid admin token or session")]
     Unauthorized,
+    /// Authenticated, but the caller's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{message}")]
     Invalid {
         message: String,
@@ -58,6 +61,7 @@ impl IntoResponse for AdminError {
                 "authentication_error",
                 "invalid_admin_token",
             ),
+            AdminError::Forbidden(_) => (StatusCode::FORBIDDEN, "permission_error", "forbidden"),
             AdminError::Invalid { .. } => (
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",

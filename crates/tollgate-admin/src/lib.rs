@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod openapi;
+pub mod roles;
 pub mod routes;
 pub mod snapshot;
 pub mod state;

@@ -8,7 +8,7 @@ use crate::routes;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tollgate admin API", description = "Manage providers, models, teams, consumers and keys. Authenticate with the admin token or a console session as `Authorization: Bearer`."),
+    info(title = "Tollgate admin API", description = "Manage providers, models, teams, consumers and keys. Authenticate with the admin token or a console session as `Authorization: Bearer`. Roles: `admin` (everything; the admin token acts as admin), `operator` (every resource but users), `viewer` (GET only), `developer` (nothing here: the developer portal). A role that may not make a request gets 403 `permission_error`."),
     paths(
         routes::healthz, routes::readyz, routes::metrics,
         routes::login, routes::logout,
@@ -19,6 +19,7 @@ use crate::routes;
         routes::list_keys, routes::create_key, routes::get_key, routes::revoke_key,
         routes::consumer_usage, routes::list_credits, routes::add_credits,
         routes::routing_state,
+        routes::list_users, routes::create_user, routes::get_user, routes::put_user, routes::delete_user,
     ),
     modifiers(&BearerAuth),
 )]

@@ -34,7 +34,7 @@ pub use error::StoreError;
 pub use keys::{KeyRecord, config_key_id, new_key_id};
 pub use ledger::{LedgerEntry, LedgerKind};
 pub use store::{Backend, Store};
-pub use users::User;
+pub use users::{ADMIN_ROLE, User, UserUpdate, UserWrite};
 
 use chrono::{DateTime, Utc};
 

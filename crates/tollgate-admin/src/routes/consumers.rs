@@ -64,8 +64,10 @@ impl AdminResource for ConsumerSpec {
             &|m| models.contains(m),
         ))
     }
-    /// A consumer's keys go with it.
+    /// Refused while developers are bound to it; a consumer's keys go with it.
     async fn before_delete(store: &Store, name: &str) -> Result<(), AdminError> {
+        let developers = store.users_of_consumer(name).await?;
+        resource::in_use("Consumer", name, &developers, "the developer users")?;
         store.delete_keys_of_consumer(name).await?;
         Ok(())
     }

@@ -10,6 +10,7 @@ mod routing;
 mod session;
 mod teams;
 mod usage;
+mod users;
 
 use axum::Router;
 use axum::middleware;
@@ -31,6 +32,7 @@ pub(crate) use routing::*;
 pub(crate) use session::*;
 pub(crate) use teams::*;
 pub(crate) use usage::*;
+pub(crate) use users::*;
 
 pub fn router(state: AdminState) -> Router {
     let protected = Router::new()
@@ -71,6 +73,11 @@ pub fn router(state: AdminState) -> Router {
             get(list_credits).post(add_credits),
         )
         .route("/admin/v1/routing", get(routing_state))
+        .route("/admin/v1/users", get(list_users).post(create_user))
+        .route(
+            "/admin/v1/users/{username}",
+            get(get_user).put(put_user).delete(delete_user),
+        )
         .route("/admin/v1/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()

@@ -10,7 +10,7 @@ use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::SESSION_COOKIE;
+use crate::auth::{SESSION_COOKIE, presented_token};
 use crate::error::AdminError;
 use crate::state::AdminState;
 
@@ -67,12 +67,9 @@ pub(crate) async fn logout(
     State(st): State<AdminState>,
     headers: http::HeaderMap,
 ) -> Result<http::StatusCode, AdminError> {
-    if let Some(token) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        st.store.delete_session(token.trim()).await?;
+    // The bearer token or the cookie, whichever authenticated the call.
+    if let Some(token) = presented_token(&headers) {
+        st.store.delete_session(&token).await?;
     }
     Ok(http::StatusCode::NO_CONTENT)
 }
