@@ -307,12 +307,31 @@ impl std::fmt::Debug for Redacted {
     }
 }
 
+/// A URL with its userinfo password and query string hidden (a base URL may carry
+/// `user:password@`; a webhook URL is itself a bearer secret past its host).
+struct UrlShape<'a>(&'a str);
+
+impl std::fmt::Debug for UrlShape<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("", self.0));
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let hidden = if rest.len() > authority.len() { "/***" } else { "" };
+        let userinfo = if authority.contains('@') { "***@" } else { "" };
+        if scheme.is_empty() {
+            write!(f, "\"{userinfo}{host}{hidden}\"")
+        } else {
+            write!(f, "\"{scheme}://{userinfo}{host}{hidden}\"")
+        }
+    }
+}
+
 impl std::fmt::Debug for ProviderSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderSpec")
             .field("name", &self.name)
             .field("kind", &self.kind)
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(UrlShape))
             .field("api_keys", &Redacted(self.api_keys.len()))
             .field("api_version", &self.api_version)
             .finish()
@@ -337,7 +356,7 @@ impl std::fmt::Debug for AlertSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AlertSpec")
             .field("name", &self.name)
-            .field("webhook", &self.webhook)
+            .field("webhook", &UrlShape(&self.webhook))
             .field("secret", &Redacted(usize::from(self.secret.is_some())))
             .finish()
     }
@@ -352,20 +371,20 @@ mod tests {
         let p = ProviderSpec {
             name: "p".into(),
             kind: ProviderKind::Openai,
-            base_url: None,
+            base_url: Some("https://user:pw-secret@proxy.example.com/v1".into()),
             api_keys: vec!["sk-very-secret".into()],
             api_version: None,
         };
         let a = AlertSpec {
             name: "a".into(),
-            webhook: "http://h".into(),
+            webhook: "https://hooks.slack.com/services/T0/B0/hook-secret".into(),
             secret: Some("hmac-secret".into()),
         };
         let text = format!("{p:?} {a:?}");
-        assert!(
-            !text.contains("sk-very-secret") && !text.contains("hmac-secret"),
-            "{text}"
-        );
+        for secret in ["sk-very-secret", "hmac-secret", "pw-secret", "hook-secret"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("proxy.example.com") && text.contains("hooks.slack.com"));
         assert!(text.contains("<1 redacted>"));
     }
 }
