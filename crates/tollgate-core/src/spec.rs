@@ -316,7 +316,11 @@ impl std::fmt::Debug for UrlShape<'_> {
         let (scheme, rest) = self.0.split_once("://").unwrap_or(("", self.0));
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let hidden = if rest.len() > authority.len() { "/***" } else { "" };
+        let hidden = if rest.len() > authority.len() {
+            "/***"
+        } else {
+            ""
+        };
         let userinfo = if authority.contains('@') { "***@" } else { "" };
         if scheme.is_empty() {
             write!(f, "\"{userinfo}{host}{hidden}\"")

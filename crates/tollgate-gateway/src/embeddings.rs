@@ -74,7 +74,7 @@ async fn run(
         return Err(GatewayError::ModelNotAllowed(model.name.clone()));
     }
     // Limits and budgets as for chat: the inputs' tokens are the whole cost.
-    let prompt_estimate = estimate_tokens(&request.input);
+    let prompt_estimate = estimate_tokens(&request.input).await;
     let plan = Plan::new(&snapshot, Some(&caller), model, Some(0), prompt_estimate);
     let servable = forward::candidates(st, &snapshot, &plan)
         .iter()
@@ -113,6 +113,7 @@ async fn run(
                 &success.cand.target.model,
                 wants_base64,
                 raw,
+                prompt_estimate,
             )
         });
     let answer = answer.map_err(|message| {
@@ -211,13 +212,15 @@ fn native_body(
 }
 
 /// The provider's answer as the client's: OpenAI's format, the encoding asked for, and
-/// usage (estimated when the provider gives none). `Err` describes a malformed answer.
+/// usage (`estimate`, the inputs' tokens counted at admission, when the provider gives
+/// none). `Err` describes a malformed answer.
 fn door_answer(
     request: &EmbeddingsRequest,
     format: WireFormat,
     upstream_model: &str,
     base64: bool,
     raw: &[u8],
+    estimate: u64,
 ) -> Result<EmbeddingsResponse, String> {
     let mut answer = match format {
         WireFormat::Gemini => {
@@ -248,21 +251,22 @@ fn door_answer(
         answer.model = upstream_model.to_string();
     }
     if answer.usage.as_ref().is_none_or(|u| u.prompt_tokens == 0) {
-        let n = estimate_tokens(&request.input);
         answer.usage = Some(EmbeddingUsage {
-            prompt_tokens: n,
-            total_tokens: n,
+            prompt_tokens: estimate,
+            total_tokens: estimate,
             extra: Default::default(),
         });
     }
     Ok(answer)
 }
 
-/// Prompt tokens of the inputs, with the gateway's tokenizer.
-fn estimate_tokens(input: &EmbeddingInput) -> u64 {
+/// Prompt tokens of the inputs, with the gateway's tokenizer: each text on its own, as
+/// the provider counts them, and off the async executor when they are large (a copy of
+/// the text is cheap next to tokenizing it).
+async fn estimate_tokens(input: &EmbeddingInput) -> u64 {
     match input {
-        EmbeddingInput::Text(s) => tokens::count(s),
-        EmbeddingInput::Texts(v) => v.iter().map(|s| tokens::count(s)).sum(),
+        EmbeddingInput::Text(s) => tokens::count_async(s.clone()).await,
+        EmbeddingInput::Texts(v) => tokens::count_all_async(v.clone()).await,
         EmbeddingInput::Tokens(t) => t.len() as u64,
         EmbeddingInput::TokenArrays(v) => v.iter().map(|t| t.len() as u64).sum(),
     }

@@ -20,6 +20,7 @@ use tollgate_core::error::broken_stream_event;
 use crate::chat::billed;
 use crate::forward::Candidate;
 use crate::lifecycle::Call;
+use crate::tokens;
 use crate::transcode::Transcoder;
 use crate::usage::{self, Usage};
 
@@ -79,17 +80,25 @@ impl Relay {
         out
     }
 
-    /// The usage to book: the upstream's, else the estimate and a count of the text
-    /// that was delivered; output capped at what was reserved.
-    fn book(&self) -> Usage {
+    /// The usage to book: the upstream's, else the estimate and `delivered_tokens` (a
+    /// count of the text that went out); output capped at what was reserved.
+    fn book(&self, delivered_tokens: u64) -> Usage {
         let (usage, cost) = billed(&self.cand, self.transcoder.usage(), || {
-            Usage::new(
-                self.spec.prompt_estimate,
-                usage::count_delivered(self.spec.door, &self.delivered.concat()),
-            )
+            Usage::new(self.spec.prompt_estimate, delivered_tokens)
         });
         self.call.set_usage(usage, cost);
         usage
+    }
+
+    /// The text delivered so far, when it has to be counted (no upstream usage).
+    fn delivered_text(&self) -> Option<String> {
+        match self.transcoder.usage() {
+            Some(u) if u.output > 0 || u.prompt_total() > 0 => None,
+            _ => Some(usage::delivered_text(
+                self.spec.door,
+                &self.delivered.concat(),
+            )),
+        }
     }
 
     /// OpenAI's usage chunk, for a client that asked for one when the upstream sent
@@ -119,7 +128,12 @@ impl Relay {
         } else {
             self.deliver(tail)
         };
-        let usage = self.book();
+        // Counting a large text runs off the async executor.
+        let delivered = match self.delivered_text() {
+            Some(text) => tokens::count_async(text).await,
+            None => 0,
+        };
+        let usage = self.book(delivered);
         if error_code.is_none() && self.held_done {
             let mut t = tail.to_vec();
             t.extend_from_slice(&self.usage_chunk(usage));
@@ -209,8 +223,16 @@ impl Drop for Relay {
     fn drop(&mut self) {
         if !self.ended {
             // The client went away: book what was delivered; the call finishes (as
-            // `client_closed`) when its last handle goes, right after this.
-            self.book();
+            // `client_closed`) when its last handle goes, right after this. Drop cannot
+            // wait, so a large text is estimated at four bytes a token.
+            let delivered = self.delivered_text().map_or(0, |text| {
+                if text.len() <= tokens::OFF_EXECUTOR_BYTES {
+                    tokens::count(&text)
+                } else {
+                    (text.len() as u64).div_ceil(4)
+                }
+            });
+            self.book(delivered);
         }
     }
 }

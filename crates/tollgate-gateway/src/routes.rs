@@ -88,8 +88,8 @@ async fn count_tokens(State(st): State<GatewayState>, headers: HeaderMap, body: 
         if !caller.may_use(&model) {
             return Err(GatewayError::ModelNotAllowed(model));
         }
-        let n =
-            crate::tokens::estimate_prompt(&pipeline::DoorRequest::Anthropic(Box::new(request)));
+        // Tokenized off the executor when large; the body limit above bounds the work.
+        let n = crate::tokens::estimate_anthropic_async(&request).await;
         Ok::<_, GatewayError>(Json(json!({"input_tokens": n})).into_response())
     }
     .await;

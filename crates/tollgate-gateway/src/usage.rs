@@ -123,6 +123,11 @@ fn push_str(out: &mut String, v: &Value) {
 
 /// Output tokens of the text in a door-format event stream (what was delivered).
 pub fn count_delivered(door: Door, bytes: &[u8]) -> u64 {
+    tokens::count(&delivered_text(door, bytes))
+}
+
+/// The text of a door-format event stream (what was delivered), for counting.
+pub fn delivered_text(door: Door, bytes: &[u8]) -> String {
     let mut parser = SseParser::new();
     let mut events = parser.push(bytes);
     events.extend(parser.finish());
@@ -150,7 +155,7 @@ pub fn count_delivered(door: Door, bytes: &[u8]) -> u64 {
             }
         }
     }
-    tokens::count(&text)
+    text
 }
 
 #[cfg(test)]

@@ -50,7 +50,6 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let initial_password = bootstrap_admin(&store).await?;
 
     let metering = Arc::new(start_metering(&config, &store, &data_dir).await?);
-    tollgate_gateway::tokens::warm_up();
 
     let live = Live::new();
     let snapshot = tollgate_admin::snapshot::load(&store).await?;
