@@ -625,29 +625,34 @@ impl Settlement {
         let record = CallRecord {
             request_id: self.ctx.request_id.clone(),
             at: self.ctx.at,
-            consumer: self.ctx.consumer.clone(),
-            key_id: self.ctx.key_id.clone(),
+            consumer: Some(self.ctx.consumer.clone()),
+            key_id: Some(self.ctx.key_id.clone()),
             team: self.ctx.team.clone(),
-            model: self.ctx.model.clone(),
+            door: "openai".to_string(),
+            model: Some(self.ctx.model.clone()),
             provider: self.provider.clone(),
             status: self.status,
             input_tokens: self.input_tokens,
             output_tokens: self.output_tokens,
             cost_micros: self.cost,
-            cached: self.cached,
+            cache: self.cached.then(|| "hit".to_string()),
             error_code: self.error_code.clone(),
             latency_ms: self.ctx.started.elapsed().as_millis() as u64,
-            ttfb_ms: self.ttfb_ms,
+            ttft_ms: self.ttfb_ms,
+            steps: Value::Array(Vec::new()),
+            ..CallRecord::default()
         };
+        let consumer = self.ctx.consumer.clone();
         if permit.is_none() && reservation.is_none() {
             // Nothing to settle with the limiter: just the record (never waits).
-            metering.journal.record(Entry::Call(record));
+            metering.journal.commit_detached(vec![Entry::Call(record)]);
             return;
         }
         let tokens = self.input_tokens + self.output_tokens;
         let cost = self.cost;
         let credits_floor = self.ticket.credits_floor;
         let task = async move {
+            let mut entries = Vec::with_capacity(2);
             if let Some(p) = permit {
                 metering.limiter.settle_tokens(&p, tokens).await;
                 metering.limiter.release(p).await;
@@ -662,7 +667,7 @@ impl Settlement {
                 {
                     metering.alerter.raise(AlertEvent {
                         kind: AlertKind::CreditsLow,
-                        scope: consumer_scope(&record.consumer),
+                        scope: consumer_scope(&consumer),
                         period_key: Utc::now().format("%Y-%m-%dT%H").to_string(),
                         threshold_percent: None,
                         used_usd: None,
@@ -674,14 +679,15 @@ impl Settlement {
                     });
                 }
                 if charged_credits && cost > 0 {
-                    metering.journal.record(Entry::Charge(LedgerEntry::charge(
-                        record.consumer.clone(),
+                    entries.push(Entry::Charge(LedgerEntry::charge(
+                        consumer.clone(),
                         record.request_id.clone(),
                         cost,
                     )));
                 }
             }
-            metering.journal.record(Entry::Call(record));
+            entries.push(Entry::Call(record));
+            metering.journal.commit_detached(entries);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(h) => {
