@@ -32,9 +32,9 @@ use tollgate_routing::{KeyOutcome, Outcome, RetryPolicy, TargetInfo, target_id};
 use tollgate_telemetry::names;
 
 use crate::admission::{self, Plan};
-use crate::journal::CallAttempt;
 use crate::lifecycle::Call;
 use crate::state::GatewayState;
+use tollgate_store::CallAttempt;
 
 /// Largest upstream error body read to find its message.
 const MAX_ERROR_BODY: usize = 64 * 1024;

@@ -37,9 +37,7 @@ use tollgate_core::money::{Micros, micros_to_usd};
 use tollgate_core::snapshot::Caller;
 use tollgate_core::{Door, GatewayError};
 use tollgate_limits::{Permit, Reservation, Spend};
-use tollgate_store::LedgerEntry;
-
-use crate::journal::{CallAttempt, FullCallRecord as CallRecord, FullEntry as Entry};
+use tollgate_store::{CallAttempt, CallRecord, Entry, LedgerEntry};
 use tollgate_telemetry::names;
 
 use crate::metering::{Metering, consumer_scope};
@@ -419,7 +417,12 @@ impl Closing {
             return;
         };
         let entries = self.entries();
-        metering.journal.commit(entries).await;
+        if let Err(e) = metering.journal.commit(entries).await {
+            // The log could not be written: the answer still goes out, and the loss
+            // is loud (the operator must look at the data directory's disk).
+            tracing::error!(error = %e, request_id = %self.record.request_id, "call record not journaled");
+            metrics::counter!("tollgate_journal_commit_failures_total").increment(1);
+        }
         let (holds, record) = (std::mem::take(&mut self.holds), self.record);
         if !holds.is_empty() {
             spawn(settle(metering, holds, record));

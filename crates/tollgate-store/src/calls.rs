@@ -1,42 +1,92 @@
-//! Usage events ("calls"): one row per request with what it consumed. The durable
-//! record behind usage documents and budgets; not configuration, so these writes never
-//! bump the revision.
+//! Call records: one row per request that reached the gateway listener, errors
+//! included, in PRODUCT.md's shape ("Call records, analytics and explain"). The durable
+//! record behind usage documents, budgets and analytics; not configuration, so these
+//! writes never bump the revision.
+//!
+//! Inserts use two fixed statements, one of [`CALLS_PER_STATEMENT`] rows and one of a
+//! single row: a batch is sent as full chunks of the first and a remainder of the
+//! second, so the SQL text never depends on the batch size and the connection's
+//! prepared-statement cache always hits (SQLite otherwise re-parses a long multi-row
+//! INSERT for every batch).
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use serde_json::Value;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row};
 use tollgate_core::money::Micros;
 
 use crate::error::StoreError;
 use crate::from_ms;
 use crate::store::{Store, opt_i64};
 
-/// What one request consumed. Times round-trip at millisecond precision.
-/// Serialisable so that the gateway can spool records to disk during an outage.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What one request was and what it consumed. Times round-trip at millisecond
+/// precision. Serialisable: the journal keeps records in a local log before the
+/// database has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CallRecord {
     /// The request's `x-request-id`; inserting the same id again is a no-op.
     pub request_id: String,
     pub at: DateTime<Utc>,
-    pub consumer: String,
-    pub key_id: String,
+    /// None for a request refused before a consumer was known (a 401).
+    pub consumer: Option<String>,
     pub team: Option<String>,
-    /// The model name the client asked for.
-    pub model: String,
+    /// The consumer key's id (never the key).
+    pub key_id: Option<String>,
+    /// The door the request came in by: `openai`, `anthropic`, `responses`, `service`,
+    /// `prompt_api` or `mcp`.
+    pub door: String,
+    /// The model as asked (or the service / prompt-API name); None when the body could
+    /// not be parsed.
+    pub model: Option<String>,
     /// The provider that answered (none when no upstream was reached).
     pub provider: Option<String>,
+    /// The provider's model name that answered.
+    pub target_model: Option<String>,
+    /// Every upstream attempt, in order (failover included).
+    pub attempts: Vec<CallAttempt>,
     /// The HTTP status the client got.
     pub status: u16,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cost_micros: Micros,
-    /// Answered from the response cache.
-    pub cached: bool,
     /// The error code of a failed request (`budget_exceeded`, `upstream_timeout`...).
     pub error_code: Option<String>,
     pub latency_ms: u64,
-    /// Time to the first byte of the answer, where there was one.
-    pub ttfb_ms: Option<u64>,
+    pub upstream_latency_ms: Option<u64>,
+    /// Time to the first token of a stream.
+    pub ttft_ms: Option<u64>,
+    /// Uncached input tokens.
+    pub input_tokens: u64,
+    /// Output tokens, reasoning included.
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// The part of `output_tokens` spent reasoning.
+    pub reasoning_tokens: u64,
+    pub cost_micros: Micros,
+    /// What was reserved against budgets and credits for it (0 if nothing).
+    pub reserved_micros: Micros,
+    /// The response cache's part: `hit`, `miss`, `bypass`, or None when not cached.
+    pub cache: Option<String>,
+    pub stream: bool,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The explain trail: a JSON array of steps.
+    pub steps: Value,
+}
+
+/// One upstream attempt of a call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallAttempt {
+    pub provider: String,
+    pub target_model: String,
+    /// The upstream's HTTP status, if it answered.
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    /// Why the attempt failed (`rejected`, `key_dead`, `throttled`, `timeout`,
+    /// `transient`, `stream_broken`); None when it succeeded.
+    pub reason: Option<String>,
+    pub latency_ms: u64,
 }
 
 /// Whose usage to add up.
@@ -52,17 +102,47 @@ pub enum UsageScope {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UsageTotals {
     pub requests: u64,
+    /// Every input-side token: uncached input, cache reads and cache writes.
     pub input_tokens: u64,
+    /// Output tokens, reasoning included.
     pub output_tokens: u64,
+    /// The parts of `input_tokens` read from and written to the provider's cache.
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// The part of `output_tokens` spent reasoning.
+    pub reasoning_tokens: u64,
     pub cost_micros: Micros,
 }
 
-const CALL_COLUMNS: &str = "request_id, at, consumer, key_id, team, model, provider, status, \
-     input_tokens, output_tokens, cost_micros, cached, error_code, latency_ms, ttfb_ms";
-const CALL_COLUMN_COUNT: usize = 15;
-/// Rows per INSERT statement: 64 * 15 = 960 bind parameters, far below both engines'
-/// limits.
-const CALLS_PER_STATEMENT: usize = 64;
+const CALL_COLUMNS: &str = "request_id, at, consumer, team, key_id, door, model, provider, \
+     target_model, attempts, status, error_code, latency_ms, upstream_latency_ms, ttft_ms, \
+     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, \
+     cost_micros, reserved_micros, cache, stream, client_ip, user_agent, steps";
+const CALL_COLUMN_COUNT: usize = 27;
+/// Rows of the large fixed INSERT: 64 * 27 = 1,728 bind parameters, far below both
+/// engines' limits.
+pub const CALLS_PER_STATEMENT: usize = 64;
+
+static INSERT_MANY: LazyLock<String> = LazyLock::new(|| {
+    multi_row_insert(
+        "calls",
+        CALL_COLUMNS,
+        CALL_COLUMN_COUNT,
+        CALLS_PER_STATEMENT,
+        "ON CONFLICT (request_id) DO NOTHING",
+    )
+});
+static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
+    multi_row_insert(
+        "calls",
+        CALL_COLUMNS,
+        CALL_COLUMN_COUNT,
+        1,
+        "ON CONFLICT (request_id) DO NOTHING",
+    )
+});
+static SELECT_CALL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CALL_COLUMNS} FROM calls WHERE request_id = $1"));
 
 /// `u64` counters are stored as BIGINT; values past `i64::MAX` cannot occur in
 /// practice and are clamped rather than failing a whole batch.
@@ -73,6 +153,20 @@ pub(crate) fn to_i64(v: u64) -> i64 {
 /// Negative values cannot be written through this API; a corrupt row reads as 0.
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
+}
+
+/// PostgreSQL refuses NUL in TEXT, and a row it refuses would block the journal
+/// behind it; a client can put one in a model name. Replaced on both engines alike.
+pub(crate) fn text(s: &str) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{FFFD}")
+    } else {
+        s.to_string()
+    }
+}
+
+fn opt_text(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(text)
 }
 
 /// `INSERT INTO {table} ({columns}) VALUES ($1, ..), (..) {suffix}` for `rows` rows of
@@ -108,91 +202,168 @@ pub(crate) fn multi_row_insert(
     sql
 }
 
+/// What a call must have to be stored.
+pub(crate) fn validate_call(c: &CallRecord) -> Result<(), StoreError> {
+    if c.request_id.is_empty() {
+        return Err(StoreError::InvalidInput(
+            "a call needs a request id".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
+
+fn bind_call<'q>(q: AnyQuery<'q>, c: &CallRecord) -> Result<AnyQuery<'q>, StoreError> {
+    let attempts = serde_json::to_string(&c.attempts)
+        .map_err(|e| StoreError::InvalidInput(format!("call attempts: {e}")))?;
+    let steps = serde_json::to_string(&c.steps)
+        .map_err(|e| StoreError::InvalidInput(format!("call steps: {e}")))?;
+    Ok(q.bind(text(&c.request_id))
+        .bind(c.at.timestamp_millis())
+        .bind(opt_text(&c.consumer))
+        .bind(opt_text(&c.team))
+        .bind(opt_text(&c.key_id))
+        .bind(text(&c.door))
+        .bind(opt_text(&c.model))
+        .bind(opt_text(&c.provider))
+        .bind(opt_text(&c.target_model))
+        .bind(text(&attempts))
+        .bind(i64::from(c.status))
+        .bind(opt_text(&c.error_code))
+        .bind(to_i64(c.latency_ms))
+        .bind(c.upstream_latency_ms.map(to_i64))
+        .bind(c.ttft_ms.map(to_i64))
+        .bind(to_i64(c.input_tokens))
+        .bind(to_i64(c.output_tokens))
+        .bind(to_i64(c.cache_read_tokens))
+        .bind(to_i64(c.cache_write_tokens))
+        .bind(to_i64(c.reasoning_tokens))
+        .bind(c.cost_micros)
+        .bind(c.reserved_micros)
+        .bind(opt_text(&c.cache))
+        .bind(i64::from(c.stream))
+        .bind(opt_text(&c.client_ip))
+        .bind(opt_text(&c.user_agent))
+        .bind(text(&steps)))
+}
+
+/// Inserts `calls` on `conn` (inside the caller's transaction): full chunks with the
+/// large fixed statement, the rest one by one with the single-row one. Returns how
+/// many rows were inserted (ids already stored are skipped).
+pub(crate) async fn insert_calls_on(
+    conn: &mut AnyConnection,
+    calls: &[&CallRecord],
+) -> Result<u64, StoreError> {
+    let mut inserted = 0u64;
+    let mut chunks = calls.chunks_exact(CALLS_PER_STATEMENT);
+    for chunk in &mut chunks {
+        let mut q = sqlx::query(INSERT_MANY.as_str());
+        for c in chunk {
+            q = bind_call(q, c)?;
+        }
+        inserted += q.execute(&mut *conn).await?.rows_affected();
+    }
+    for c in chunks.remainder() {
+        let q = bind_call(sqlx::query(INSERT_ONE.as_str()), c)?;
+        inserted += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
+    let raw: String = row.try_get(col)?;
+    serde_json::from_str(&raw).map_err(|e| StoreError::InvalidData(format!("call {col}: {e}")))
+}
+
 fn decode_call(row: &AnyRow) -> Result<CallRecord, StoreError> {
     let status: i64 = row.try_get("status")?;
     Ok(CallRecord {
         request_id: row.try_get("request_id")?,
         at: from_ms(row.try_get::<i64, _>("at")?)?,
         consumer: row.try_get("consumer")?,
-        key_id: row.try_get("key_id")?,
         team: row.try_get("team")?,
+        key_id: row.try_get("key_id")?,
+        door: row.try_get("door")?,
         model: row.try_get("model")?,
         provider: row.try_get("provider")?,
+        target_model: row.try_get("target_model")?,
+        attempts: decode_json(row, "attempts")?,
         status: u16::try_from(status)
             .map_err(|_| StoreError::InvalidData(format!("call status {status}")))?,
-        input_tokens: to_u64(row.try_get("input_tokens")?),
-        output_tokens: to_u64(row.try_get("output_tokens")?),
-        cost_micros: row.try_get("cost_micros")?,
-        cached: row.try_get::<i64, _>("cached")? != 0,
         error_code: row.try_get("error_code")?,
         latency_ms: to_u64(row.try_get("latency_ms")?),
-        ttfb_ms: opt_i64(row, "ttfb_ms")?.map(to_u64),
+        upstream_latency_ms: opt_i64(row, "upstream_latency_ms")?.map(to_u64),
+        ttft_ms: opt_i64(row, "ttft_ms")?.map(to_u64),
+        input_tokens: to_u64(row.try_get("input_tokens")?),
+        output_tokens: to_u64(row.try_get("output_tokens")?),
+        cache_read_tokens: to_u64(row.try_get("cache_read_tokens")?),
+        cache_write_tokens: to_u64(row.try_get("cache_write_tokens")?),
+        reasoning_tokens: to_u64(row.try_get("reasoning_tokens")?),
+        cost_micros: row.try_get("cost_micros")?,
+        reserved_micros: row.try_get("reserved_micros")?,
+        cache: row.try_get("cache")?,
+        stream: row.try_get::<i64, _>("stream")? != 0,
+        client_ip: row.try_get("client_ip")?,
+        user_agent: row.try_get("user_agent")?,
+        steps: decode_json(row, "steps")?,
     })
+}
+
+/// The sums of [`Store::usage_since`] for one scope column. SUM over BIGINT is NUMERIC
+/// on PostgreSQL, which the Any driver cannot decode: hence the casts.
+macro_rules! usage_sql {
+    ($column:literal) => {
+        concat!(
+            "SELECT COUNT(*) AS requests, \
+             CAST(COALESCE(SUM(input_tokens + cache_read_tokens + cache_write_tokens), 0) \
+             AS BIGINT) AS input_tokens, \
+             CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+             CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens, \
+             CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
+             CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT) AS reasoning_tokens, \
+             CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros \
+             FROM calls WHERE ",
+            $column,
+            " = $1 AND at >= $2"
+        )
+    };
 }
 
 impl Store {
     /// Records a batch of calls in one transaction. Idempotent on `request_id`: a call
     /// already stored (or repeated within the batch) is skipped. Returns how many rows
-    /// were inserted. Does not bump the revision.
+    /// were inserted. Does not bump the revision. The whole batch is rejected, and
+    /// nothing written, if a record has no request id.
     pub async fn insert_calls(&self, calls: &[CallRecord]) -> Result<u64, StoreError> {
         if calls.is_empty() {
             return Ok(0);
         }
-        if let Some(c) = calls
-            .iter()
-            .find(|c| c.request_id.is_empty() || c.consumer.is_empty())
-        {
-            return Err(StoreError::InvalidInput(format!(
-                "a call needs a request id and a consumer (request {:?})",
-                c.request_id
-            )));
+        for c in calls {
+            validate_call(c)?;
         }
+        let calls: Vec<&CallRecord> = calls.iter().collect();
         let mut tx = self.pool.begin().await?;
-        let mut inserted = 0u64;
-        for chunk in calls.chunks(CALLS_PER_STATEMENT) {
-            let sql = multi_row_insert(
-                "calls",
-                CALL_COLUMNS,
-                CALL_COLUMN_COUNT,
-                chunk.len(),
-                "ON CONFLICT (request_id) DO NOTHING",
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for c in chunk {
-                q = q
-                    .bind(c.request_id.clone())
-                    .bind(c.at.timestamp_millis())
-                    .bind(c.consumer.clone())
-                    .bind(c.key_id.clone())
-                    .bind(c.team.clone())
-                    .bind(c.model.clone())
-                    .bind(c.provider.clone())
-                    .bind(i64::from(c.status))
-                    .bind(to_i64(c.input_tokens))
-                    .bind(to_i64(c.output_tokens))
-                    .bind(c.cost_micros)
-                    .bind(i64::from(c.cached))
-                    .bind(c.error_code.clone())
-                    .bind(to_i64(c.latency_ms))
-                    .bind(c.ttfb_ms.map(to_i64));
-            }
-            inserted += q.execute(&mut *tx).await?.rows_affected();
-        }
+        let inserted = insert_calls_on(&mut tx, &calls).await?;
         tx.commit().await?;
         Ok(inserted)
     }
 
     /// One call by its request id.
     pub async fn get_call(&self, request_id: &str) -> Result<Option<CallRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT request_id, at, consumer, key_id, team, model, provider, status, \
-             input_tokens, output_tokens, cost_micros, cached, error_code, latency_ms, ttfb_ms \
-             FROM calls WHERE request_id = $1",
-        )
-        .bind(request_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(SELECT_CALL.as_str())
+            .bind(request_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(decode_call).transpose()
+    }
+
+    /// How many calls are stored (for tests and checks).
+    pub async fn count_calls(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM calls")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(to_u64(row.try_get("n")?))
     }
 
     /// The calls of `scope` at or after `since`, added up.
@@ -201,32 +372,10 @@ impl Store {
         scope: &UsageScope,
         since: DateTime<Utc>,
     ) -> Result<UsageTotals, StoreError> {
-        // SUM over BIGINT is NUMERIC on PostgreSQL, which the Any driver cannot decode.
         let (sql, name) = match scope {
-            UsageScope::Consumer(name) => (
-                "SELECT COUNT(*) AS requests, \
-                 CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
-                 CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
-                 CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros \
-                 FROM calls WHERE consumer = $1 AND at >= $2",
-                name,
-            ),
-            UsageScope::Team(name) => (
-                "SELECT COUNT(*) AS requests, \
-                 CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
-                 CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
-                 CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros \
-                 FROM calls WHERE team = $1 AND at >= $2",
-                name,
-            ),
-            UsageScope::Key(id) => (
-                "SELECT COUNT(*) AS requests, \
-                 CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
-                 CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
-                 CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros \
-                 FROM calls WHERE key_id = $1 AND at >= $2",
-                id,
-            ),
+            UsageScope::Consumer(name) => (usage_sql!("consumer"), name),
+            UsageScope::Team(name) => (usage_sql!("team"), name),
+            UsageScope::Key(id) => (usage_sql!("key_id"), id),
         };
         let row = sqlx::query(sql)
             .bind(name.as_str())
@@ -237,6 +386,9 @@ impl Store {
             requests: to_u64(row.try_get("requests")?),
             input_tokens: to_u64(row.try_get("input_tokens")?),
             output_tokens: to_u64(row.try_get("output_tokens")?),
+            cache_read_tokens: to_u64(row.try_get("cache_read_tokens")?),
+            cache_write_tokens: to_u64(row.try_get("cache_write_tokens")?),
+            reasoning_tokens: to_u64(row.try_get("reasoning_tokens")?),
             cost_micros: row.try_get("cost_micros")?,
         })
     }

@@ -842,19 +842,21 @@ fn call(request_id: &str, consumer: &str, at: DateTime<Utc>) -> CallRecord {
     CallRecord {
         request_id: request_id.into(),
         at: ms(at),
-        consumer: consumer.into(),
-        key_id: format!("key_{consumer}"),
+        consumer: Some(consumer.into()),
+        key_id: Some(format!("key_{consumer}")),
         team: Some("platform".into()),
-        model: "gpt-4o-mini".into(),
+        door: "openai".into(),
+        model: Some("gpt-4o-mini".into()),
         provider: Some("openai".into()),
+        target_model: Some("gpt-4o-mini-2024-07-18".into()),
         status: 200,
         input_tokens: 100,
         output_tokens: 50,
         cost_micros: 45,
-        cached: false,
-        error_code: None,
         latency_ms: 812,
-        ttfb_ms: Some(120),
+        ttft_ms: Some(120),
+        steps: serde_json::json!([]),
+        ..CallRecord::default()
     }
 }
 
@@ -883,9 +885,9 @@ async fn calls_insert_idempotent_batches(db: &TestDb) {
     first.provider = None;
     first.status = 402;
     first.cost_micros = 0;
-    first.cached = true;
+    first.cache = Some("hit".into());
     first.error_code = Some("budget_exceeded".into());
-    first.ttfb_ms = None;
+    first.ttft_ms = None;
     first.input_tokens = u64::from(u32::MAX) * 4;
     let second = call("req-2", "team-a", t0);
     assert_eq!(
@@ -962,7 +964,10 @@ async fn usage_sums_by_scope_and_time(db: &TestDb) {
     calls[2].input_tokens = 1_000;
     calls[2].output_tokens = 7;
     calls[2].cost_micros = 1_234_567;
-    calls[2].key_id = "key_other".into();
+    calls[2].key_id = Some("key_other".into());
+    calls[2].cache_read_tokens = 300;
+    calls[2].cache_write_tokens = 20;
+    calls[2].reasoning_tokens = 5;
     calls[3].team = Some("research".into());
     s.insert_calls(&calls).await.expect("insert");
 
@@ -974,8 +979,11 @@ async fn usage_sums_by_scope_and_time(db: &TestDb) {
         a,
         UsageTotals {
             requests: 2,
-            input_tokens: 1_100,
+            input_tokens: 1_420,
             output_tokens: 57,
+            cache_read_tokens: 300,
+            cache_write_tokens: 20,
+            reasoning_tokens: 5,
             cost_micros: 1_234_612,
         }
     );

@@ -30,6 +30,8 @@ use crate::apply;
 const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 /// How often a node looks for changes made through other nodes.
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How long a stop waits for the journal to reach the database.
+const JOURNAL_FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
 pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let config = match &config_path {
@@ -50,6 +52,9 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let initial_password = bootstrap_admin(&store).await?;
 
     let metering = Arc::new(start_metering(&config, &store, &data_dir).await?);
+    // Budgets and credits are seeded from the database: first write what the last run
+    // left in the journal's log, so that nothing it recorded goes uncounted.
+    metering.journal.flush_to_database().await;
 
     let live = Live::new();
     let snapshot = tollgate_admin::snapshot::load(&store).await?;
@@ -119,7 +124,16 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!("drain limit reached; exiting with requests still in flight");
     }
     poller.abort();
-    metering.journal.flush().await;
+    // Whatever does not reach the database in time stays in the journal's log and is
+    // written at the next start.
+    if tokio::time::timeout(JOURNAL_FLUSH_LIMIT, metering.journal.flush_to_database())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "journal not fully written to the database; the rest follows at the next start"
+        );
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -148,7 +162,9 @@ async fn start_metering(
     Ok(Metering {
         limiter,
         store: store.clone(),
-        journal: Journal::start(store.clone(), data_dir.join("spool")),
+        journal: Journal::open(store.clone(), data_dir.join("journal"))
+            .await
+            .context("opening the call journal")?,
         alerter: Alerter::start(store.clone(), config.alerts.clone()),
     })
 }
