@@ -273,10 +273,26 @@ mod tests {
     #[test]
     fn absurd_retry_after_values_are_clamped_or_ignored() {
         let max = Some(MAX_RETRY_AFTER);
-        for v in ["1e20", "inf", "+inf", "Infinity", "1e308", "18446744073709551616", "7200"] {
+        for v in [
+            "1e20",
+            "inf",
+            "+inf",
+            "Infinity",
+            "1e308",
+            "18446744073709551616",
+            "7200",
+        ] {
             assert_eq!(retry_after(&header("retry-after", v)), max, "{v}");
         }
-        for v in ["-1", "-inf", "NaN", "nan", "abc", "", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+        for v in [
+            "-1",
+            "-inf",
+            "NaN",
+            "nan",
+            "abc",
+            "",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
             assert_eq!(retry_after(&header("retry-after", v)), None, "{v}");
         }
         assert_eq!(
