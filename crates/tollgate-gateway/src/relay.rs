@@ -115,7 +115,14 @@ impl Relay {
         } else {
             "upstream_stream_broken"
         };
-        let ev = Bytes::from(broken_stream_event(self.door, timeout, message));
+        let mut ev = broken_stream_event(self.door, timeout, message);
+        if self.door == Door::Anthropic {
+            // The Anthropic passthrough forwards upstream bytes as they come, so the
+            // stream may stop mid-line: a blank line first ends that partial event,
+            // and the error is then read as an event of its own.
+            ev.insert_str(0, "\n\n");
+        }
+        let ev = Bytes::from(ev);
         self.end(ev, Some(code))
     }
 
@@ -169,8 +176,9 @@ impl Drop for Relay {
 /// The tokens of the text in a door-format event stream.
 fn count_delivered(door: Door, bytes: &[u8]) -> u64 {
     let mut parser = SseParser::new();
-    let mut events = parser.push(bytes);
-    events.extend(parser.finish());
+    // What was delivered is bounded (MAX_COUNTED_BYTES), so the caps are never hit.
+    let mut events = parser.push(bytes).unwrap_or_default();
+    events.extend(parser.finish().unwrap_or_default());
     let mut text = String::new();
     for ev in events {
         let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
