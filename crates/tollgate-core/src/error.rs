@@ -57,6 +57,10 @@ pub enum GatewayError {
     InvalidApiKey(String),
     #[error("request body is larger than the {limit} byte limit")]
     RequestTooLarge { limit: usize },
+    /// The client sent its request body too slowly (408; not in PRODUCT.md's table:
+    /// `invalid_request_error` / `request_timeout`).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{message}")]
     InvalidRequest {
         message: String,
@@ -139,6 +143,12 @@ impl GatewayError {
                 "invalid_request_error",
                 "request_too_large",
                 "request_too_large",
+            ),
+            GatewayError::RequestTimeout(_) => c(
+                408,
+                "invalid_request_error",
+                "request_timeout",
+                "invalid_request_error",
             ),
             GatewayError::InvalidRequest { .. } => c(
                 400,
@@ -349,6 +359,13 @@ mod tests {
                 "invalid_request_error",
                 "not_found",
                 "not_found_error",
+            ),
+            (
+                GatewayError::RequestTimeout("slow".into()),
+                408,
+                "invalid_request_error",
+                "request_timeout",
+                "invalid_request_error",
             ),
             (
                 GatewayError::invalid("bad"),
