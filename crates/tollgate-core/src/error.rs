@@ -64,6 +64,10 @@ pub enum GatewayError {
     },
     #[error("request body is larger than the {limit} byte limit")]
     RequestTooLarge { limit: usize },
+    /// The client sent its request body too slowly (408; not in PRODUCT.md's table:
+    /// `invalid_request_error` / `request_timeout`).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{message}")]
     InvalidRequest {
         message: String,
@@ -152,6 +156,12 @@ impl GatewayError {
                 "invalid_request_error",
                 "request_too_large",
                 "request_too_large",
+            ),
+            GatewayError::RequestTimeout(_) => c(
+                408,
+                "invalid_request_error",
+                "request_timeout",
+                "invalid_request_error",
             ),
             GatewayError::InvalidRequest { .. } => c(
                 400,
@@ -373,6 +383,13 @@ mod tests {
                 "invalid_request_error",
                 "not_found",
                 "not_found_error",
+            ),
+            (
+                GatewayError::RequestTimeout("slow".into()),
+                408,
+                "invalid_request_error",
+                "request_timeout",
+                "invalid_request_error",
             ),
             (
                 GatewayError::invalid("bad"),

@@ -24,10 +24,29 @@ pub async fn read_limited(
             || e.to_string().contains("length limit");
         if too_large {
             GatewayError::RequestTooLarge { limit }
+        } else if timed_out(&e) {
+            // The listener's body deadline (crates/tollgate/src/listener.rs) fired.
+            GatewayError::RequestTimeout("The request body did not arrive in time".into())
         } else {
             GatewayError::invalid(format!("Could not read the request body: {e}"))
         }
     })
+}
+
+/// Whether a body error is a read timeout (an `io::Error` of kind `TimedOut` anywhere
+/// in its source chain).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Parses JSON, mapping syntax and shape errors to 400 with the serde message.

@@ -174,8 +174,14 @@ impl Relay {
         } else {
             "upstream_stream_broken"
         };
-        let ev = Bytes::from(broken_stream_event(self.spec.door, timeout, message));
-        self.end(ev, Some(code)).await
+        let mut ev = broken_stream_event(self.spec.door, timeout, message);
+        if self.spec.door == Door::Anthropic {
+            // The Anthropic passthrough forwards upstream bytes as they come, so the
+            // stream may stop mid-line: a blank line first ends that partial event,
+            // and the error is then read as an event of its own.
+            ev.insert_str(0, "\n\n");
+        }
+        self.end(Bytes::from(ev), Some(code)).await
     }
 
     async fn next_chunk(&mut self) -> Option<Bytes> {

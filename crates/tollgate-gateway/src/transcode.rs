@@ -332,7 +332,7 @@ impl Transcoder for OpenAiPassthrough {
     /// always where OpenAI puts it: in one final chunk with `choices: []`, sent only when
     /// the client asked for it (`stream_options.include_usage`).
     fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
-        let events = self.parser.push(chunk);
+        let events = self.parser.push(chunk).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for ev in &events {
             if ev.data.trim() == "[DONE]" {
@@ -417,7 +417,7 @@ struct AnthropicPassthrough {
 
 impl Transcoder for AnthropicPassthrough {
     fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
-        for ev in self.parser.push(chunk) {
+        for ev in self.parser.push(chunk).map_err(|e| e.to_string())? {
             let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
                 continue;
             };
@@ -493,7 +493,7 @@ impl AnthropicToOpenAi {
 impl Transcoder for AnthropicToOpenAi {
     fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
         let mut out = Vec::new();
-        for ev in self.parser.push(chunk) {
+        for ev in self.parser.push(chunk).map_err(|e| e.to_string())? {
             self.on_event(&ev, &mut out)?;
         }
         Ok(Bytes::from(out))
@@ -501,7 +501,7 @@ impl Transcoder for AnthropicToOpenAi {
 
     fn finish(&mut self) -> Result<Bytes, String> {
         let mut out = Vec::new();
-        for ev in self.parser.finish() {
+        for ev in self.parser.finish().map_err(|e| e.to_string())? {
             self.on_event(&ev, &mut out)?;
         }
         if !self.done {
@@ -556,7 +556,7 @@ fn encode_anthropic(events: &[anthropic::StreamEvent], out: &mut Vec<u8>) -> Res
 impl Transcoder for OpenAiToAnthropic {
     fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
         let mut out = Vec::new();
-        for ev in self.parser.push(chunk) {
+        for ev in self.parser.push(chunk).map_err(|e| e.to_string())? {
             self.on_event(&ev, &mut out)?;
         }
         Ok(Bytes::from(out))
@@ -564,7 +564,7 @@ impl Transcoder for OpenAiToAnthropic {
 
     fn finish(&mut self) -> Result<Bytes, String> {
         let mut out = Vec::new();
-        for ev in self.parser.finish() {
+        for ev in self.parser.finish().map_err(|e| e.to_string())? {
             self.on_event(&ev, &mut out)?;
         }
         if !self.done {
@@ -599,7 +599,8 @@ impl NativeStream {
                 let events = match bytes {
                     Some(b) => parser.push(b),
                     None => parser.finish(),
-                };
+                }
+                .map_err(|e| e.to_string())?;
                 for ev in events {
                     let Ok(e) = serde_json::from_str::<gemini::GenerateContentResponse>(&ev.data)
                     else {
@@ -618,7 +619,8 @@ impl NativeStream {
                 let lines = match bytes {
                     Some(b) => parser.push(b),
                     None => parser.finish(),
-                };
+                }
+                .map_err(|e| e.to_string())?;
                 for line in lines {
                     let Ok(l) = serde_json::from_slice::<ollama::ChatResponse>(&line) else {
                         return Err("upstream sent a line that is not JSON".into());

@@ -85,6 +85,12 @@ fn json_response(d: &Directives, plan: &Plan, tool_id: &str) -> Response {
         "stop_sequence": seq,
         "usage": {"input_tokens": plan.input_tokens, "output_tokens": plan.output_tokens},
     });
+    let mut body = body;
+    if d.no_usage
+        && let Some(o) = body.as_object_mut()
+    {
+        o.remove("usage");
+    }
     with_headers(crate::openai::json_body(d, &body), "application/json")
 }
 

@@ -136,7 +136,7 @@ pub fn plan(conv: &Conversation, d: &Directives) -> Plan {
         finish = Finish::StopSequence(s.to_string());
         text.truncate(pos);
     }
-    if let Some(max) = conv.max_tokens
+    if let Some(max) = conv.max_tokens.filter(|_| !d.ignore_max_tokens)
         && count_words(&text) > max
     {
         text = truncate_words(&text, max).to_string();

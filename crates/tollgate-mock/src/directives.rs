@@ -10,8 +10,21 @@
 //! | `cut_after=N`      | stream: N events then abort; non-stream: part of body, abort   |
 //! | `reply=TEXT`       | assistant text (`_` = space, `%XX` percent-encoding)           |
 //! | `words=N`          | a reply of N lorem-ipsum words                                 |
-//! | `no_usage`         | streams omit usage even if asked                               |
+//! | `no_usage`         | answers and streams omit usage (even if asked)                 |
 //! | `fail_first=N`     | first N requests with this model string fail with `status`     |
+//!
+//! Misbehaving upstreams (for the gateway's robustness tests):
+//!
+//! | directive               | meaning                                                   |
+//! |-------------------------|-----------------------------------------------------------|
+//! | `retry_after_raw=TEXT`  | raw `retry-after` header of an error (`1e20`, `-1`, `NaN`, an HTTP date as `Wed%2C_21_Oct_2015_07:28:00_GMT`) |
+//! | `retry_after_ms_raw=TEXT` | raw `retry-after-ms` header of an error                 |
+//! | `retry_delay=TEXT`      | raw Gemini `RetryInfo.retryDelay` of a 429 (`1e20s`)      |
+//! | `endless_line=MIB`      | answer 200 with one line of MIB MiB and no line break     |
+//! | `ignore_max_tokens`     | the answer is not cut at `max_tokens` (more output tokens than asked) |
+//!
+//! `TEXT` values are decoded like `reply` (`_` = space, `%XX` percent-encoding), so
+//! commas and spaces can be written as `%2C` and `_`.
 
 use std::time::Duration;
 
@@ -32,6 +45,11 @@ pub struct Directives {
     pub words: Option<u64>,
     pub no_usage: bool,
     pub fail_first: Option<u64>,
+    pub retry_after_raw: Option<String>,
+    pub retry_after_ms_raw: Option<String>,
+    pub retry_delay: Option<String>,
+    pub endless_line: Option<u64>,
+    pub ignore_max_tokens: bool,
 }
 
 impl Directives {
@@ -90,12 +108,18 @@ impl Directives {
                 }
                 ("no_usage", None) => d.no_usage = true,
                 ("fail_first", Some(v)) => d.fail_first = Some(parse_num(key, v)?),
+                ("retry_after_raw", Some(v)) => d.retry_after_raw = Some(decode_text(v)),
+                ("retry_after_ms_raw", Some(v)) => d.retry_after_ms_raw = Some(decode_text(v)),
+                ("retry_delay", Some(v)) => d.retry_delay = Some(decode_text(v)),
+                ("endless_line", Some(v)) => d.endless_line = Some(parse_num(key, v)?),
+                ("ignore_max_tokens", None) => d.ignore_max_tokens = true,
                 (
                     "status" | "retry_after" | "delay_ms" | "chunk_delay_ms" | "cut_after"
-                    | "reply" | "words" | "fail_first",
+                    | "reply" | "words" | "fail_first" | "retry_after_raw" | "retry_after_ms_raw"
+                    | "retry_delay" | "endless_line",
                     None,
                 ) => return Err(format!("mock directive '{key}' needs a value ({key}=...)")),
-                ("hang" | "no_usage", Some(_)) => {
+                ("hang" | "no_usage" | "ignore_max_tokens", Some(_)) => {
                     return Err(format!("mock directive '{key}' takes no value"));
                 }
                 _ => return Err(format!("unknown mock directive '{key}' in model '{model}'")),
@@ -234,6 +258,24 @@ mod tests {
         assert_eq!(d.reply.as_deref(), Some("hi there, you_!%"));
         assert_eq!(decode_text("a%4"), "a%4");
         assert_eq!(decode_text("%e2%82%ac"), "€");
+    }
+
+    #[test]
+    fn misbehaviour_directives() {
+        let d = Directives::parse(
+            "m@status=429,retry_after_raw=Wed%2C_21_Oct_2015_07:28:00_GMT,retry_after_ms_raw=1e20,retry_delay=-3s,endless_line=300,ignore_max_tokens",
+        )
+        .unwrap();
+        assert_eq!(
+            d.retry_after_raw.as_deref(),
+            Some("Wed, 21 Oct 2015 07:28:00 GMT")
+        );
+        assert_eq!(d.retry_after_ms_raw.as_deref(), Some("1e20"));
+        assert_eq!(d.retry_delay.as_deref(), Some("-3s"));
+        assert_eq!(d.endless_line, Some(300));
+        assert!(d.ignore_max_tokens);
+        assert!(Directives::parse("m@endless_line").is_err());
+        assert!(Directives::parse("m@ignore_max_tokens=1").is_err());
     }
 
     #[test]

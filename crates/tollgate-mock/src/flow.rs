@@ -6,7 +6,7 @@ use crate::errors::{
     anthropic_for_status, gemini_for_status, ollama_for_status, openai_for_status,
 };
 use crate::state::MockState;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::sync::Arc;
@@ -41,12 +41,37 @@ pub fn invalid_json(format: Format) -> Response {
 }
 
 fn error_for(format: Format, status: u16, d: &Directives) -> Response {
+    let mut resp = error_body_for(format, status, d);
+    // Misbehaving upstreams: the raw `retry-after` / `retry-after-ms` values asked for.
+    for (name, raw) in [
+        ("retry-after", &d.retry_after_raw),
+        ("retry-after-ms", &d.retry_after_ms_raw),
+    ] {
+        if let Some(v) = raw.as_deref().and_then(|r| HeaderValue::from_str(r).ok()) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
+}
+
+fn error_body_for(format: Format, status: u16, d: &Directives) -> Response {
     match format {
         Format::OpenAi => openai_for_status(status, &d.model, d.retry_after_secs()).into_response(),
         Format::Anthropic => {
             anthropic_for_status(status, &d.model, d.retry_after_secs()).into_response()
         }
-        Format::Gemini => gemini_for_status(status, &d.model, d.retry_after_secs()).into_response(),
+        Format::Gemini => {
+            let mut e = gemini_for_status(status, &d.model, d.retry_after_secs());
+            if let (Some(raw), Some(slot)) = (
+                &d.retry_delay,
+                e.details
+                    .as_mut()
+                    .and_then(|v| v.pointer_mut("/0/retryDelay")),
+            ) {
+                *slot = Value::String(raw.clone());
+            }
+            e.into_response()
+        }
         Format::Ollama => ollama_for_status(status, &d.model).into_response(),
         Format::Mistral => {
             MistralError::from(openai_for_status(status, &d.model, d.retry_after_secs()))
@@ -77,6 +102,9 @@ pub async fn gate(state: &MockState, model: &str, format: Format) -> Result<Dire
     }
     if d.hang {
         std::future::pending::<()>().await;
+    }
+    if let Some(mib) = d.endless_line {
+        return Err(crate::stream::endless_line(format, mib));
     }
     if d.model.starts_with("missing") {
         return Err(match format {

@@ -147,6 +147,12 @@ async fn generate(state: &MockState, model: &str, body: &Value, streaming: bool)
             "modelVersion": d.model,
             "responseId": ids::request_id(),
         });
+        let mut body = body;
+        if d.no_usage
+            && let Some(o) = body.as_object_mut()
+        {
+            o.remove("usageMetadata");
+        }
         with_headers(crate::openai::json_body(&d, &body), "application/json")
     }
 }

@@ -37,7 +37,7 @@ pub async fn chat(
         stream_response(&d, &plan)
     } else {
         let mut v = line(&d, message(&plan.output, true), true);
-        add_final(&mut v, &plan, false);
+        add_final(&mut v, &plan, d.no_usage);
         with_headers(crate::openai::json_body(&d, &v), "application/json")
     }
 }

@@ -150,6 +150,11 @@ fn json_response(d: &Directives, plan: &Plan, tool_id: &str, flavor: Flavor) -> 
         "usage": usage(plan),
     });
     let mut body = body;
+    if d.no_usage
+        && let Some(o) = body.as_object_mut()
+    {
+        o.remove("usage");
+    }
     if flavor == Flavor::Azure {
         body["prompt_filter_results"] = prompt_filter_results();
         body["choices"][0]["content_filter_results"] = json!({});

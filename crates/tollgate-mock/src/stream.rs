@@ -72,6 +72,32 @@ pub fn cut_body(full: Bytes) -> Body {
     Body::from_stream(s)
 }
 
+/// Size of each piece of an endless line.
+const ENDLESS_PIECE: usize = 64 * 1024;
+static ENDLESS_BYTES: [u8; ENDLESS_PIECE] = [b'x'; ENDLESS_PIECE];
+
+/// The `endless_line=MIB` answer: a 200 whose body is one line of `mib` MiB that never
+/// ends (no line break at all), in the format's stream framing (`data: xxx…` for SSE,
+/// `{"message":"xxx…` for Ollama's NDJSON). The bytes are static: the mock itself
+/// does not hold the line in memory.
+pub fn endless_line(format: crate::errors::Format, mib: u64) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let (prefix, content_type): (&'static [u8], &'static str) = match format {
+        crate::errors::Format::Ollama => (b"{\"message\":\"", "application/x-ndjson"),
+        _ => (b"data: ", "text/event-stream"),
+    };
+    let pieces = mib.saturating_mul((1024 * 1024 / ENDLESS_PIECE) as u64);
+    let body = stream::once(async move { Ok::<Bytes, std::io::Error>(Bytes::from_static(prefix)) })
+        .chain(
+            stream::iter(0..pieces)
+                .map(|_| Ok::<Bytes, std::io::Error>(Bytes::from_static(&ENDLESS_BYTES))),
+        );
+    let mut resp = axum::response::Response::new(Body::from_stream(body));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
 /// Format one OpenAI stream event.
 pub fn openai_event(json: &serde_json::Value) -> Bytes {
     Bytes::from(format!("data: {json}\n\n"))

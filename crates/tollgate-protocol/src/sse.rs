@@ -1,6 +1,12 @@
 //! Server-Sent Events: an incremental parser for upstream streams and encoders for the
 //! client side. The parser works on bytes and decodes a line only once it is complete,
 //! so network chunks may split anything, a UTF-8 character or a `\r\n` included.
+//!
+//! The parser holds at most one line and one event in memory, each capped
+//! ([`MAX_LINE_BYTES`], [`MAX_EVENT_BYTES`]): an upstream that sends a line without a
+//! line break (or an endless event) gets a [`StreamLimitError`] instead of making the
+//! gateway buffer it without bound. The gateway then ends the client's stream with
+//! `upstream_stream_broken`.
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -20,8 +26,25 @@ impl SseEvent {
     }
 }
 
+/// Longest line the parsers buffer (an SSE line, an NDJSON line): 4 MiB. Large enough
+/// for the largest single lines real upstreams send (a Gemini image comes as inline
+/// base64 in one `data:` line), small enough that many streams cannot exhaust memory.
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Largest SSE event (the joined `data:` lines of one event): 8 MiB.
+pub const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// The upstream stream broke a size cap; the stream cannot be read further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StreamLimitError {
+    #[error("the upstream sent a stream line longer than {limit} bytes")]
+    LineTooLong { limit: usize },
+    #[error("the upstream sent a stream event larger than {limit} bytes")]
+    EventTooLarge { limit: usize },
+}
+
 /// Incremental SSE parser: feed it bytes as they arrive, get the complete events.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SseParser {
     /// Bytes of the current, unterminated line.
     line: Vec<u8>,
@@ -32,6 +55,16 @@ pub struct SseParser {
     event: Option<String>,
     data: String,
     has_data: bool,
+    max_line: usize,
+    max_event: usize,
+    /// Set once a cap was exceeded: every later call returns it (the stream is dead).
+    failed: Option<StreamLimitError>,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        Self::with_limits(MAX_LINE_BYTES, MAX_EVENT_BYTES)
+    }
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -41,8 +74,53 @@ impl SseParser {
         Self::default()
     }
 
-    /// Feeds bytes; returns the events completed by them (possibly none).
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+    /// A parser with other caps than [`MAX_LINE_BYTES`] / [`MAX_EVENT_BYTES`].
+    pub fn with_limits(max_line: usize, max_event: usize) -> Self {
+        Self {
+            line: Vec::new(),
+            skip_lf: false,
+            started: false,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            max_line,
+            max_event,
+            failed: None,
+        }
+    }
+
+    /// Feeds bytes; returns the events completed by them (possibly none), or the cap
+    /// the stream broke (then and on every later call: the stream cannot be resumed).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, StreamLimitError> {
+        let result = self.push_inner(bytes);
+        self.fail_on(result)
+    }
+
+    /// Remembers the first cap broken and frees the buffers: nothing more is parsed.
+    fn fail_on<T>(&mut self, result: Result<T, StreamLimitError>) -> Result<T, StreamLimitError> {
+        if let Err(e) = &result
+            && self.failed.is_none()
+        {
+            self.failed = Some(*e);
+            self.line = Vec::new();
+            self.data = String::new();
+        }
+        result
+    }
+
+    fn line_fits(&self, more: usize) -> Result<(), StreamLimitError> {
+        if self.line.len().saturating_add(more) > self.max_line {
+            return Err(StreamLimitError::LineTooLong {
+                limit: self.max_line,
+            });
+        }
+        Ok(())
+    }
+
+    fn push_inner(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, StreamLimitError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
         let mut out = Vec::new();
         let mut rest = bytes;
         if self.skip_lf
@@ -55,6 +133,7 @@ impl SseParser {
         }
         while let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
             let (head, tail) = rest.split_at(pos);
+            self.line_fits(head.len())?;
             self.line.extend_from_slice(head);
             rest = match tail {
                 [b'\r', b'\n', after @ ..] => after,
@@ -66,36 +145,54 @@ impl SseParser {
                 [] => &[],
             };
             let line = std::mem::take(&mut self.line);
-            self.process_line(&line, &mut out);
+            self.process_line(&line, &mut out)?;
+            // Keep the allocation for the next line (unless it was a big one).
+            if line.capacity() <= 64 * 1024 {
+                self.line = line;
+                self.line.clear();
+            }
         }
+        self.line_fits(rest.len())?;
         self.line.extend_from_slice(rest);
-        out
+        Ok(out)
     }
 
     /// Ends the stream: a last line without terminator and an event without the closing
     /// blank line are still delivered (some servers end that way).
-    pub fn finish(&mut self) -> Vec<SseEvent> {
+    pub fn finish(&mut self) -> Result<Vec<SseEvent>, StreamLimitError> {
+        let result = self.finish_inner();
+        self.fail_on(result)
+    }
+
+    fn finish_inner(&mut self) -> Result<Vec<SseEvent>, StreamLimitError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
         let mut out = Vec::new();
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
-            self.process_line(&line, &mut out);
+            self.process_line(&line, &mut out)?;
         }
-        self.process_line(b"", &mut out);
+        self.process_line(b"", &mut out)?;
         self.skip_lf = false;
-        out
+        Ok(out)
     }
 
-    fn process_line(&mut self, mut line: &[u8], out: &mut Vec<SseEvent>) {
+    fn process_line(
+        &mut self,
+        mut line: &[u8],
+        out: &mut Vec<SseEvent>,
+    ) -> Result<(), StreamLimitError> {
         if !self.started {
             self.started = true;
             line = line.strip_prefix(BOM).unwrap_or(line);
         }
         if line.is_empty() {
             self.dispatch(out);
-            return;
+            return Ok(());
         }
         if line.first() == Some(&b':') {
-            return; // comment, e.g. a keep-alive
+            return Ok(()); // comment, e.g. a keep-alive
         }
         let (field, value) = match line.iter().position(|&b| b == b':') {
             Some(i) => {
@@ -107,6 +204,11 @@ impl SseParser {
         };
         match field {
             b"data" => {
+                if self.data.len().saturating_add(value.len() + 1) > self.max_event {
+                    return Err(StreamLimitError::EventTooLarge {
+                        limit: self.max_event,
+                    });
+                }
                 self.data.push_str(&String::from_utf8_lossy(value));
                 self.data.push('\n');
                 self.has_data = true;
@@ -117,6 +219,7 @@ impl SseParser {
             }
             _ => {} // id, retry and unknown fields do not matter to a proxy
         }
+        Ok(())
     }
 
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
@@ -181,5 +284,81 @@ fn push_data_lines(out: &mut String, data: &str) {
         out.push_str("data: ");
         out.push_str(line);
         out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn a_line_without_a_break_hits_the_line_cap() {
+        let mut p = SseParser::with_limits(16, 64);
+        assert_eq!(p.push(b"data: 0123456789").map(|v| v.len()), Ok(0));
+        assert_eq!(
+            p.push(b"x"),
+            Err(StreamLimitError::LineTooLong { limit: 16 })
+        );
+        // Dead for good: later input, even well-formed, is refused.
+        assert!(p.push(b"\n\ndata: ok\n\n").is_err());
+        assert!(p.finish().is_err());
+    }
+
+    #[test]
+    fn a_line_at_the_cap_passes() {
+        let mut p = SseParser::with_limits(16, 64);
+        let events = p.push(b"data: 0123456789\n\n").unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data, "0123456789");
+        // The cap is per line, not per stream.
+        for _ in 0..100 {
+            assert_eq!(p.push(b"data: 0123456789\n\n").unwrap().len(), 1);
+        }
+    }
+
+    #[test]
+    fn many_short_data_lines_hit_the_event_cap() {
+        let mut p = SseParser::with_limits(16, 64);
+        let mut result = Ok(Vec::new());
+        for _ in 0..20 {
+            result = p.push(b"data: 0123456789\n");
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result, Err(StreamLimitError::EventTooLarge { limit: 64 }));
+    }
+
+    #[test]
+    fn the_cap_holds_when_the_line_is_split_across_chunks() {
+        let mut p = SseParser::new();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut pushed = 0usize;
+        let err = loop {
+            match p.push(&chunk) {
+                Ok(_) => pushed += chunk.len(),
+                Err(e) => break e,
+            }
+            assert!(pushed <= MAX_LINE_BYTES, "no error past the cap");
+        };
+        assert_eq!(
+            err,
+            StreamLimitError::LineTooLong {
+                limit: MAX_LINE_BYTES
+            }
+        );
+        assert!(p.line.capacity() == 0, "the buffer is released");
+    }
+
+    #[test]
+    fn ndjson_lines_are_capped_too() {
+        let mut p = crate::ollama::NdjsonParser::with_limit(8);
+        assert_eq!(p.push(b"{\"a\":1}\n").unwrap().len(), 1);
+        assert!(p.push(b"{\"a\":").unwrap().is_empty());
+        assert_eq!(
+            p.push(b"12345"),
+            Err(StreamLimitError::LineTooLong { limit: 8 })
+        );
+        assert!(p.finish().is_err());
     }
 }

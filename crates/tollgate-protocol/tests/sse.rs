@@ -17,9 +17,9 @@ fn parse_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
     let mut p = SseParser::new();
     let mut out = Vec::new();
     for c in chunks {
-        out.extend(p.push(c));
+        out.extend(p.push(c).unwrap());
     }
-    out.extend(p.finish());
+    out.extend(p.finish().unwrap());
     out
 }
 
@@ -72,7 +72,7 @@ fn utf8_split_inside_a_character() {
     let mut p = SseParser::new();
     let mut out = Vec::new();
     for b in text {
-        out.extend(p.push(std::slice::from_ref(b)));
+        out.extend(p.push(std::slice::from_ref(b)).unwrap());
     }
     assert_eq!(out, vec![ev(None, "héllo 世界 🎉")]);
 }
@@ -80,13 +80,13 @@ fn utf8_split_inside_a_character() {
 #[test]
 fn finish_delivers_a_trailing_event_without_blank_line() {
     let mut p = SseParser::new();
-    assert!(p.push(b"data: [DONE]").is_empty());
-    let out = p.finish();
+    assert!(p.push(b"data: [DONE]").unwrap().is_empty());
+    let out = p.finish().unwrap();
     assert_eq!(out, vec![ev(None, "[DONE]")]);
     assert!(out[0].is_done());
     let mut p = SseParser::new();
-    assert!(p.push(b"data: x\n").is_empty());
-    assert_eq!(p.finish(), vec![ev(None, "x")]);
+    assert!(p.push(b"data: x\n").unwrap().is_empty());
+    assert_eq!(p.finish().unwrap(), vec![ev(None, "x")]);
 }
 
 #[test]

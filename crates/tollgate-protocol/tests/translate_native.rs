@@ -324,9 +324,9 @@ fn stream_errors_and_truncation_are_upstream_errors() {
 #[test]
 fn ndjson_parser_handles_crlf_blank_lines_and_a_missing_last_newline() {
     let mut p = NdjsonParser::new();
-    let mut lines = p.push(b"{\"a\":1}\r\n\n  \n{\"b\"");
-    lines.extend(p.push(b":2}\n{\"c\":3}"));
-    lines.extend(p.finish());
+    let mut lines = p.push(b"{\"a\":1}\r\n\n  \n{\"b\"").unwrap();
+    lines.extend(p.push(b":2}\n{\"c\":3}").unwrap());
+    lines.extend(p.finish().unwrap());
     let lines: Vec<String> = lines
         .into_iter()
         .map(|l| String::from_utf8(l).unwrap())
@@ -532,9 +532,9 @@ fn run_gemini(chunks: &[Vec<u8>], include_usage: bool) -> Vec<ChatChunk> {
     let mut out = Vec::new();
     let mut events = Vec::new();
     for c in chunks {
-        events.extend(parser.push(c));
+        events.extend(parser.push(c).unwrap());
     }
-    events.extend(parser.finish());
+    events.extend(parser.finish().unwrap());
     for ev in events {
         let e: GenerateContentResponse = serde_json::from_str(&ev.data).unwrap();
         out.extend(t.push(&e).unwrap());
@@ -549,9 +549,9 @@ fn run_ollama(chunks: &[Vec<u8>], include_usage: bool) -> Vec<ChatChunk> {
     let mut t = OllamaToOpenAiStream::new(hints(), include_usage);
     let mut lines = Vec::new();
     for c in chunks {
-        lines.extend(parser.push(c));
+        lines.extend(parser.push(c).unwrap());
     }
-    lines.extend(parser.finish());
+    lines.extend(parser.finish().unwrap());
     let mut out = Vec::new();
     for l in lines {
         let line: ollama::ChatResponse = serde_json::from_slice(&l).unwrap();

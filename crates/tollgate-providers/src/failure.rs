@@ -125,26 +125,44 @@ fn gemini_reason(body: &[u8]) -> Option<&'static str> {
         .then_some("API_KEY_INVALID")
 }
 
+/// The longest wait an upstream can ask for. A larger (or absurd: `1e20`, `inf`) value
+/// is read as this: the key cools down for an hour rather than the task panicking on a
+/// `Duration` overflow or a key being parked for centuries.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// Gemini's `RetryInfo.retryDelay` (`"7s"`, `"1.5s"`) of a 429.
 fn gemini_retry_delay(body: &[u8]) -> Option<Duration> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let details = v.pointer("/error/details")?.as_array()?;
     details.iter().find_map(|d| {
-        let secs = d.get("retryDelay")?.as_str()?.strip_suffix('s')?;
-        let secs: f64 = secs.parse().ok()?;
-        (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+        let secs = d.get("retryDelay")?.as_str()?.trim().strip_suffix('s')?;
+        clamped_secs(secs.trim().parse().ok()?)
     })
 }
 
-/// `retry-after-ms` or `retry-after` (seconds; an HTTP date is not worth parsing here).
+/// `retry-after-ms` or `retry-after` (seconds), clamped to [`MAX_RETRY_AFTER`]. Negative,
+/// NaN and unparsable values are ignored; so is the HTTP-date form (the caller then
+/// uses its default cool-down, which is what a date in the near future would mean).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let get = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
-    if let Some(ms) = get("retry-after-ms").filter(|v| v.is_finite() && *v >= 0.0) {
-        return Some(Duration::from_millis(ms as u64));
+    if let Some(d) = get("retry-after-ms").and_then(|ms| clamped_secs(ms / 1000.0)) {
+        return Some(d);
     }
-    get("retry-after")
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(Duration::from_secs_f64)
+    get("retry-after").and_then(clamped_secs)
+}
+
+/// Seconds as a `Duration` no longer than [`MAX_RETRY_AFTER`]; `None` for negative or
+/// NaN values. Never panics (`Duration::from_secs_f64` does on overflow).
+fn clamped_secs(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    let max = MAX_RETRY_AFTER.as_secs_f64();
+    Some(if secs >= max {
+        MAX_RETRY_AFTER
+    } else {
+        Duration::try_from_secs_f64(secs).unwrap_or(MAX_RETRY_AFTER)
+    })
 }
 
 #[cfg(test)]
@@ -241,5 +259,73 @@ mod tests {
             classify(429, &h, quota),
             Failure::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(7)
         ));
+    }
+
+    fn header(name: &str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn absurd_retry_after_values_are_clamped_or_ignored() {
+        let max = Some(MAX_RETRY_AFTER);
+        for v in [
+            "1e20",
+            "inf",
+            "+inf",
+            "Infinity",
+            "1e308",
+            "18446744073709551616",
+            "7200",
+        ] {
+            assert_eq!(retry_after(&header("retry-after", v)), max, "{v}");
+        }
+        for v in [
+            "-1",
+            "-inf",
+            "NaN",
+            "nan",
+            "abc",
+            "",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
+            assert_eq!(retry_after(&header("retry-after", v)), None, "{v}");
+        }
+        assert_eq!(
+            retry_after(&header("retry-after", " 2.5 ")),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(retry_after(&header("retry-after-ms", "1e20")), max);
+        assert_eq!(retry_after(&header("retry-after-ms", "1e300")), max);
+        assert_eq!(retry_after(&header("retry-after-ms", "-5")), None);
+        assert_eq!(retry_after(&header("retry-after-ms", "NaN")), None);
+        // A bad `retry-after-ms` does not hide a good `retry-after`.
+        let mut h = header("retry-after-ms", "NaN");
+        h.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn absurd_gemini_retry_delays_are_clamped_or_ignored() {
+        let delay = |d: &str| {
+            let body = format!(
+                r#"{{"error":{{"code":429,"message":"q","details":[{{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"{d}"}}]}}}}"#
+            );
+            match classify(429, &HeaderMap::new(), body.as_bytes()) {
+                Failure::Throttled { retry_after, .. } => retry_after,
+                other => panic!("not throttled: {other:?}"),
+            }
+        };
+        assert_eq!(delay("1e20s"), Some(MAX_RETRY_AFTER));
+        assert_eq!(delay("infs"), Some(MAX_RETRY_AFTER));
+        assert_eq!(delay("1e400s"), Some(MAX_RETRY_AFTER));
+        assert_eq!(delay("-3s"), None);
+        assert_eq!(delay("NaNs"), None);
+        assert_eq!(delay("7"), None);
+        assert_eq!(delay("0.5s"), Some(Duration::from_millis(500)));
     }
 }

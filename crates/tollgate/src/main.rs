@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod apply;
+mod listener;
 mod serve;
 
 #[derive(Debug, Parser)]

@@ -3,6 +3,8 @@
 //! Start: config → store (migrations) → apply the file's resources → first admin user
 //! → snapshot → listeners. Stop (Ctrl-C / SIGTERM): both listeners stop accepting,
 //! in-flight requests and streams finish (up to a drain limit), then the process exits.
+//! The listeners time out slow clients; see [`crate::listener`] for the limits and the
+//! environment variables that change them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,8 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tollgate_admin::AdminState;
@@ -25,6 +25,7 @@ use tollgate_limits::{FailurePolicy, Limiter};
 use tollgate_store::{SecretCipher, Store};
 
 use crate::apply;
+use crate::listener::{self, ListenLimits};
 
 /// How long in-flight requests may take to finish after a stop signal.
 const DRAIN_LIMIT: Duration = Duration::from_secs(60);
@@ -103,8 +104,15 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     }
 
     let stop = CancellationToken::new();
-    let g = tokio::spawn(serve_until(gateway_listener, gateway, stop.clone()));
-    let a = tokio::spawn(serve_until(admin_listener, admin, stop.clone()));
+    // Slow clients are cut on both listeners (see `listener`).
+    let limits = ListenLimits::from_env();
+    let g = tokio::spawn(listener::serve(
+        gateway_listener,
+        gateway,
+        stop.clone(),
+        limits,
+    ));
+    let a = tokio::spawn(listener::serve(admin_listener, admin, stop.clone(), limits));
     let reloader = tokio::spawn(reload_on_sighup(
         config_path.clone(),
         store.clone(),
@@ -242,21 +250,6 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))
-}
-
-async fn serve_until(listener: TcpListener, app: Router, stop: CancellationToken) {
-    // TCP_NODELAY: small SSE chunks must not wait for Nagle + delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "listener failed");
-    }
 }
 
 /// `kill -HUP`: re-reads the config file and applies its resources. Listener

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::openai::Tool;
 use crate::serde_util::Extra;
+use crate::sse::{MAX_LINE_BYTES, StreamLimitError};
 
 /// `POST /api/chat` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -131,9 +132,19 @@ pub struct EmbedResponse {
 
 /// Incremental NDJSON splitter: feed bytes as they arrive, get complete non-blank lines.
 /// Works on bytes, so a chunk boundary inside a UTF-8 character or `\r\n` is harmless.
-#[derive(Debug, Clone, Default)]
+/// A line longer than [`MAX_LINE_BYTES`] is an error, not an unbounded buffer.
+#[derive(Debug, Clone)]
 pub struct NdjsonParser {
     line: Vec<u8>,
+    max_line: usize,
+    /// Set once the cap was exceeded: every later call returns it.
+    failed: Option<StreamLimitError>,
+}
+
+impl Default for NdjsonParser {
+    fn default() -> Self {
+        Self::with_limit(MAX_LINE_BYTES)
+    }
 }
 
 impl NdjsonParser {
@@ -141,26 +152,56 @@ impl NdjsonParser {
         Self::default()
     }
 
-    /// The lines completed by `bytes` (without terminator, blank lines skipped).
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+    /// A parser with another line cap than [`MAX_LINE_BYTES`].
+    pub fn with_limit(max_line: usize) -> Self {
+        Self {
+            line: Vec::new(),
+            max_line,
+            failed: None,
+        }
+    }
+
+    /// The lines completed by `bytes` (without terminator, blank lines skipped), or the
+    /// cap the stream broke (then and on every later call).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, StreamLimitError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
         let mut out = Vec::new();
         let mut rest = bytes;
         while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
             let (head, tail) = rest.split_at(pos);
+            self.fits(head.len())?;
             self.line.extend_from_slice(head);
             rest = tail.get(1..).unwrap_or_default();
             let line = std::mem::take(&mut self.line);
             push_line(line, &mut out);
         }
+        self.fits(rest.len())?;
         self.line.extend_from_slice(rest);
-        out
+        Ok(out)
     }
 
     /// The last line when the body ended without a newline.
-    pub fn finish(&mut self) -> Vec<Vec<u8>> {
+    pub fn finish(&mut self) -> Result<Vec<Vec<u8>>, StreamLimitError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
         let mut out = Vec::new();
         push_line(std::mem::take(&mut self.line), &mut out);
-        out
+        Ok(out)
+    }
+
+    fn fits(&mut self, more: usize) -> Result<(), StreamLimitError> {
+        if self.line.len().saturating_add(more) > self.max_line {
+            let e = StreamLimitError::LineTooLong {
+                limit: self.max_line,
+            };
+            self.failed = Some(e);
+            self.line = Vec::new();
+            return Err(e);
+        }
+        Ok(())
     }
 }
 
