@@ -341,7 +341,7 @@ impl Closing {
             .reservation
             .as_ref()
             .filter(|r| r.credits_available().is_some() && s.cost > 0)
-            .and_then(|_| s.consumer.as_ref())
+            .and(s.consumer.as_ref())
             .map(|c| LedgerEntry::charge(c.clone(), s.request_id.clone(), s.cost));
         let record = CallRecord {
             request_id: s.request_id.clone(),

@@ -413,7 +413,7 @@ mod tests {
             ]}]}),
         );
         let n = estimate_openai(&req);
-        assert!(n >= 1000 + 1000 && n < 1000 + 1000 + 40, "{n}");
+        assert!((2000..2040).contains(&n), "{n}");
     }
 
     #[test]
