@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use tollgate_store::{LedgerKind, SecretCipher, Store};
+use tollgate_store::LedgerKind;
 
 fn config(mock: &MockProvider) -> String {
     format!(
@@ -110,13 +110,7 @@ async fn sigkill_under_load_loses_no_answered_request_or_charge() {
         .arg(dir.path().join("tollgate.yaml"));
     let gw = Gateway::spawn(cmd, dir, &[]);
 
-    let cipher = SecretCipher::load_or_create_with(&gw.path().join("tollgate-data"), None)
-        .expect("master key");
-    let db = format!(
-        "sqlite://{}",
-        gw.path().join("tollgate-data/tollgate.db").display()
-    );
-    let store = Store::connect(&db, cipher).await.expect("store");
+    let store = open_store(&gw).await;
     // The restarted node replays its journal before it serves.
     let mut missing = Vec::new();
     for (id, cost) in &answered {

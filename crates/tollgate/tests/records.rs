@@ -8,17 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-use tollgate_store::{CallRecord, SecretCipher, Store};
-
-async fn open_store(gw: &Gateway) -> Store {
-    let cipher = SecretCipher::load_or_create_with(&gw.path().join("tollgate-data"), None)
-        .expect("master key");
-    let db = format!(
-        "sqlite://{}",
-        gw.path().join("tollgate-data/tollgate.db").display()
-    );
-    Store::connect(&db, cipher).await.expect("store")
-}
+use tollgate_store::{CallRecord, Store};
 
 /// The record of `id`, once the journal has written it (up to 10 s).
 async fn record(store: &Store, id: &str) -> CallRecord {

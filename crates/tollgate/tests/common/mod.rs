@@ -266,3 +266,15 @@ pub async fn wait_requests(gw: &Gateway, key: &str, n: u64) -> serde_json::Value
     }
     usage(gw, key).await
 }
+
+/// The gateway's own database (SQLite under its data directory), to read what it
+/// recorded: call records, the credit ledger.
+pub async fn open_store(gw: &Gateway) -> tollgate_store::Store {
+    let data = gw.path().join("tollgate-data");
+    let cipher =
+        tollgate_store::SecretCipher::load_or_create_with(&data, None).expect("master key");
+    let db = format!("sqlite://{}", data.join("tollgate.db").display());
+    tollgate_store::Store::connect(&db, cipher)
+        .await
+        .expect("store")
+}
