@@ -22,8 +22,8 @@ use crate::lifecycle::Call;
 use crate::pipeline::{DoorRequest, door_of};
 use crate::relay::{self, StreamTap};
 use crate::state::GatewayState;
-use crate::transcode;
 use crate::usage::{self, Usage};
+use crate::wire;
 
 /// How the response cache treats this request.
 enum CacheUse {
@@ -119,8 +119,7 @@ async fn upstream(
             return Ok(None);
         };
         let request = capped(request, cand.max_output, cand.provider.kind);
-        let body =
-            transcode::native_request(&request, native, &cand.target.model, cand.max_output)?;
+        let body = wire::adapter(native).request(&request, &cand.target.model, cand.max_output)?;
         Ok(Some(chat_call(
             &cand.provider,
             key,
@@ -170,7 +169,7 @@ fn whole_answer(
     };
     let native = native_format(success.cand.provider.kind)
         .ok_or_else(|| GatewayError::Internal("provider kind without a format".into()))?;
-    transcode::door_response(request, native, raw).map_err(|message| {
+    wire::adapter(native).response(request, raw).map_err(|message| {
         tracing::warn!(provider = %success.cand.provider.name, %message, "upstream sent an invalid answer");
         GatewayError::Upstream {
             code: UpstreamCode::Unavailable,
@@ -285,7 +284,7 @@ fn stream_response(
     );
     let native =
         native_format(cand.provider.kind).unwrap_or(tollgate_providers::WireFormat::OpenAiChat);
-    let transcoder = transcode::stream_transcoder(request, native, &cand.model.name);
+    let transcoder = wire::adapter(native).stream(request, &cand.model.name);
     call.hand_to_stream();
     let body = relay::stream_body(
         resp,

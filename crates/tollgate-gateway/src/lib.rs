@@ -14,7 +14,7 @@
 //! 7. [`chat`]: the response cache, then [`forward`]: targets are tried in order;
 //!    each failure is classified before the next target is tried; a provider's own
 //!    rejection goes back to the client.
-//! 8. [`transcode`] and [`relay`]: the answer is translated to the door's format,
+//! 8. [`wire`] and [`relay`]: the answer is translated to the door's format,
 //!    streams chunk by chunk as they arrive.
 //! 9. [`usage`]: tokens by class from the provider's usage, or the tokenizer's count;
 //!    cost at the answering model's price; the call is finished ([`lifecycle`]).
@@ -38,8 +38,8 @@ pub mod request_id;
 pub mod routes;
 pub mod state;
 pub mod tokens;
-pub mod transcode;
 pub mod usage;
+pub mod wire;
 
 pub use routes::router;
 pub use state::GatewayState;

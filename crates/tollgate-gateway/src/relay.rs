@@ -21,8 +21,8 @@ use crate::chat::billed;
 use crate::forward::Candidate;
 use crate::lifecycle::Call;
 use crate::tokens;
-use crate::transcode::Transcoder;
 use crate::usage::{self, Usage};
+use crate::wire::Transcoder;
 
 /// Output kept to count tokens when the upstream sends no usage: bounded, so that many
 /// long streams cannot hold much memory (past it, the count covers the first part).

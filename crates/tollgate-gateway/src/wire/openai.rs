@@ -1,0 +1,286 @@
+//! The OpenAI Chat Completions format (also Mistral, Azure OpenAI and compatible
+//! servers): passed through for the OpenAI door, translated for the Anthropic door.
+
+use bytes::Bytes;
+use serde_json::Value;
+use tollgate_core::{Door, GatewayError};
+use tollgate_protocol::openai;
+use tollgate_protocol::sse::{SseEvent, SseParser};
+use tollgate_protocol::translate::{self, OpenAiToAnthropicStream};
+
+use super::{
+    Transcoder, WireAdapter, data_error, encode_anthropic, encode_openai_data, message_id,
+    request_body, translate_error, usage_of_openai,
+};
+use crate::pipeline::{DoorRequest, door_of};
+use crate::usage::{self, Usage};
+
+pub(super) struct OpenAiChat;
+
+impl WireAdapter for OpenAiChat {
+    fn request(
+        &self,
+        request: &DoorRequest,
+        upstream_model: &str,
+        _default_max_tokens: u32,
+    ) -> Result<Bytes, GatewayError> {
+        let mut o = match request {
+            DoorRequest::OpenAi(r) => r.as_ref().clone(),
+            DoorRequest::Anthropic(r) => {
+                translate::anthropic_request_to_openai(r).map_err(translate_error)?
+            }
+        };
+        o.model = upstream_model.to_string();
+        ask_for_stream_usage(&mut o);
+        request_body(serde_json::to_vec(&o))
+    }
+
+    fn response(
+        &self,
+        request: &DoorRequest,
+        raw: &[u8],
+    ) -> Result<(Bytes, Option<Usage>), String> {
+        match door_of(request) {
+            Door::OpenAi => {
+                let v: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+                if !v.get("choices").is_some_and(Value::is_array) {
+                    return Err("answer has no `choices`".into());
+                }
+                Ok((
+                    Bytes::copy_from_slice(raw),
+                    v.get("usage").and_then(usage::from_openai_value),
+                ))
+            }
+            Door::Anthropic => {
+                let o: openai::ChatResponse =
+                    serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+                let usage = usage_of_openai(&o);
+                let a = translate::openai_response_to_anthropic(&o);
+                let body = serde_json::to_vec(&a).map_err(|e| e.to_string())?;
+                Ok((Bytes::from(body), usage))
+            }
+        }
+    }
+
+    fn stream(&self, request: &DoorRequest, model: &str) -> Box<dyn Transcoder> {
+        match door_of(request) {
+            Door::OpenAi => Box::new(OpenAiPassthrough {
+                parser: SseParser::new(),
+                strip_usage_chunk: !request.wants_usage_chunk(),
+                usage: None,
+                usage_chunk_seen: false,
+                last_head: None,
+                done: false,
+            }),
+            Door::Anthropic => Box::new(OpenAiToAnthropic {
+                parser: SseParser::new(),
+                inner: OpenAiToAnthropicStream::new(message_id(), model.to_string()),
+                done: false,
+            }),
+        }
+    }
+}
+
+/// Streams are metered from upstream usage, so OpenAI-format upstreams are always
+/// asked for the final usage chunk; it is removed again if the client did not ask.
+fn ask_for_stream_usage(r: &mut openai::ChatRequest) {
+    if r.is_stream() {
+        let opts = r.stream_options.get_or_insert_with(Default::default);
+        opts.include_usage = Some(true);
+    }
+}
+
+/// Whether an OpenAI chunk can be forwarded without reading it: it has choices, no
+/// usage (or only `"usage": null`) and no error. Keys are matched with their quotes;
+/// inside JSON string values quotes are escaped, so text cannot fake a match (a false
+/// "no" only sends the chunk down the slow path).
+fn is_plain_content_chunk(data: &str) -> bool {
+    fn only_null_usage(data: &str) -> bool {
+        let mut rest = data;
+        while let Some(i) = rest.find("\"usage\"") {
+            let after = rest[i + 7..].trim_start();
+            let Some(after) = after.strip_prefix(':') else {
+                return false;
+            };
+            if !after.trim_start().starts_with("null") {
+                return false;
+            }
+            rest = &rest[i + 7..];
+        }
+        true
+    }
+    (data.contains("\"choices\":[{") || data.contains("\"choices\": [{"))
+        && !data.contains("\"error\"")
+        && only_null_usage(data)
+}
+
+struct OpenAiPassthrough {
+    parser: SseParser,
+    strip_usage_chunk: bool,
+    usage: Option<Usage>,
+    /// The upstream sent OpenAI's usage-only chunk (`choices: []`).
+    usage_chunk_seen: bool,
+    /// `id`, `created`, `model` of the last chunk, with the usage a content chunk carried
+    /// (Mistral and some compatible servers put usage on the last content chunk).
+    last_head: Option<(Value, Value, Value, Value)>,
+    done: bool,
+}
+
+impl Transcoder for OpenAiPassthrough {
+    /// Events are forwarded as they come (unknown fields and all), except that usage is
+    /// always where OpenAI puts it: in one final chunk with `choices: []`, sent only when
+    /// the client asked for it (`stream_options.include_usage`).
+    fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
+        let events = self.parser.push(chunk).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for ev in &events {
+            if ev.data.trim() == "[DONE]" {
+                self.done = true;
+                if !self.strip_usage_chunk
+                    && !self.usage_chunk_seen
+                    && let Some((id, created, model, usage)) = self.last_head.take()
+                {
+                    let v = serde_json::json!({
+                        "id": id, "object": "chat.completion.chunk", "created": created,
+                        "model": model, "choices": [], "usage": usage,
+                    });
+                    out.extend_from_slice(&encode_openai_data(v.to_string().as_bytes()));
+                }
+                out.extend_from_slice(b"data: [DONE]\n\n");
+                continue;
+            }
+            if is_plain_content_chunk(&ev.data) {
+                // The common case needs no JSON parse: forwarded as it came.
+                out.extend_from_slice(&encode_openai_data(ev.data.as_bytes()));
+                continue;
+            }
+            let Ok(mut v) = serde_json::from_str::<Value>(&ev.data) else {
+                continue;
+            };
+            if let Some(msg) = data_error(&v) {
+                return Err(msg);
+            }
+            let usage = v.get("usage").and_then(usage::from_openai_value);
+            if usage.is_some() {
+                self.usage = usage;
+            }
+            let usage_only = v
+                .get("choices")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty);
+            if usage.is_some() && usage_only {
+                self.usage_chunk_seen = true;
+                if self.strip_usage_chunk {
+                    continue;
+                }
+            }
+            // A chunk with neither choices nor usage (Azure's leading
+            // `prompt_filter_results`) carries nothing an OpenAI client reads.
+            if usage.is_none() && usage_only {
+                continue;
+            }
+            if usage.is_some()
+                && !usage_only
+                && let Some(o) = v.as_object_mut()
+                && let Some(u) = o.remove("usage")
+            {
+                let field = |k: &str| o.get(k).cloned().unwrap_or(Value::Null);
+                self.last_head = Some((field("id"), field("created"), field("model"), u));
+                out.extend_from_slice(&encode_openai_data(v.to_string().as_bytes()));
+                continue;
+            }
+            out.extend_from_slice(&encode_openai_data(ev.data.as_bytes()));
+        }
+        Ok(Bytes::from(out))
+    }
+
+    fn finish(&mut self) -> Result<Bytes, String> {
+        if self.done {
+            Ok(Bytes::new())
+        } else {
+            Err("upstream stream ended before [DONE]".into())
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+}
+
+struct OpenAiToAnthropic {
+    parser: SseParser,
+    inner: OpenAiToAnthropicStream,
+    done: bool,
+}
+
+impl OpenAiToAnthropic {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<u8>) -> Result<(), String> {
+        if ev.data.trim() == "[DONE]" {
+            self.done = true;
+            let events = self.inner.finish();
+            return encode_anthropic(&events, out);
+        }
+        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+            return Ok(());
+        };
+        if let Some(msg) = data_error(&v) {
+            return Err(msg);
+        }
+        let chunk: openai::ChatChunk = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        let events = self.inner.push(&chunk);
+        encode_anthropic(&events, out)
+    }
+}
+
+impl Transcoder for OpenAiToAnthropic {
+    fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
+        let mut out = Vec::new();
+        for ev in self.parser.push(chunk).map_err(|e| e.to_string())? {
+            self.on_event(&ev, &mut out)?;
+        }
+        Ok(Bytes::from(out))
+    }
+
+    fn finish(&mut self) -> Result<Bytes, String> {
+        let mut out = Vec::new();
+        for ev in self.parser.finish().map_err(|e| e.to_string())? {
+            self.on_event(&ev, &mut out)?;
+        }
+        if !self.done {
+            return Err("upstream stream ended before [DONE]".into());
+        }
+        Ok(Bytes::from(out))
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.inner.usage().map(|u| usage::from_anthropic(&u))
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::is_plain_content_chunk;
+
+    #[test]
+    fn only_plain_content_chunks_skip_parsing() {
+        assert!(is_plain_content_chunk(
+            r#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi \"usage\": 5"}}]}"#
+        ));
+        assert!(is_plain_content_chunk(
+            r#"{"choices":[{"delta":{"content":"x"}}],"usage":null}"#
+        ));
+        assert!(is_plain_content_chunk(
+            r#"{"choices": [{"delta":{"content":"x"}}], "usage": null}"#
+        ));
+        assert!(!is_plain_content_chunk(
+            r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#
+        ));
+        assert!(!is_plain_content_chunk(
+            r#"{"choices":[{"delta":{}}],"usage":{"prompt_tokens":1}}"#
+        ));
+        assert!(!is_plain_content_chunk(r#"{"error":{"message":"boom"}}"#));
+        assert!(!is_plain_content_chunk(
+            r#"{"choices":[],"prompt_filter_results":[]}"#
+        ));
+    }
+}
