@@ -9,9 +9,9 @@ fn parse_all<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Vec<SseEvent> {
     let mut parser = SseParser::new();
     let mut events = Vec::new();
     for piece in pieces {
-        events.extend(parser.push(piece));
+        events.extend(parser.push(piece).unwrap_or_default());
     }
-    events.extend(parser.finish());
+    events.extend(parser.finish().unwrap_or_default());
     events
 }
 
