@@ -37,7 +37,7 @@ use tollgate_core::money::{Micros, micros_to_usd};
 use tollgate_core::snapshot::Caller;
 use tollgate_core::{Door, GatewayError};
 use tollgate_limits::{Permit, Reservation, Spend};
-use tollgate_store::{CallAttempt, CallRecord, Entry, LedgerEntry};
+use tollgate_store::{CallAttempt, CallRecord, Entry, JsonText, LedgerEntry};
 use tollgate_telemetry::names;
 
 use crate::metering::{Metering, consumer_scope};
@@ -370,7 +370,7 @@ impl Closing {
             stream: s.stream,
             client_ip: s.client_ip.take(),
             user_agent: s.user_agent.take(),
-            steps: Value::Array(std::mem::take(&mut s.steps)),
+            steps: JsonText::new(&Value::Array(std::mem::take(&mut s.steps))),
         };
         Closing {
             metering,

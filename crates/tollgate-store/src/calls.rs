@@ -72,7 +72,57 @@ pub struct CallRecord {
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     /// The explain trail: a JSON array of steps.
-    pub steps: Value,
+    pub steps: JsonText,
+}
+
+/// JSON kept as its text: written to the journal and the database as it is, never
+/// built into a tree on the way (the explain trail is parsed only when someone asks
+/// for it). In the journal's JSON lines it is embedded raw, not as an escaped string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(String);
+
+impl JsonText {
+    /// The text of `value`.
+    pub fn new(value: &Value) -> JsonText {
+        JsonText(value.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON as a tree (`null` if the text is not JSON).
+    pub fn parse(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl Default for JsonText {
+    fn default() -> Self {
+        JsonText("[]".to_string())
+    }
+}
+
+impl From<Value> for JsonText {
+    fn from(value: Value) -> Self {
+        JsonText::new(&value)
+    }
+}
+
+impl serde::Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match serde_json::value::RawValue::from_string(self.0.clone()) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => Value::Null.serialize(s),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        Ok(JsonText(raw.get().to_string()))
+    }
 }
 
 /// One upstream attempt of a call.
@@ -217,8 +267,7 @@ type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 fn bind_call<'q>(q: AnyQuery<'q>, c: &CallRecord) -> Result<AnyQuery<'q>, StoreError> {
     let attempts = serde_json::to_string(&c.attempts)
         .map_err(|e| StoreError::InvalidInput(format!("call attempts: {e}")))?;
-    let steps = serde_json::to_string(&c.steps)
-        .map_err(|e| StoreError::InvalidInput(format!("call steps: {e}")))?;
+    let steps = c.steps.as_str();
     Ok(q.bind(text(&c.request_id))
         .bind(c.at.timestamp_millis())
         .bind(opt_text(&c.consumer))
@@ -245,7 +294,7 @@ fn bind_call<'q>(q: AnyQuery<'q>, c: &CallRecord) -> Result<AnyQuery<'q>, StoreE
         .bind(i64::from(c.stream))
         .bind(opt_text(&c.client_ip))
         .bind(opt_text(&c.user_agent))
-        .bind(text(&steps)))
+        .bind(text(steps)))
 }
 
 /// Inserts `calls` on `conn` (inside the caller's transaction): full chunks with the
@@ -306,7 +355,7 @@ fn decode_call(row: &AnyRow) -> Result<CallRecord, StoreError> {
         stream: row.try_get::<i64, _>("stream")? != 0,
         client_ip: row.try_get("client_ip")?,
         user_agent: row.try_get("user_agent")?,
-        steps: decode_json(row, "steps")?,
+        steps: JsonText(row.try_get("steps")?),
     })
 }
 

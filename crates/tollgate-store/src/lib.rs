@@ -29,7 +29,7 @@ pub mod testing;
 mod users;
 
 pub use alert_events::{AlertEventRecord, AlertStatus, NewAlertEvent};
-pub use calls::{CALLS_PER_STATEMENT, CallAttempt, CallRecord, UsageScope, UsageTotals};
+pub use calls::{CALLS_PER_STATEMENT, CallAttempt, CallRecord, JsonText, UsageScope, UsageTotals};
 pub use cipher::{MASTER_KEY_ENV, MASTER_KEY_FILE, SecretCipher};
 pub use error::StoreError;
 pub use journal::{Entry, Journal, JournalError, JournalOptions, JournalStatus};

@@ -46,7 +46,7 @@ fn rec(request_id: &str, consumer: &str) -> CallRecord {
         input_tokens: 10,
         output_tokens: 5,
         cost_micros: COST,
-        steps: json!([]),
+        steps: json!([]).into(),
         ..CallRecord::default()
     }
 }
@@ -142,7 +142,8 @@ async fn full_record_round_trip(db: &TestDb) {
             {"step": "auth", "outcome": "pass"},
             {"step": "budget", "scope": "consumer", "limit_usd": 10.0, "used_usd": 1.5, "outcome": "pass"},
             {"step": "settle", "reserved_usd": 0.05, "charged_usd": 0.012345}
-        ]),
+        ])
+        .into(),
     };
     // A 401: no consumer, no key, a body that was never parsed.
     let anonymous = CallRecord {
@@ -152,7 +153,7 @@ async fn full_record_round_trip(db: &TestDb) {
         status: 401,
         error_code: Some("invalid_api_key".into()),
         latency_ms: 1,
-        steps: json!([{"step": "auth", "outcome": "refused"}]),
+        steps: json!([{"step": "auth", "outcome": "refused"}]).into(),
         ..CallRecord::default()
     };
     assert_eq!(

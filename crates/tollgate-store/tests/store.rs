@@ -855,7 +855,7 @@ fn call(request_id: &str, consumer: &str, at: DateTime<Utc>) -> CallRecord {
         cost_micros: 45,
         latency_ms: 812,
         ttft_ms: Some(120),
-        steps: serde_json::json!([]),
+        steps: serde_json::json!([]).into(),
         ..CallRecord::default()
     }
 }
