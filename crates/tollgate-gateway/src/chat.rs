@@ -17,12 +17,12 @@ use tollgate_core::{GatewayError, UpstreamCode};
 use tollgate_providers::{chat_call, native_format};
 
 use crate::admission::Plan;
+use crate::door::{DoorRequest, door_of};
 use crate::forward::{self, Answer, Candidate, Success};
 use crate::lifecycle::Call;
-use crate::pipeline::{DoorRequest, door_of};
 use crate::relay::{self, StreamTap};
 use crate::state::GatewayState;
-use crate::usage::{self, Usage};
+use crate::usage::{self, Usage, billed};
 use crate::wire;
 
 /// How the response cache treats this request.
@@ -133,30 +133,6 @@ async fn upstream(
 
 fn price_of(model: &ModelSpec) -> Option<TokenPrice> {
     model.price.map(TokenPrice::from)
-}
-
-/// What an answer is billed: the provider's usage, or the tokenizer's count when it
-/// gave none; output never beyond the cap the request was held and sent with (an
-/// upstream reporting more than it was allowed is the operator's dispute, not the
-/// consumer's charge).
-pub fn billed(
-    cand: &Candidate,
-    reported: Option<Usage>,
-    estimate: impl FnOnce() -> Usage,
-) -> (Usage, Micros) {
-    let mut u = match reported {
-        Some(u) if u.output > 0 || u.prompt_total() > 0 => u,
-        _ => estimate(),
-    };
-    let cap = u64::from(cand.max_output);
-    if u.output > cap {
-        tracing::warn!(provider = %cand.provider.name, reported = u.output, cap, "upstream reported more output tokens than the cap it was sent; billing the cap");
-        metrics::counter!("tollgate_upstream_usage_over_cap_total", "provider" => cand.provider.name.clone()).increment(1);
-        u.output = cap;
-        u.reasoning = u.reasoning.min(cap);
-    }
-    let cost = price_of(&cand.model).map_or(0, |p| p.cost_of(&u));
-    (u, cost)
 }
 
 /// The whole answer in the door's format, with its usage, from a non-stream success.

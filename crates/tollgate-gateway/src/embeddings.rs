@@ -31,12 +31,11 @@ use tollgate_providers::{
 };
 
 use crate::admission::{self, Plan};
-use crate::chat::billed;
 use crate::forward::{self, Answer};
 use crate::lifecycle::Call;
 use crate::reply::ApiError;
 use crate::state::GatewayState;
-use crate::usage::Usage;
+use crate::usage::{Usage, billed};
 use crate::{auth, body, tokens};
 
 /// The route handler.

@@ -26,6 +26,7 @@ pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod chat;
+pub mod door;
 pub mod embeddings;
 pub mod forward;
 pub mod journal;

@@ -13,7 +13,7 @@ use tollgate_core::spec::ModelSpec;
 use tollgate_core::{Door, GatewayError};
 use tollgate_protocol::{anthropic, openai};
 
-pub use tollgate_protocol::DoorRequest;
+pub use crate::door::{DoorRequest, door_of};
 
 use crate::admission::{self, Plan};
 use crate::lifecycle::Call;
@@ -35,14 +35,6 @@ pub fn parse_door_request(door: Door, bytes: &[u8]) -> Result<DoorRequest, Gatew
             req.validate().map_err(protocol_error)?;
             Ok(DoorRequest::Anthropic(Box::new(req)))
         }
-    }
-}
-
-/// The door a parsed request came through.
-pub fn door_of(request: &DoorRequest) -> Door {
-    match request {
-        DoorRequest::OpenAi(_) => Door::OpenAi,
-        DoorRequest::Anthropic(_) => Door::Anthropic,
     }
 }
 

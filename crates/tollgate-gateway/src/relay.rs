@@ -17,11 +17,10 @@ use tollgate_cache::{CachedAnswer, FillGuard, StreamRecorder};
 use tollgate_core::Door;
 use tollgate_core::error::broken_stream_event;
 
-use crate::chat::billed;
 use crate::forward::Candidate;
 use crate::lifecycle::Call;
 use crate::tokens;
-use crate::usage::{self, Usage};
+use crate::usage::{self, Usage, billed};
 use crate::wire::Transcoder;
 
 /// Output kept to count tokens when the upstream sends no usage: bounded, so that many

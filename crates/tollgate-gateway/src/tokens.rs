@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 
 mod estimate;
 
-use crate::pipeline::DoorRequest;
+use crate::door::DoorRequest;
 pub use estimate::{
     estimate_anthropic, estimate_anthropic_async, estimate_openai, estimate_openai_async,
 };

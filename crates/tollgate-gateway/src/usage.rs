@@ -7,6 +7,9 @@ use tollgate_core::Door;
 use tollgate_protocol::sse::SseParser;
 use tollgate_protocol::{anthropic, openai};
 
+use tollgate_core::money::{Micros, TokenPrice};
+
+use crate::forward::Candidate;
 use crate::tokens;
 
 /// Token counts of one answer, by class ([`tollgate_core::money::TokenCounts`]).
@@ -157,6 +160,34 @@ pub fn delivered_text(door: Door, bytes: &[u8]) -> String {
         }
     }
     text
+}
+
+/// What an answer is billed: the provider's usage, or the tokenizer's count when it
+/// gave none; output never beyond the cap the request was held and sent with (an
+/// upstream reporting more than it was allowed is the operator's dispute, not the
+/// consumer's charge).
+pub fn billed(
+    cand: &Candidate,
+    reported: Option<Usage>,
+    estimate: impl FnOnce() -> Usage,
+) -> (Usage, Micros) {
+    let mut u = match reported {
+        Some(u) if u.output > 0 || u.prompt_total() > 0 => u,
+        _ => estimate(),
+    };
+    let cap = u64::from(cand.max_output);
+    if u.output > cap {
+        tracing::warn!(provider = %cand.provider.name, reported = u.output, cap, "upstream reported more output tokens than the cap it was sent; billing the cap");
+        metrics::counter!("tollgate_upstream_usage_over_cap_total", "provider" => cand.provider.name.clone()).increment(1);
+        u.output = cap;
+        u.reasoning = u.reasoning.min(cap);
+    }
+    let cost = cand
+        .model
+        .price
+        .map(TokenPrice::from)
+        .map_or(0, |p| p.cost_of(&u));
+    (u, cost)
 }
 
 #[cfg(test)]

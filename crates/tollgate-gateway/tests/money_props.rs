@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use tollgate_core::money::TokenCounts;
 use tollgate_core::spec::{ModelSpec, Period, Price, ProviderKind, ProviderSpec, TargetSpec};
 use tollgate_gateway::admission::{Plan, Planned};
-use tollgate_gateway::chat::billed;
 use tollgate_gateway::forward::Candidate;
+use tollgate_gateway::usage::billed;
 use tollgate_limits::{Amount, BudgetRule, Limiter, Reserve, Spend};
 
 fn model(name: &str, price: (u32, u32, Option<u32>, Option<u32>), cap: Option<u32>) -> ModelSpec {

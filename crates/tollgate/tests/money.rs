@@ -62,6 +62,10 @@ models:
   - name: wordy-ollama
     targets: [{{provider: mock-ollama, model: "llama3@words=300"}}]
     max_output_tokens: 12
+  - name: liar
+    targets: [{{provider: mock-openai, model: "gpt@ignore_max_tokens,words=300"}}]
+    max_output_tokens: 12
+    price: {{input_per_mtok: 1000, output_per_mtok: 1000}}
   - name: silent
     targets: [{{provider: mock-openai, model: "gpt@no_usage,words=30"}}]
     price: {{input_per_mtok: 1, output_per_mtok: 1}}
@@ -290,4 +294,34 @@ async fn wrong_methods_get_the_envelope_after_the_key_check() {
         .await
         .expect("send");
     assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn an_upstream_answering_past_the_cap_is_billed_the_cap() {
+    let mock = MockProvider::start().await.expect("mock");
+    let gw = Gateway::start(&config(&mock));
+    let res = client()
+        .post(gw.gw("/v1/chat/completions"))
+        .bearer_auth(KEY_A)
+        .json(&hello("liar"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    let cost: f64 = res.headers()["x-tollgate-cost-usd"]
+        .to_str()
+        .expect("cost")
+        .parse()
+        .expect("number");
+    let body: Value = res.json().await.expect("json");
+    let reported = body["usage"]["completion_tokens"].as_u64().expect("usage");
+    let prompt = body["usage"]["prompt_tokens"].as_u64().expect("usage");
+    assert!(reported > 12, "the mock ignored the cap: {body}");
+    // 0.001 USD per token: the prompt plus at most the 12 tokens it was allowed.
+    let billed = (cost * 1e6).round() as u64;
+    assert_eq!(
+        billed,
+        (prompt + 12) * 1000,
+        "billed the cap, not {reported}: {body}"
+    );
 }

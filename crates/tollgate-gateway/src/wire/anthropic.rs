@@ -12,7 +12,7 @@ use super::{
     Transcoder, WireAdapter, chat_id, encode_openai_data, request_body, translate_error, unix_now,
     usage_of_openai,
 };
-use crate::pipeline::{DoorRequest, door_of};
+use crate::door::{DoorRequest, door_of};
 use crate::usage::{self, Usage};
 
 pub(super) struct AnthropicMessages;

@@ -10,7 +10,7 @@ use tollgate_protocol::{gemini, openai};
 
 use super::hub::{HubDecoder, HubStream, hub_request, hub_response, native_hints};
 use super::{Transcoder, WireAdapter, request_body, translate_error};
-use crate::pipeline::{DoorRequest, door_of};
+use crate::door::{DoorRequest, door_of};
 use crate::usage::Usage;
 
 pub(super) struct Gemini;

@@ -9,7 +9,7 @@ use tollgate_protocol::openai;
 use tollgate_protocol::translate::{self, NativeHints, OpenAiToAnthropicStream};
 
 use super::{Transcoder, encode_anthropic, encode_openai_data, translate_error, usage_of_openai};
-use crate::pipeline::{DoorRequest, door_of};
+use crate::door::{DoorRequest, door_of};
 use crate::usage::{self, Usage};
 
 /// The request in the hub (OpenAI) format, for providers reached through it.

@@ -29,7 +29,7 @@ use serde_json::Value;
 use tollgate_core::GatewayError;
 use tollgate_providers::WireFormat;
 
-use crate::pipeline::DoorRequest;
+use crate::door::DoorRequest;
 use crate::usage::{self, Usage};
 
 /// One upstream wire format, seen from both doors.

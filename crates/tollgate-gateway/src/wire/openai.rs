@@ -12,7 +12,7 @@ use super::{
     Transcoder, WireAdapter, data_error, encode_anthropic, encode_openai_data, message_id,
     request_body, translate_error, usage_of_openai,
 };
-use crate::pipeline::{DoorRequest, door_of};
+use crate::door::{DoorRequest, door_of};
 use crate::usage::{self, Usage};
 
 pub(super) struct OpenAiChat;
