@@ -18,7 +18,7 @@ use tollgate_providers::{chat_call, native_format};
 
 use crate::admission::Plan;
 use crate::door::{DoorRequest, door_of};
-use crate::forward::{self, Answer, Candidate, Success};
+use crate::forward::{self, Answer, Success};
 use crate::lifecycle::Call;
 use crate::relay::{self, StreamTap};
 use crate::state::GatewayState;
