@@ -1,7 +1,6 @@
 //! A chat request after admission: the response cache, failover to the upstream,
 //! and the answer in the door's format (whole or streamed), metered into its call.
 
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use http::{HeaderMap, HeaderValue};
 use tollgate_cache::{Begin, CacheKey, CacheOutcome, CachedAnswer, StreamRecorder};
 use tollgate_core::money::{Micros, TokenPrice, format_usd};
 use tollgate_core::snapshot::Snapshot;
-use tollgate_core::spec::{CacheSpec, ModelSpec, ProviderKind};
+use tollgate_core::spec::{CacheSpec, ModelSpec};
 use tollgate_core::{GatewayError, UpstreamCode};
 use tollgate_providers::{chat_call, native_format};
 
@@ -23,7 +22,7 @@ use crate::lifecycle::Call;
 use crate::relay::{self, StreamTap};
 use crate::state::GatewayState;
 use crate::usage::{self, Usage, billed};
-use crate::wire;
+use crate::wire::{self, OutputCap};
 
 /// How the response cache treats this request.
 enum CacheUse {
@@ -84,27 +83,6 @@ fn cache_use(
     }
 }
 
-/// The request with the reserved output cap set, when the client set none: the
-/// upstream is never left free to answer more than was reserved. OpenAI's own API
-/// and Azure take `max_completion_tokens`; other OpenAI-format servers `max_tokens`;
-/// the Anthropic door always carries `max_tokens`; Gemini and Ollama get the cap
-/// through the hub translation (`maxOutputTokens`, `num_predict`).
-fn capped(request: &DoorRequest, cap: u32, kind: ProviderKind) -> Cow<'_, DoorRequest> {
-    match request {
-        DoorRequest::OpenAi(r) if r.max_output_tokens().is_none() => {
-            let mut r = r.as_ref().clone();
-            match kind {
-                ProviderKind::Openai | ProviderKind::AzureOpenai => {
-                    r.max_completion_tokens = Some(cap)
-                }
-                _ => r.max_tokens = Some(cap),
-            }
-            Cow::Owned(DoorRequest::OpenAi(Box::new(r)))
-        }
-        _ => Cow::Borrowed(request),
-    }
-}
-
 /// Sends the request to the plan's targets (in the native format of each).
 async fn upstream(
     st: &GatewayState,
@@ -118,8 +96,8 @@ async fn upstream(
         let Some(native) = native_format(cand.provider.kind) else {
             return Ok(None);
         };
-        let request = capped(request, cand.max_output, cand.provider.kind);
-        let body = wire::adapter(native).request(&request, &cand.target.model, cand.max_output)?;
+        let cap = OutputCap::for_kind(cand.max_output, cand.provider.kind);
+        let body = wire::adapter(native).request(request, &cand.target.model, cap)?;
         Ok(Some(chat_call(
             &cand.provider,
             key,

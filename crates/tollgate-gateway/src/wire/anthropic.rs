@@ -9,8 +9,8 @@ use tollgate_protocol::sse::{SseEvent, SseParser};
 use tollgate_protocol::translate::{self, AnthropicToOpenAiStream};
 
 use super::{
-    Transcoder, WireAdapter, chat_id, encode_openai_data, request_body, translate_error, unix_now,
-    usage_of_openai,
+    OutputCap, Transcoder, WireAdapter, chat_id, encode_openai_data, request_body, translate_error,
+    unix_now, usage_of_openai,
 };
 use crate::door::{DoorRequest, door_of};
 use crate::usage::{self, Usage};
@@ -22,11 +22,13 @@ impl WireAdapter for AnthropicMessages {
         &self,
         request: &DoorRequest,
         upstream_model: &str,
-        default_max_tokens: u32,
+        cap: OutputCap,
     ) -> Result<Bytes, GatewayError> {
+        // Anthropic requires `max_tokens`: the cap fills it when the client set none.
         let mut a = match request {
-            DoorRequest::OpenAi(r) => translate::openai_request_to_anthropic(r, default_max_tokens)
-                .map_err(translate_error)?,
+            DoorRequest::OpenAi(r) => {
+                translate::openai_request_to_anthropic(r, cap.tokens).map_err(translate_error)?
+            }
             DoorRequest::Anthropic(r) => r.as_ref().clone(),
         };
         a.model = upstream_model.to_string();

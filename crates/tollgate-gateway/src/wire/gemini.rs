@@ -9,7 +9,7 @@ use tollgate_protocol::translate::{self, GeminiToOpenAiStream};
 use tollgate_protocol::{gemini, openai};
 
 use super::hub::{HubDecoder, HubStream, hub_request, hub_response, native_hints};
-use super::{Transcoder, WireAdapter, request_body, translate_error};
+use super::{OutputCap, Transcoder, WireAdapter, request_body, translate_error};
 use crate::door::{DoorRequest, door_of};
 use crate::usage::Usage;
 
@@ -20,10 +20,10 @@ impl WireAdapter for Gemini {
         &self,
         request: &DoorRequest,
         _upstream_model: &str,
-        _default_max_tokens: u32,
+        cap: OutputCap,
     ) -> Result<Bytes, GatewayError> {
         // The model is in Gemini's URL, not its body.
-        let o = hub_request(request)?;
+        let o = hub_request(request, cap)?;
         let g = translate::openai_request_to_gemini(&o).map_err(translate_error)?;
         request_body(serde_json::to_vec(&g))
     }

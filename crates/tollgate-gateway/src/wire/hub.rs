@@ -8,20 +8,28 @@ use tollgate_core::{Door, GatewayError};
 use tollgate_protocol::openai;
 use tollgate_protocol::translate::{self, NativeHints, OpenAiToAnthropicStream};
 
-use super::{Transcoder, encode_anthropic, encode_openai_data, translate_error, usage_of_openai};
+use super::{
+    OutputCap, Transcoder, encode_anthropic, encode_openai_data, translate_error, usage_of_openai,
+};
 use crate::door::{DoorRequest, door_of};
 use crate::usage::{self, Usage};
 
-/// The request in the hub (OpenAI) format, for providers reached through it.
+/// The request in the hub (OpenAI) format, for providers reached through it, with
+/// `cap` set when the client set none (copied only then).
 pub(super) fn hub_request(
     request: &DoorRequest,
+    cap: OutputCap,
 ) -> Result<Cow<'_, openai::ChatRequest>, GatewayError> {
-    match request {
-        DoorRequest::OpenAi(r) => Ok(Cow::Borrowed(r.as_ref())),
+    let mut o = match request {
+        DoorRequest::OpenAi(r) => Cow::Borrowed(r.as_ref()),
         DoorRequest::Anthropic(r) => translate::anthropic_request_to_openai(r)
             .map(Cow::Owned)
-            .map_err(translate_error),
+            .map_err(translate_error)?,
+    };
+    if o.max_output_tokens().is_none() {
+        cap.apply(o.to_mut());
     }
+    Ok(o)
 }
 
 /// Ids and names for an answer translated from a native format.

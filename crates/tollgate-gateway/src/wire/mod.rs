@@ -27,19 +27,53 @@ mod openai;
 use bytes::Bytes;
 use serde_json::Value;
 use tollgate_core::GatewayError;
+use tollgate_core::spec::ProviderKind;
 use tollgate_providers::WireFormat;
 
 use crate::door::DoorRequest;
 use crate::usage::{self, Usage};
 
+/// The output cap reserved for an attempt. It is sent upstream whenever the client
+/// set none, so the upstream is never left free to answer more than was reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputCap {
+    pub tokens: u32,
+    /// OpenAI's own API and Azure take `max_completion_tokens`; other OpenAI-format
+    /// servers (Mistral, vLLM, ...) `max_tokens`. Gemini and Ollama get the cap through
+    /// the hub translation (`maxOutputTokens`, `num_predict`); Anthropic's `max_tokens`.
+    pub completion_field: bool,
+}
+
+impl OutputCap {
+    pub fn for_kind(tokens: u32, kind: ProviderKind) -> OutputCap {
+        OutputCap {
+            tokens,
+            completion_field: matches!(kind, ProviderKind::Openai | ProviderKind::AzureOpenai),
+        }
+    }
+
+    /// Sets the cap on an OpenAI-format request that has none.
+    pub fn apply(self, r: &mut tollgate_protocol::openai::ChatRequest) {
+        if r.max_output_tokens().is_some() {
+            return;
+        }
+        if self.completion_field {
+            r.max_completion_tokens = Some(self.tokens);
+        } else {
+            r.max_tokens = Some(self.tokens);
+        }
+    }
+}
+
 /// One upstream wire format, seen from both doors.
 pub trait WireAdapter: Send + Sync {
-    /// The request body in this format for `upstream_model`.
+    /// The request body in this format for `upstream_model`, with `cap` as the
+    /// answer's limit when the client set none.
     fn request(
         &self,
         request: &DoorRequest,
         upstream_model: &str,
-        default_max_tokens: u32,
+        cap: OutputCap,
     ) -> Result<Bytes, GatewayError>;
 
     /// A whole answer in this format, converted to the door's format, with its usage.

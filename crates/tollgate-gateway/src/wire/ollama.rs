@@ -8,7 +8,7 @@ use tollgate_protocol::translate::{self, OllamaToOpenAiStream};
 use tollgate_protocol::{ollama, openai};
 
 use super::hub::{HubDecoder, HubStream, hub_request, hub_response, native_hints};
-use super::{Transcoder, WireAdapter, request_body, translate_error};
+use super::{OutputCap, Transcoder, WireAdapter, request_body, translate_error};
 use crate::door::{DoorRequest, door_of};
 use crate::usage::Usage;
 
@@ -19,9 +19,9 @@ impl WireAdapter for Ollama {
         &self,
         request: &DoorRequest,
         upstream_model: &str,
-        _default_max_tokens: u32,
+        cap: OutputCap,
     ) -> Result<Bytes, GatewayError> {
-        let o = hub_request(request)?;
+        let o = hub_request(request, cap)?;
         let mut n = translate::openai_request_to_ollama(&o).map_err(translate_error)?;
         n.model = upstream_model.to_string();
         request_body(serde_json::to_vec(&n))

@@ -9,8 +9,8 @@ use tollgate_protocol::sse::{SseEvent, SseParser};
 use tollgate_protocol::translate::{self, OpenAiToAnthropicStream};
 
 use super::{
-    Transcoder, WireAdapter, data_error, encode_anthropic, encode_openai_data, message_id,
-    request_body, translate_error, usage_of_openai,
+    OutputCap, Transcoder, WireAdapter, data_error, encode_anthropic, encode_openai_data,
+    message_id, request_body, translate_error, usage_of_openai,
 };
 use crate::door::{DoorRequest, door_of};
 use crate::usage::{self, Usage};
@@ -22,7 +22,7 @@ impl WireAdapter for OpenAiChat {
         &self,
         request: &DoorRequest,
         upstream_model: &str,
-        _default_max_tokens: u32,
+        cap: OutputCap,
     ) -> Result<Bytes, GatewayError> {
         let mut o = match request {
             DoorRequest::OpenAi(r) => r.as_ref().clone(),
@@ -31,6 +31,7 @@ impl WireAdapter for OpenAiChat {
             }
         };
         o.model = upstream_model.to_string();
+        cap.apply(&mut o);
         ask_for_stream_usage(&mut o);
         request_body(serde_json::to_vec(&o))
     }
