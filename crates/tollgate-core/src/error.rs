@@ -55,13 +55,12 @@ pub enum QuotaKind {
 pub enum GatewayError {
     #[error("{0}")]
     InvalidApiKey(String),
-    /// A known path called with a method it does not take; `allow` lists those it does.
-    #[error("Method {method} is not allowed on {path}; use {allow}")]
-    MethodNotAllowed {
-        method: String,
-        path: String,
-        allow: String,
-    },
+    /// A known path called with a method it does not take (the answer's `Allow`
+    /// header lists those it does).
+    #[error(
+        "Method {method} is not allowed on {path}; the `Allow` header lists the methods it takes"
+    )]
+    MethodNotAllowed { method: String, path: String },
     #[error("request body is larger than the {limit} byte limit")]
     RequestTooLarge { limit: usize },
     /// The client sent its request body too slowly (408; not in PRODUCT.md's table:
@@ -353,7 +352,6 @@ mod tests {
                 GatewayError::MethodNotAllowed {
                     method: "GET".into(),
                     path: "/v1/chat/completions".into(),
-                    allow: "POST".into(),
                 },
                 405,
                 "invalid_request_error",

@@ -28,20 +28,20 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tollgate_alerts::{AlertEvent, AlertKind};
+use tollgate_core::Door;
 use tollgate_core::money::{Micros, micros_to_usd};
 use tollgate_core::snapshot::Caller;
-use tollgate_core::{Door, GatewayError};
 use tollgate_limits::{Permit, Reservation, Spend};
 use tollgate_store::{CallAttempt, CallRecord, Entry, JsonText, LedgerEntry};
 use tollgate_telemetry::names;
 
 use crate::metering::{Metering, consumer_scope};
-use crate::reply::{ApiError, ErrorCode};
+use crate::reply::ErrorCode;
 use crate::request_id::RequestId;
 use crate::state::GatewayState;
 use crate::usage::Usage;
@@ -165,10 +165,6 @@ impl Call {
 
     pub fn request_id(&self) -> String {
         self.state().request_id.clone()
-    }
-
-    pub fn metering(&self) -> Option<&Arc<Metering>> {
-        self.0.metering.as_ref()
     }
 
     /// Phase 1: the caller is known.
@@ -304,13 +300,10 @@ impl Drop for CallInner {
             return;
         }
         s.finished = true;
-        if s.status == 0 || s.streaming {
-            // The client went away before the answer ended.
-            if s.status == 0 || s.error_code.is_none() {
-                s.status = 499;
-                s.error_code = Some("client_closed".into());
-            }
-        }
+        // Nothing finished the call: the client went away before its answer ended
+        // (a finished answer, a broken stream and a panic all finish explicitly).
+        s.status = 499;
+        s.error_code = Some("client_closed".into());
         let closing = Closing::of(&mut s, self.metering.clone());
         drop(s);
         closing.detach();
@@ -320,9 +313,17 @@ impl Drop for CallInner {
 /// The books of a finished call, ready to settle and commit.
 struct Closing {
     metering: Option<Arc<Metering>>,
-    holds: Holds,
+    settle: Settle,
     record: CallRecord,
     charge: Option<LedgerEntry>,
+}
+
+/// What settling a call's holds needs to know.
+struct Settle {
+    holds: Holds,
+    consumer: Option<String>,
+    tokens: u64,
+    cost: Micros,
 }
 
 impl Closing {
@@ -372,21 +373,18 @@ impl Closing {
             user_agent: s.user_agent.take(),
             steps: JsonText::new(&Value::Array(std::mem::take(&mut s.steps))),
         };
+        let settle = Settle {
+            holds,
+            consumer: s.consumer.clone(),
+            tokens: s.usage.total(),
+            cost: s.cost,
+        };
         Closing {
             metering,
-            holds,
+            settle,
             record,
             charge,
         }
-    }
-
-    fn entries(&mut self) -> Vec<Entry> {
-        let mut out = Vec::with_capacity(2);
-        if let Some(c) = self.charge.take() {
-            out.push(Entry::Charge(c));
-        }
-        out.push(Entry::Call(self.record.clone()));
-        out
     }
 
     fn metrics(&self) {
@@ -409,37 +407,39 @@ impl Closing {
         }
     }
 
-    /// Commits the record (waiting for the journal), then settles the holds in the
-    /// background: the client never waits on the limits backend.
-    async fn run(mut self) {
+    /// Starts settling the holds in the background (the client never waits on the
+    /// limits backend, and a commit cut short cannot skip it) and hands back the
+    /// entries to commit, with the journal.
+    fn start(self) -> Option<(Arc<Metering>, Vec<Entry>)> {
         self.metrics();
-        let Some(metering) = self.metering.clone() else {
+        let metering = self.metering?;
+        if !self.settle.holds.is_empty() {
+            spawn(settle(metering.clone(), self.settle));
+        }
+        let mut entries = Vec::with_capacity(2);
+        entries.extend(self.charge.map(Entry::Charge));
+        entries.push(Entry::Call(self.record));
+        Some((metering, entries))
+    }
+
+    /// Commits the record and charge, waiting until they are in the journal.
+    async fn run(self) {
+        let request_id = self.record.request_id.clone();
+        let Some((metering, entries)) = self.start() else {
             return;
         };
-        let entries = self.entries();
         if let Err(e) = metering.journal.commit(entries).await {
             // The log could not be written: the answer still goes out, and the loss
             // is loud (the operator must look at the data directory's disk).
-            tracing::error!(error = %e, request_id = %self.record.request_id, "call record not journaled");
+            tracing::error!(error = %e, %request_id, "call record not journaled");
             metrics::counter!("tollgate_journal_commit_failures_total").increment(1);
-        }
-        let (holds, record) = (std::mem::take(&mut self.holds), self.record);
-        if !holds.is_empty() {
-            spawn(settle(metering, holds, record));
         }
     }
 
     /// Commits without waiting (a dropped call: nobody is waiting for it).
-    fn detach(mut self) {
-        self.metrics();
-        let Some(metering) = self.metering.clone() else {
-            return;
-        };
-        let entries = self.entries();
-        metering.journal.commit_detached(entries);
-        let (holds, record) = (std::mem::take(&mut self.holds), self.record);
-        if !holds.is_empty() {
-            spawn(settle(metering, holds, record));
+    fn detach(self) {
+        if let Some((metering, entries)) = self.start() {
+            metering.journal.commit_detached(entries);
         }
     }
 }
@@ -456,27 +456,23 @@ fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) {
 
 /// Corrects tokens/min to what was used, frees concurrency, settles the reservation to
 /// the actual cost and raises the alerts that crossing thresholds calls for.
-async fn settle(metering: Arc<Metering>, mut holds: Holds, record: CallRecord) {
-    let tokens = record.input_tokens
-        + record.cache_read_tokens
-        + record.cache_write_tokens
-        + record.output_tokens;
-    for p in holds.permits.drain(..) {
-        metering.limiter.settle_tokens(&p, tokens).await;
+async fn settle(metering: Arc<Metering>, mut s: Settle) {
+    for p in s.holds.permits.drain(..) {
+        metering.limiter.settle_tokens(&p, s.tokens).await;
         metering.limiter.release(p).await;
     }
-    let Some(r) = holds.reservation.take() else {
+    let Some(r) = s.holds.reservation.take() else {
         return;
     };
-    let cost = record.cost_micros;
-    let settled = metering.limiter.settle(r, Spend::new(cost, tokens)).await;
+    let settled = metering
+        .limiter
+        .settle(r, Spend::new(s.cost, s.tokens))
+        .await;
     metering.alert_thresholds(&settled.thresholds);
-    if let (Some(after), Some(floor), Some(consumer)) = (
-        settled.credit_balance,
-        holds.credits_floor,
-        &record.consumer,
-    ) && after < floor
-        && after + cost >= floor
+    if let (Some(after), Some(floor), Some(consumer)) =
+        (settled.credit_balance, s.holds.credits_floor, &s.consumer)
+        && after < floor
+        && after + s.cost >= floor
     {
         metering.alerter.raise(AlertEvent {
             kind: AlertKind::CreditsLow,
@@ -510,22 +506,22 @@ fn is_unrecorded(path: &str) -> bool {
     )
 }
 
-/// Middleware: gives every request its [`Call`], finishes it when the answer is
-/// whole, and turns the router's bare 405 into the door's envelope.
+/// Middleware: gives every request its [`Call`] and finishes it when the answer is
+/// whole (a streamed answer is finished by its relay).
 pub async fn layer(
     axum::extract::State(st): axum::extract::State<GatewayState>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let path = req.uri().path().to_string();
-    if is_unrecorded(&path) {
+    let path = req.uri().path();
+    if is_unrecorded(path) {
         return next.run(req).await;
     }
+    let (_, door_name) = door_of_path(path);
     let request_id = req
         .extensions()
         .get::<RequestId>()
         .map_or_else(|| RequestId::generate().0, |r| r.0.clone());
-    let (door, door_name) = door_of_path(&path);
     let call = Call::new(&request_id, door_name, st.metering.clone());
     {
         let mut s = call.state();
@@ -540,39 +536,7 @@ pub async fn layer(
             .map(|v| v.chars().take(256).collect());
     }
     req.extensions_mut().insert(call.clone());
-    let method = req.method().to_string();
-    let headers = req.headers().clone();
     let mut res = next.run(req).await;
-
-    if res.status() == http::StatusCode::METHOD_NOT_ALLOWED
-        && res.extensions().get::<ErrorCode>().is_none()
-    {
-        // The router's own 405 (no body): after the key check, as the contract orders.
-        let allow = res
-            .headers()
-            .get(http::header::ALLOW)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let snapshot = st.live.snapshot.load();
-        let error = match crate::auth::authenticate(&snapshot, &headers) {
-            Err(e) => e,
-            Ok(caller) => {
-                call.set_caller(&caller);
-                GatewayError::MethodNotAllowed {
-                    method,
-                    path,
-                    allow: allow.clone(),
-                }
-            }
-        };
-        res = ApiError::new(door, error).into_response();
-        if !allow.is_empty()
-            && let Ok(v) = HeaderValue::from_str(&allow)
-        {
-            res.headers_mut().insert(http::header::ALLOW, v);
-        }
-    }
 
     let streaming = {
         let mut s = call.state();

@@ -28,6 +28,7 @@ pub fn router(state: GatewayState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(unknown_path)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(
@@ -173,8 +174,9 @@ async fn readyz(State(st): State<GatewayState>) -> Response {
     }
 }
 
-/// Unknown paths: 404 in the envelope of the API the path belongs to, after the key
-/// check (401 comes first in PRODUCT.md's precedence order).
+/// Unknown paths (404) and known paths called with the wrong method (405, with the
+/// `Allow` header axum adds), in the envelope of the API the path belongs to, after
+/// the key check (401 comes first in PRODUCT.md's precedence order).
 async fn unknown_path(
     State(st): State<GatewayState>,
     call: Option<Extension<Call>>,
@@ -182,24 +184,46 @@ async fn unknown_path(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    refuse(&st, call, &headers, &uri, |path| GatewayError::NotFound {
+        method: method.to_string(),
+        path,
+    })
+}
+
+async fn wrong_method(
+    State(st): State<GatewayState>,
+    call: Option<Extension<Call>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    refuse(&st, call, &headers, &uri, |path| {
+        GatewayError::MethodNotAllowed {
+            method: method.to_string(),
+            path,
+        }
+    })
+}
+
+fn refuse(
+    st: &GatewayState,
+    call: Option<Extension<Call>>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    error: impl FnOnce(String) -> GatewayError,
+) -> Response {
     let (door, _) = lifecycle::door_of_path(uri.path());
     let snapshot = st.live.snapshot.load();
-    match auth::authenticate(&snapshot, &headers) {
-        Err(e) => return ApiError::new(door, e).into_response(),
+    let error = match auth::authenticate(&snapshot, headers) {
+        Err(e) => e,
         Ok(caller) => {
-            if let Some(call) = call {
-                call.0.set_caller(&caller);
+            if let Some(Extension(call)) = call {
+                call.set_caller(&caller);
             }
+            error(uri.path().to_string())
         }
-    }
-    ApiError::new(
-        door,
-        GatewayError::NotFound {
-            method: method.to_string(),
-            path: uri.path().to_string(),
-        },
-    )
-    .into_response()
+    };
+    ApiError::new(door, error).into_response()
 }
 
 /// Request count and latency to the response headers, by door and status.
