@@ -91,9 +91,9 @@ impl Relay {
 
     /// The text delivered so far, when it has to be counted (no upstream usage).
     fn delivered_text(&self) -> Option<String> {
-        match self.transcoder.usage() {
-            Some(u) if u.output > 0 || u.prompt_total() > 0 => None,
-            _ => Some(usage::delivered_text(
+        match usage::usable(self.transcoder.usage()) {
+            Some(_) => None,
+            None => Some(usage::delivered_text(
                 self.spec.door,
                 &self.delivered.concat(),
             )),
@@ -134,28 +134,32 @@ impl Relay {
         };
         let usage = self.book(delivered);
         if error_code.is_none() && self.held_done {
+            // The estimated usage chunk and the held-back `[DONE]` (recorded for the
+            // cache too: the tail itself was recorded by `deliver`).
+            let extra = self.usage_chunk(usage);
+            if let Some(tap) = self.tap.as_mut()
+                && !tap.recorder.push(&extra)
+            {
+                self.tap = None;
+            }
             let mut t = tail.to_vec();
-            t.extend_from_slice(&self.usage_chunk(usage));
+            t.extend_from_slice(&extra);
             tail = Bytes::from(t);
         }
         if let Some(code) = error_code {
             self.call.set_outcome(200, Some(code));
         }
-        if let Some(mut tap) = self.tap.take() {
+        if let Some(tap) = self.tap.take() {
             if error_code.is_none() {
-                if !tail.is_empty() && !tap.recorder.push(&tail) {
-                    tap.guard.abandon();
-                } else {
-                    let answer = tap.recorder.finish(
-                        200,
-                        "text/event-stream",
-                        Bytes::new(),
-                        (usage.prompt_total(), usage.output),
-                    );
-                    match answer {
-                        Some(a) => tap.guard.finish_in_background(a, tap.ttl),
-                        None => tap.guard.abandon(),
-                    }
+                let answer = tap.recorder.finish(
+                    200,
+                    "text/event-stream",
+                    Bytes::new(),
+                    (usage.prompt_total(), usage.output),
+                );
+                match answer {
+                    Some(a) => tap.guard.finish_in_background(a, tap.ttl),
+                    None => tap.guard.abandon(),
                 }
             } else {
                 tap.guard.abandon();

@@ -162,6 +162,11 @@ pub fn delivered_text(door: Door, bytes: &[u8]) -> String {
     text
 }
 
+/// The provider's usage, when it said anything (an all-zero usage is no usage).
+pub fn usable(usage: Option<Usage>) -> Option<Usage> {
+    usage.filter(|u| u.output > 0 || u.prompt_total() > 0)
+}
+
 /// What an answer is billed: the provider's usage, or the tokenizer's count when it
 /// gave none; output never beyond the cap the request was held and sent with (an
 /// upstream reporting more than it was allowed is the operator's dispute, not the
@@ -171,10 +176,7 @@ pub fn billed(
     reported: Option<Usage>,
     estimate: impl FnOnce() -> Usage,
 ) -> (Usage, Micros) {
-    let mut u = match reported {
-        Some(u) if u.output > 0 || u.prompt_total() > 0 => u,
-        _ => estimate(),
-    };
+    let mut u = usable(reported).unwrap_or_else(estimate);
     let cap = u64::from(cand.max_output);
     if u.output > cap {
         tracing::warn!(provider = %cand.provider.name, reported = u.output, cap, "upstream reported more output tokens than the cap it was sent; billing the cap");

@@ -150,8 +150,15 @@ async fn whole_answers_miss_then_hit(gw: &Gateway, mock: &MockProvider, n: &str)
 }
 
 async fn streams_miss_then_replay(gw: &Gateway, mock: &MockProvider, n: &str) {
-    for (door, model) in [(Door::OpenAi, "cached"), (Door::Anthropic, "cached-ant")] {
-        let content = format!("stream {model} {n}");
+    // Same-format streams pass through; cross-format ones are translated, and their
+    // translators emit a tail when the upstream ends: the replay must not repeat it.
+    for (door, model, label) in [
+        (Door::OpenAi, "cached", "same"),
+        (Door::Anthropic, "cached-ant", "same"),
+        (Door::Anthropic, "cached", "cross"),
+        (Door::OpenAi, "cached-ant", "cross"),
+    ] {
+        let content = format!("stream {model} {label} {n}");
         let miss = ask(gw, door, KEY_A, model, &content, true, &[]).await;
         assert_eq!(miss.status, 200, "{}", miss.text);
         assert_eq!(miss.mark(), "miss");
