@@ -145,6 +145,13 @@ fn refused_step(d: &RateDenied) -> serde_json::Value {
     })
 }
 
+/// OpenAI's `x-ratelimit-*` headers on whichever answer the call ends with.
+fn rate_headers(call: &Call, headers: Option<&RateHeaders>) {
+    for (n, v) in headers.map(rate_header_pairs).unwrap_or_default() {
+        call.header(n, v);
+    }
+}
+
 fn backend_error(e: impl std::fmt::Display) -> GatewayError {
     GatewayError::Unavailable(format!(
         "The shared limits backend is unavailable ({e}); retry later"
@@ -180,20 +187,12 @@ pub async fn admit(
                 for r in &rules {
                     call.step(limit_step(r, a.headers.as_ref()));
                 }
-                if let Some(h) = &a.headers {
-                    for (n, v) in rate_header_pairs(h) {
-                        call.header(n, v);
-                    }
-                }
+                rate_headers(call, a.headers.as_ref());
                 permit = Some(a.permit);
             }
             Err(AdmitError::Limited(d)) => {
                 call.step(refused_step(&d));
-                if let Some(h) = &d.headers {
-                    for (n, v) in rate_header_pairs(h) {
-                        call.header(n, v);
-                    }
-                }
+                rate_headers(call, d.headers.as_ref());
                 return Err(GatewayError::RateLimited {
                     message: d.to_string(),
                     retry_after_secs: d.retry_after_secs(),
@@ -273,10 +272,8 @@ pub async fn admit(
         }));
     }
     let remaining = reservation
-        .budgets()
-        .iter()
-        .filter(|b| matches!(b.limit, Amount::Usd(_)))
-        .map(|b| i64::try_from(b.remaining()).unwrap_or(i64::MAX))
+        .remaining_usd()
+        .into_iter()
         .chain(reservation.credits_available())
         .min();
     if let Some(left) = remaining

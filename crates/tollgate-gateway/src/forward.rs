@@ -180,21 +180,21 @@ pub async fn send_with_failover(
 
     'models: for (index, planned) in plan.models.iter().enumerate() {
         let m = &planned.model;
+        let order = ranked(st, snapshot, m, planned.max_output);
+        if order.is_empty() {
+            continue;
+        }
         if index > 0
             && !admission::admit_fallback(st.metering.as_ref(), planned, plan.prompt_tokens, call)
                 .await?
         {
             failures.push(Attempted {
-                provider: m.name.clone(),
+                provider: format!("fallback model {}", m.name),
                 failure: Failure::Throttled {
                     retry_after: None,
                     message: format!("fallback model {} is rate limited", m.name),
                 },
             });
-            continue;
-        }
-        let order = ranked(st, snapshot, m, planned.max_output);
-        if order.is_empty() {
             continue;
         }
         // Every target once ("all targets fail" before the fallbacks), and at least

@@ -116,10 +116,7 @@ async fn phases(
         return Err(GatewayError::ModelNotAllowed(model.name.clone()));
     }
     // admit (429, 402): the worst case over every model the request may end on
-    let prompt_tokens = match &request {
-        DoorRequest::OpenAi(r) => tokens::estimate_openai_async(r).await,
-        DoorRequest::Anthropic(r) => tokens::estimate_anthropic_async(r).await,
-    };
+    let prompt_tokens = tokens::estimate_prompt(&request).await;
     let plan = Plan::new(
         &snapshot,
         Some(&caller),

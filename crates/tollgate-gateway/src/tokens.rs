@@ -185,11 +185,12 @@ pub async fn count_all_async(texts: Vec<String>) -> u64 {
     }
 }
 
-/// An estimate of the prompt tokens of a chat request through either door.
-pub fn estimate_prompt(request: &DoorRequest) -> u64 {
+/// An estimate of the prompt tokens of a chat request through either door (large
+/// prompts are counted off the async executor).
+pub async fn estimate_prompt(request: &DoorRequest) -> u64 {
     match request {
-        DoorRequest::OpenAi(r) => estimate_openai(r),
-        DoorRequest::Anthropic(r) => estimate_anthropic(r),
+        DoorRequest::OpenAi(r) => estimate_openai_async(r).await,
+        DoorRequest::Anthropic(r) => estimate_anthropic_async(r).await,
     }
 }
 

@@ -124,11 +124,6 @@ fn push_str(out: &mut String, v: &Value) {
     }
 }
 
-/// Output tokens of the text in a door-format event stream (what was delivered).
-pub fn count_delivered(door: Door, bytes: &[u8]) -> u64 {
-    tokens::count(&delivered_text(door, bytes))
-}
-
 /// The text of a door-format event stream (what was delivered), for counting.
 pub fn delivered_text(door: Door, bytes: &[u8]) -> String {
     let mut parser = SseParser::new();
@@ -231,8 +226,11 @@ mod tests {
         let a = br#"{"content":[{"type":"text","text":"hello world"}]}"#;
         assert_eq!(count_answer(Door::Anthropic, a), 2);
         let openai = b"data: {\"choices\":[{\"delta\":{\"content\":\"hello world\"}}]}\n\n";
-        assert_eq!(count_delivered(Door::OpenAi, openai), 2);
+        assert_eq!(tokens::count(&delivered_text(Door::OpenAi, openai)), 2);
         let anthropic = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"hello world\"}}\n\n";
-        assert_eq!(count_delivered(Door::Anthropic, anthropic), 2);
+        assert_eq!(
+            tokens::count(&delivered_text(Door::Anthropic, anthropic)),
+            2
+        );
     }
 }
