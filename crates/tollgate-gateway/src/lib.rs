@@ -29,7 +29,6 @@ pub mod chat;
 pub mod door;
 pub mod embeddings;
 pub mod forward;
-pub mod journal;
 pub mod lifecycle;
 pub mod metering;
 pub mod pipeline;

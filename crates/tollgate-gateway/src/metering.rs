@@ -15,7 +15,7 @@ use tollgate_limits::{
 };
 use tollgate_store::{LedgerEntry, Store, UsageScope};
 
-use crate::journal::Journal;
+use tollgate_store::Journal;
 
 /// The metering services of one node.
 #[derive(Clone)]

@@ -19,9 +19,9 @@ use tollgate_alerts::Alerter;
 use tollgate_config::{CacheBackend, Config};
 use tollgate_core::live::Live;
 use tollgate_gateway::GatewayState;
-use tollgate_gateway::journal::Journal;
 use tollgate_gateway::metering::Metering;
 use tollgate_limits::{FailurePolicy, Limiter};
+use tollgate_store::Journal;
 use tollgate_store::{SecretCipher, Store};
 
 use crate::apply;
