@@ -4,6 +4,9 @@ use http::HeaderMap;
 use tollgate_core::GatewayError;
 use tollgate_core::keys;
 use tollgate_core::snapshot::{Caller, Snapshot};
+use tollgate_core::spec::ModelSpec;
+
+use crate::lifecycle::Call;
 
 /// The presented key: `Authorization: Bearer KEY`, `x-api-key: KEY` or `api-key: KEY`.
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -40,6 +43,45 @@ pub fn authenticate(snapshot: &Snapshot, headers: &HeaderMap) -> Result<Caller, 
                 keys::prefix(key).chars().take(6).collect::<String>()
             ))
         })
+}
+
+/// [`authenticate`] for a recorded call: the caller goes into `call`, and a refusal
+/// leaves an `auth` step saying why (the key's prefix at most, never the key), so a
+/// 401 is explainable from its record.
+pub fn authenticate_call(
+    snapshot: &Snapshot,
+    headers: &HeaderMap,
+    call: &Call,
+) -> Result<Caller, GatewayError> {
+    match authenticate(snapshot, headers) {
+        Ok(caller) => {
+            call.set_caller(&caller);
+            Ok(caller)
+        }
+        Err(e) => {
+            let presented = presented_key(headers);
+            call.step(serde_json::json!({
+                "step": "auth", "outcome": "refused",
+                "reason": if presented.is_some() { "unknown_revoked_or_expired_key" } else { "missing_key" },
+                "key_prefix": presented.map(|k| keys::prefix(k).chars().take(6).collect::<String>()),
+            }));
+            Err(e)
+        }
+    }
+}
+
+/// The caller's permission for `model` (403 otherwise, with an `auth` step naming the
+/// models the key and consumer allow).
+pub fn permit_model(caller: &Caller, model: &ModelSpec, call: &Call) -> Result<(), GatewayError> {
+    if caller.may_use(&model.name) {
+        return Ok(());
+    }
+    call.step(serde_json::json!({
+        "step": "auth", "outcome": "refused", "reason": "model_not_allowed",
+        "model": model.name,
+        "configured": {"consumer_models": caller.consumer.models, "key_models": caller.key.models},
+    }));
+    Err(GatewayError::ModelNotAllowed(model.name.clone()))
 }
 
 #[cfg(test)]

@@ -58,8 +58,7 @@ async fn run(
     call: &Call,
 ) -> Result<Response, GatewayError> {
     let snapshot = st.live.snapshot.load_full();
-    let caller = auth::authenticate(&snapshot, headers)?;
-    call.set_caller(&caller);
+    let caller = auth::authenticate_call(&snapshot, headers, call)?;
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
     let request = parse(&bytes)?;
     drop(bytes);
@@ -69,9 +68,7 @@ async fn run(
         .get(&request.model)
         .cloned()
         .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
-    if !caller.may_use(&model.name) {
-        return Err(GatewayError::ModelNotAllowed(model.name.clone()));
-    }
+    auth::permit_model(&caller, &model, call)?;
     // Limits and budgets as for chat: the inputs' tokens are the whole cost.
     let prompt_estimate = estimate_tokens(&request.input).await;
     let plan = Plan::new(&snapshot, Some(&caller), model, Some(0), prompt_estimate);

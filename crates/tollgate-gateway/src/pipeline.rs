@@ -98,8 +98,7 @@ async fn phases(
 ) -> Result<Response, GatewayError> {
     // authenticate (401)
     let snapshot = st.live.snapshot.load_full();
-    let caller = auth::authenticate(&snapshot, headers)?;
-    call.set_caller(&caller);
+    let caller = auth::authenticate_call(&snapshot, headers, call)?;
     // read and parse (413, 400)
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
     let request = parse_door_request(door, &bytes)?;
@@ -112,9 +111,7 @@ async fn phases(
         .cloned()
         .ok_or_else(|| GatewayError::ModelNotFound(request.model().to_string()))?;
     *label = Some(Arc::from(model.name.as_str()));
-    if !caller.may_use(&model.name) {
-        return Err(GatewayError::ModelNotAllowed(model.name.clone()));
-    }
+    auth::permit_model(&caller, &model, call)?;
     // admit (429, 402): the worst case over every model the request may end on
     let prompt_tokens = tokens::estimate_prompt(&request).await;
     let plan = Plan::new(

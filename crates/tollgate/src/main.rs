@@ -2,6 +2,8 @@
 //!
 //! - `tollgate serve [--config FILE]` runs the gateway and admin listeners.
 //! - `tollgate check --config FILE` validates a config file.
+//! - `tollgate explain REQUEST_ID [--config FILE] [--json]` tells why a request got
+//!   its answer, from its call record.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod apply;
+mod explain;
 mod listener;
 mod serve;
 
@@ -36,12 +39,29 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Why a request got its answer: the steps of its call record (auth, limits,
+    /// budgets, credits, cache, upstream attempts, settlement).
+    Explain {
+        /// The request's `x-request-id`.
+        request_id: String,
+        /// The config whose database holds the record (embedded defaults without it).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print the JSON document instead of the readable trail.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Explain {
+            request_id,
+            config,
+            json,
+        } => explain(config, &request_id, json),
         Command::Serve { config } => {
             tollgate_telemetry::init_tracing();
             let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -61,6 +81,35 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn explain(config: Option<PathBuf>, request_id: &str, json: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tollgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(explain::run(config, request_id, json)) {
+        Ok(explain::Found::Explained(text)) => {
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Ok(explain::Found::Unknown) => {
+            eprintln!(
+                "tollgate: no call record `{request_id}` in this database (records arrive shortly after the request ends; is this the gateway's config?)"
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("tollgate: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

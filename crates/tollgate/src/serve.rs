@@ -195,14 +195,14 @@ fn open_cache(config: &Config) -> anyhow::Result<Option<Arc<tollgate_cache::Cach
 }
 
 /// `TOLLGATE_DATA_DIR`, or `./tollgate-data`: the SQLite default and the master key.
-fn data_dir() -> PathBuf {
+pub(crate) fn data_dir() -> PathBuf {
     std::env::var_os("TOLLGATE_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("tollgate-data"))
 }
 
 /// Creates the parent directory of a SQLite file so the first start just works.
-fn sqlite_in_place(url: &str) -> anyhow::Result<String> {
+pub(crate) fn sqlite_in_place(url: &str) -> anyhow::Result<String> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))

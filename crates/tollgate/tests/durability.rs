@@ -166,3 +166,205 @@ async fn sigkill_under_load_loses_no_answered_request_or_charge() {
         "credits {credits} after restart: every answered charge is gone from the balance"
     );
 }
+
+/// A TCP hop between the gateway and PostgreSQL that can fail like a database outage:
+/// every open connection is cut and new ones are refused (accepted and dropped at
+/// once) until it is brought back.
+struct FlakyHop {
+    port: u16,
+    down: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl FlakyHop {
+    async fn start(upstream: &'static str) -> FlakyHop {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let down = Arc::new(AtomicBool::new(false));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (d, l) = (down.clone(), links.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if d.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                l.lock().expect("lock").push(link);
+            }
+        });
+        FlakyHop { port, down, links }
+    }
+
+    /// The outage starts: open connections are cut, new ones refused.
+    fn fail(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for link in self.links.lock().expect("lock").drain(..) {
+            link.abort();
+        }
+    }
+
+    fn recover(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Issue 9: a PostgreSQL outage under load loses nothing. Records and charges made
+/// while the database is unreachable wait in the journal's local log and reach the
+/// database once it is back, each exactly once; the gateway keeps answering meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_outage_under_load_loses_and_duplicates_nothing() {
+    let schema = format!("tg_outage_{}", std::process::id());
+    let pg = "postgres://postgres@127.0.0.1:5432/test";
+    psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ));
+    let hop = FlakyHop::start("127.0.0.1:5432").await;
+    let mock = MockProvider::start().await.expect("mock");
+    let search_path = format!("?options=-c%20search_path%3D{schema}");
+    let cfg = config(&mock).replace(
+        "providers:\n",
+        &format!(
+            "storage:\n  database: postgres://postgres@127.0.0.1:{}/test{search_path}\nproviders:\n",
+            hop.port
+        ),
+    );
+    let gw = Gateway::start(&cfg);
+
+    let answered: Arc<Mutex<Vec<(String, f64)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let (answered, stop, url) = (
+            answered.clone(),
+            stop.clone(),
+            gw.gw("/v1/chat/completions"),
+        );
+        workers.push(tokio::spawn(async move {
+            let http = client();
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(res) = http
+                    .post(&url)
+                    .bearer_auth("tg-payer")
+                    .json(&json!({"model": "priced", "max_tokens": 50,
+                        "messages": [{"role": "user", "content": "hello there"}]}))
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                assert_eq!(res.status(), 200, "the gateway keeps answering");
+                let id = res.headers()["x-request-id"]
+                    .to_str()
+                    .expect("id")
+                    .to_string();
+                let cost: f64 = res.headers()["x-tollgate-cost-usd"]
+                    .to_str()
+                    .expect("cost")
+                    .parse()
+                    .expect("number");
+                if res.bytes().await.is_ok() {
+                    answered.lock().expect("lock").push((id, cost));
+                }
+            }
+        }));
+    }
+    let wait_for = |n: usize| {
+        let answered = answered.clone();
+        async move {
+            while answered.lock().expect("lock").len() < n {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    wait_for(100).await;
+    hop.fail();
+    let before_outage = answered.lock().expect("lock").len();
+    wait_for(before_outage + 200).await;
+    hop.recover();
+    let after_outage = answered.lock().expect("lock").len();
+    wait_for(after_outage + 100).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let answered = answered.lock().expect("lock").clone();
+
+    // Read what reached PostgreSQL (directly, not through the hop).
+    let direct = format!("{pg}{search_path}");
+    let cipher =
+        tollgate_store::SecretCipher::load_or_create_with(&gw.path().join("tollgate-data"), None)
+            .expect("master key");
+    let store = tollgate_store::Store::connect(&direct, cipher)
+        .await
+        .expect("store");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = store.count_calls().await.expect("count");
+        if stored >= answered.len() as u64 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut missing = Vec::new();
+    for (id, cost) in &answered {
+        match store.get_call(id).await.expect("read") {
+            Some(rec) => assert!(
+                (rec.cost_micros as f64 / 1e6 - cost).abs() < 1e-6,
+                "{id}: recorded cost differs from the answered one"
+            ),
+            None => missing.push(id.clone()),
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered requests never reached PostgreSQL after the outage: {:?}",
+        missing.len(),
+        answered.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert_eq!(
+        store.count_calls().await.expect("count"),
+        answered.len() as u64,
+        "one record per request, none twice"
+    );
+    let charges: Vec<String> = store
+        .list_ledger("payer", 100_000, None)
+        .await
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.kind == LedgerKind::Charge)
+        .filter_map(|e| e.request_id)
+        .collect();
+    let unique: std::collections::HashSet<&String> = charges.iter().collect();
+    assert_eq!(unique.len(), charges.len(), "no request charged twice");
+    assert_eq!(
+        charges.len(),
+        answered.len(),
+        "every answered request charged"
+    );
+    store.close().await;
+    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+}
+
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test"])
+        .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql runs (PostgreSQL client installed)");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
