@@ -223,20 +223,13 @@ impl FlakyHop {
 /// database once it is back, each exactly once; the gateway keeps answering meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_outage_under_load_loses_and_duplicates_nothing() {
-    let schema = format!("tg_outage_{}", std::process::id());
-    let pg = "postgres://postgres@127.0.0.1:5432/test";
-    psql(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-    ));
+    let direct = fresh_pg_schema("tg_outage");
     let hop = FlakyHop::start("127.0.0.1:5432").await;
     let mock = MockProvider::start().await.expect("mock");
-    let search_path = format!("?options=-c%20search_path%3D{schema}");
+    let through_hop = direct.replace(":5432/", &format!(":{}/", hop.port));
     let cfg = config(&mock).replace(
         "providers:\n",
-        &format!(
-            "storage:\n  database: postgres://postgres@127.0.0.1:{}/test{search_path}\nproviders:\n",
-            hop.port
-        ),
+        &format!("storage:\n  database: {through_hop}\nproviders:\n"),
     );
     let gw = Gateway::start(&cfg);
 
@@ -300,13 +293,7 @@ async fn postgres_outage_under_load_loses_and_duplicates_nothing() {
     let answered = answered.lock().expect("lock").clone();
 
     // Read what reached PostgreSQL (directly, not through the hop).
-    let direct = format!("{pg}{search_path}");
-    let cipher =
-        tollgate_store::SecretCipher::load_or_create_with(&gw.path().join("tollgate-data"), None)
-            .expect("master key");
-    let store = tollgate_store::Store::connect(&direct, cipher)
-        .await
-        .expect("store");
+    let store = open_store_at(&gw, &direct).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let stored = store.count_calls().await.expect("count");
@@ -353,18 +340,5 @@ async fn postgres_outage_under_load_loses_and_duplicates_nothing() {
         "every answered request charged"
     );
     store.close().await;
-    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-}
-
-fn psql(sql: &str) {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test"])
-        .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .expect("psql runs (PostgreSQL client installed)");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    drop_pg_schema(&direct);
 }

@@ -168,36 +168,11 @@ async fn sigterm_drains_in_flight_streams() {
 
 #[tokio::test]
 async fn postgres_storage_end_to_end() {
-    let schema = format!("tg_e2e_{}", std::process::id());
-    let psql = |sql: &str| {
-        let out = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .output()
-            .expect("psql runs (PostgreSQL client installed)");
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    psql(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-    ));
+    let database = fresh_pg_schema("tg_e2e");
     let mock = MockProvider::start().await.expect("mock");
     let config = config_for(&mock, "").replace(
         "providers:\n",
-        &format!("storage:\n  database: postgres://postgres@127.0.0.1:5432/test?options=-c%20search_path%3D{schema}\nproviders:\n"),
+        &format!("storage:\n  database: {database}\nproviders:\n"),
     );
     // Nodes sharing a database share the master key that encrypts provider secrets.
     let shared = [("TOLLGATE_MASTER_KEY", SHARED_MASTER_KEY)];
@@ -277,7 +252,7 @@ async fn postgres_storage_end_to_end() {
     );
     drop(other);
     drop(gw);
-    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    drop_pg_schema(&database);
 }
 
 #[tokio::test]

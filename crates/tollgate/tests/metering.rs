@@ -399,36 +399,8 @@ async fn redis_backend() {
 #[tokio::test]
 async fn two_nodes_on_one_redis_share_limits_and_budgets() {
     let mock = MockProvider::start().await.expect("mock");
-    let schema = format!("tg_two_{}", std::process::id());
-    let psql = |sql: String| {
-        let out = std::process::Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                &sql,
-            ])
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    psql(format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-    ));
-    let storage = format!(
-        "{}  database: postgres://postgres@127.0.0.1:5432/test?options=-c%20search_path%3D{schema}\n",
-        redis_storage()
-    );
+    let database = fresh_pg_schema("tg_two");
+    let storage = format!("{}  database: {database}\n", redis_storage());
     let cfg = config(&mock, &storage);
     let shared = [("TOLLGATE_MASTER_KEY", SHARED_MASTER_KEY)];
     let a = Gateway::start_with_env(&cfg, &shared);
@@ -452,7 +424,7 @@ async fn two_nodes_on_one_redis_share_limits_and_budgets() {
     );
     drop(a);
     drop(b);
-    psql(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    drop_pg_schema(&database);
 }
 
 #[tokio::test]

@@ -33,17 +33,43 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, String) {
 }
 
 #[tokio::test]
-async fn every_request_leaves_one_record_errors_included() {
+async fn every_request_leaves_one_record_errors_included_on_sqlite() {
+    every_request_leaves_one_record(None).await;
+}
+
+#[tokio::test]
+async fn every_request_leaves_one_record_errors_included_on_postgres() {
+    let url = fresh_pg_schema("tg_records");
+    every_request_leaves_one_record(Some(&url)).await;
+    drop_pg_schema(&url);
+}
+
+/// Records on the embedded SQLite (`database` None) or on PostgreSQL at `database`.
+async fn every_request_leaves_one_record(database: Option<&str>) {
     let mock = MockProvider::start().await.expect("mock");
-    let gw = Gateway::start(&config_for(
+    let mut config = config_for(
         &mock,
         r#"
   - name: broken
     targets: [{provider: mock-openai, model: "gpt@status=500"}]
     fallbacks: [gpt-mock]
+  - name: cached
+    targets: [{provider: mock-openai, model: gpt-4o-mini}]
+    cache: {ttl_seconds: 300, scope: consumer}
+    price: {input_per_mtok: 1.0, output_per_mtok: 2.0}
 "#,
-    ));
-    let store = open_store(&gw).await;
+    );
+    if let Some(url) = database {
+        config = config.replace(
+            "providers:\n",
+            &format!("storage:\n  database: {url}\nproviders:\n"),
+        );
+    }
+    let gw = Gateway::start(&config);
+    let store = match database {
+        Some(url) => open_store_at(&gw, url).await,
+        None => open_store(&gw).await,
+    };
     let http = client();
     let chat = gw.gw("/v1/chat/completions");
     let ok_body = json!({"model": "gpt-mock", "messages": [{"role": "user", "content": "hi"}]});
@@ -172,4 +198,20 @@ async fn every_request_leaves_one_record_errors_included() {
     assert_eq!((r.door.as_str(), r.stream), ("anthropic", true));
     assert!(r.ttft_ms.is_some(), "{r:?}");
     assert_eq!(r.status, 200);
+
+    // A cache hit: no upstream attempt, no cost (hits are free unless charge_hits).
+    let cached =
+        json!({"model": "cached", "messages": [{"role": "user", "content": "same question"}]});
+    let (status, miss) = send(http.post(&chat).bearer_auth(KEY_A).json(&cached)).await;
+    assert_eq!(status, 200);
+    let r = record(&store, &miss).await;
+    assert_eq!((r.cache.as_deref(), r.attempts.len()), (Some("miss"), 1));
+    assert!(r.cost_micros > 0);
+    let (status, hit) = send(http.post(&chat).bearer_auth(KEY_A).json(&cached)).await;
+    assert_eq!(status, 200);
+    let r = record(&store, &hit).await;
+    assert_eq!(r.cache.as_deref(), Some("hit"), "{r:?}");
+    assert!(r.attempts.is_empty(), "a hit reaches no upstream: {r:?}");
+    assert_eq!(r.cost_micros, 0, "{r:?}");
+    store.close().await;
 }

@@ -278,3 +278,46 @@ pub async fn open_store(gw: &Gateway) -> tollgate_store::Store {
         .await
         .expect("store")
 }
+
+/// A fresh, empty PostgreSQL schema on the machine's server (127.0.0.1:5432, database
+/// `test`), named `{prefix}_{pid}`; returns the database URL that uses it. Dropped by
+/// [`drop_pg_schema`].
+pub fn fresh_pg_schema(prefix: &str) -> String {
+    let schema = format!("{prefix}_{}", std::process::id());
+    psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ));
+    format!("postgres://postgres@127.0.0.1:5432/test?options=-c%20search_path%3D{schema}")
+}
+
+/// Drops the schema of a URL made by [`fresh_pg_schema`].
+pub fn drop_pg_schema(url: &str) {
+    if let Some(schema) = url.rsplit("search_path%3D").next() {
+        psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
+/// Runs SQL on the machine's PostgreSQL with `psql`, failing the test on an error.
+pub fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test"])
+        .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql runs (PostgreSQL client installed)");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The gateway's database when it is `url` (PostgreSQL), with the gateway's own master
+/// key from its data directory.
+pub async fn open_store_at(gw: &Gateway, url: &str) -> tollgate_store::Store {
+    let cipher =
+        tollgate_store::SecretCipher::load_or_create_with(&gw.path().join("tollgate-data"), None)
+            .expect("master key");
+    tollgate_store::Store::connect(url, cipher)
+        .await
+        .expect("store")
+}
