@@ -14,7 +14,7 @@ use tollgate_core::spec::{AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, Team
 
 use crate::check::{Issue, check_alert, check_consumer, check_model, check_provider, check_team};
 use crate::tree::join_path;
-use crate::{CacheBackend, Config, ServerConfig, StorageConfig};
+use crate::{CacheBackend, Config, LogConfig, ServerConfig, StorageConfig, TelemetryConfig};
 
 // No `Debug` on the raw types: they hold the admin token, keys and URLs as written.
 
@@ -35,6 +35,10 @@ pub(crate) struct RawConfig {
     pub consumers: Option<Vec<ConsumerSpec>>,
     #[serde(default)]
     pub alerts: Option<Vec<AlertSpec>>,
+    #[serde(default)]
+    pub log: Option<RawLog>,
+    #[serde(default)]
+    pub telemetry: Option<RawTelemetry>,
 }
 
 /// The top level only, to find its errors without stopping at the first bad resource.
@@ -56,6 +60,10 @@ pub(crate) struct RawShape {
     consumers: Option<Vec<IgnoredAny>>,
     #[serde(default)]
     alerts: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    log: Option<IgnoredAny>,
+    #[serde(default)]
+    telemetry: Option<IgnoredAny>,
 }
 
 /// Only a resource's `name`, read from a resource that has type errors elsewhere, so
@@ -141,6 +149,52 @@ impl Section for RawStorage {
     }
 }
 
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLog {
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub level: Option<String>,
+    #[serde(skip)]
+    pub unread: Vec<String>,
+}
+
+impl Section for RawLog {
+    fn merge(&mut self, other: Self) {
+        self.format = self.format.take().or(other.format);
+        self.level = self.level.take().or(other.level);
+        self.unread.extend(other.unread);
+    }
+
+    fn mark_unread(&mut self, key: &str) {
+        self.unread.push(key.to_string());
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTelemetry {
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+    #[serde(default)]
+    pub service_name: Option<String>,
+    #[serde(skip)]
+    pub unread: Vec<String>,
+}
+
+impl Section for RawTelemetry {
+    fn merge(&mut self, other: Self) {
+        self.otlp_endpoint = self.otlp_endpoint.take().or(other.otlp_endpoint);
+        self.service_name = self.service_name.take().or(other.service_name);
+        self.unread.extend(other.unread);
+    }
+
+    fn mark_unread(&mut self, key: &str) {
+        self.unread.push(key.to_string());
+    }
+}
+
 /// One element of a resource list.
 pub(crate) enum Entry<T> {
     Read(T),
@@ -193,6 +247,8 @@ pub(crate) struct Parts {
     pub teams: Vec<Entry<TeamSpec>>,
     pub consumers: Vec<Entry<ConsumerSpec>>,
     pub alerts: Vec<Entry<AlertSpec>>,
+    pub log: RawLog,
+    pub telemetry: RawTelemetry,
 }
 
 impl From<RawConfig> for Parts {
@@ -211,6 +267,8 @@ impl From<RawConfig> for Parts {
             teams: all(raw.teams),
             consumers: all(raw.consumers),
             alerts: all(raw.alerts),
+            log: raw.log.unwrap_or_default(),
+            telemetry: raw.telemetry.unwrap_or_default(),
         }
     }
 }
@@ -221,6 +279,8 @@ pub(crate) fn assemble(parts: Parts) -> (Config, Vec<Issue>) {
     let mut issues = Vec::new();
     let server = server(parts.server, &mut issues);
     let storage = storage(parts.storage, &mut issues);
+    let log = log(parts.log, &mut issues);
+    let telemetry = telemetry(parts.telemetry, &mut issues);
     let resources = Resources {
         providers: parts.providers,
         models: parts.models,
@@ -245,6 +305,8 @@ pub(crate) fn assemble(parts: Parts) -> (Config, Vec<Issue>) {
         teams: read(resources.teams),
         consumers: read(resources.consumers),
         alerts: read(resources.alerts),
+        log,
+        telemetry,
     };
     (config, issues)
 }
@@ -371,6 +433,71 @@ fn storage(raw: RawStorage, issues: &mut Vec<Issue>) -> StorageConfig {
         redis_prefix: raw
             .redis_prefix
             .unwrap_or_else(|| StorageConfig::DEFAULT_REDIS_PREFIX.to_string()),
+    }
+}
+
+/// Levels a `log.level` directive may name.
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+fn log(raw: RawLog, issues: &mut Vec<Issue>) -> LogConfig {
+    let defaults = LogConfig::default();
+    let json = match raw.format.as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(_) => {
+            issues.push(Issue::new("log.format", "expected `text` or `json`"));
+            false
+        }
+    };
+    let level = raw.level.unwrap_or(defaults.level);
+    // `RUST_LOG` syntax, checked here so that a typo is a config error rather than a
+    // silent fallback: comma-separated `LEVEL` or `TARGET=LEVEL`.
+    let valid = !level.trim().is_empty()
+        && level.split(',').all(|d| {
+            let lvl = d.rsplit_once('=').map_or(
+                d,
+                |(target, l)| {
+                    if target.trim().is_empty() { "" } else { l }
+                },
+            );
+            LEVELS.contains(&lvl.trim().to_ascii_lowercase().as_str())
+        });
+    if !valid {
+        issues.push(Issue::new(
+            "log.level",
+            "expected a level (trace, debug, info, warn, error, off) or comma-separated TARGET=LEVEL directives",
+        ));
+    }
+    LogConfig { json, level }
+}
+
+fn telemetry(raw: RawTelemetry, issues: &mut Vec<Issue>) -> TelemetryConfig {
+    if let Some(url) = &raw.otlp_endpoint {
+        let rest = ["http://", "https://"]
+            .iter()
+            .find_map(|p| strip_prefix_ci(url, p));
+        if rest.is_none_or(|r| r.trim().is_empty()) {
+            issues.push(Issue::new(
+                "telemetry.otlp_endpoint",
+                "must be an http:// or https:// URL (the OTLP/HTTP collector, e.g. http://localhost:4318)",
+            ));
+        }
+    }
+    if raw
+        .service_name
+        .as_deref()
+        .is_some_and(|n| n.trim().is_empty())
+    {
+        issues.push(Issue::new(
+            "telemetry.service_name",
+            "must not be empty (omit it for `tollgate`)",
+        ));
+    }
+    TelemetryConfig {
+        otlp_endpoint: raw.otlp_endpoint,
+        service_name: raw
+            .service_name
+            .unwrap_or_else(|| TelemetryConfig::DEFAULT_SERVICE_NAME.to_string()),
     }
 }
 

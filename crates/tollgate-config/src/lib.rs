@@ -50,6 +50,52 @@ pub struct Config {
     pub teams: Vec<TeamSpec>,
     pub consumers: Vec<ConsumerSpec>,
     pub alerts: Vec<AlertSpec>,
+    /// `log`: how log lines are written.
+    pub log: LogConfig,
+    /// `telemetry`: OpenTelemetry traces (used by builds with the `otel` feature).
+    pub telemetry: TelemetryConfig,
+}
+
+/// `log: {format: text|json, level: info}`. `TOLLGATE_LOG_FORMAT` and `RUST_LOG`
+/// override them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `true` for `json` (one JSON object per line), `false` for `text`.
+    pub json: bool,
+    /// A filter in `RUST_LOG`'s syntax: `info`, `warn,tollgate::access=info`, ...
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            json: false,
+            level: "info".into(),
+        }
+    }
+}
+
+/// `telemetry: {otlp_endpoint, service_name}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// The OTLP/HTTP collector's base URL (`http://collector:4318`); traces go to
+    /// `/v1/traces` under it. `None`: `OTEL_EXPORTER_OTLP_ENDPOINT`, else no export.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+impl TelemetryConfig {
+    pub const DEFAULT_SERVICE_NAME: &'static str = "tollgate";
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            otlp_endpoint: None,
+            service_name: Self::DEFAULT_SERVICE_NAME.into(),
+        }
+    }
 }
 
 /// `Debug` is written by hand: it prints `admin_token` as `<redacted>`.

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_saphyr::{MessageFormatter, UserMessageFormatter};
 
 use crate::assemble::{
-    Entry, NameOnly, Parts, RawConfig, RawServer, RawShape, RawStorage, Section, assemble,
+    Entry, NameOnly, Parts, RawConfig, RawLog, RawServer, RawShape, RawStorage, RawTelemetry,
+    Section, assemble,
 };
 use crate::interp::interpolate;
 use crate::text::{LineIndex, Rewrite};
@@ -333,6 +334,8 @@ fn read_parts(ctx: &Ctx<'_>, errors: &mut Vec<Found>) -> Parts {
             "teams" => parts.teams = ctx.entries(node, errors),
             "consumers" => parts.consumers = ctx.entries(node, errors),
             "alerts" => parts.alerts = ctx.entries(node, errors),
+            "log" => parts.log = ctx.section::<RawLog>(node, errors),
+            "telemetry" => parts.telemetry = ctx.section::<RawTelemetry>(node, errors),
             _ => {}
         }
     }

@@ -185,12 +185,14 @@ pub async fn admit(
         match admitted {
             Ok(a) => {
                 for r in &rules {
+                    tollgate_telemetry::limit_decision(&r.scope, "rate_limit", false);
                     call.step(limit_step(r, a.headers.as_ref()));
                 }
                 rate_headers(call, a.headers.as_ref());
                 permit = Some(a.permit);
             }
             Err(AdmitError::Limited(d)) => {
+                tollgate_telemetry::limit_decision(&d.scope, "rate_limit", true);
                 call.step(refused_step(&d));
                 rate_headers(call, d.headers.as_ref());
                 return Err(GatewayError::RateLimited {
@@ -243,6 +245,7 @@ pub async fn admit(
             give_back(m, permit).await;
             return Err(match e {
                 ReserveError::Denied(d) => {
+                    tollgate_telemetry::limit_decision(&d.scope, quota_kind(d.kind), true);
                     call.step(json!({
                         "step": if d.kind == tollgate_core::QuotaKind::Credits { "credits" } else { "budget" },
                         "scope": d.scope, "outcome": "refused",
@@ -257,6 +260,11 @@ pub async fn admit(
         }
     };
     for b in reservation.budgets() {
+        let kind = match b.limit {
+            Amount::Usd(_) => "budget",
+            Amount::Tokens(_) => "token_quota",
+        };
+        tollgate_telemetry::limit_decision(&b.scope, kind, false);
         call.step(json!({
             "step": "budget", "scope": b.scope, "outcome": "pass",
             "configured": amount_json(b.limit),
@@ -265,6 +273,7 @@ pub async fn admit(
         }));
     }
     if let Some(avail) = reservation.credits_available() {
+        tollgate_telemetry::limit_decision("consumer:", "credits", false);
         call.step(json!({
             "step": "credits", "scope": metering::consumer_scope(&caller.consumer.name),
             "outcome": "pass", "value": {"available_after_hold_usd": micros_to_usd(avail)},
@@ -292,6 +301,15 @@ pub async fn admit(
     );
     call.hold(permit, Some(reservation));
     Ok(())
+}
+
+/// The `kind` label of a quota refusal.
+fn quota_kind(k: tollgate_core::QuotaKind) -> &'static str {
+    match k {
+        tollgate_core::QuotaKind::Credits => "credits",
+        tollgate_core::QuotaKind::TokenQuota => "token_quota",
+        tollgate_core::QuotaKind::Budget => "budget",
+    }
 }
 
 fn amount_json(a: Amount) -> serde_json::Value {
@@ -340,11 +358,13 @@ pub async fn admit_fallback(
         .await;
     match admitted {
         Ok(a) => {
+            tollgate_telemetry::limit_decision(&rules[0].scope, "rate_limit", false);
             call.step(limit_step(&rules[0], a.headers.as_ref()));
             call.hold(Some(a.permit), None);
             Ok(true)
         }
         Err(AdmitError::Limited(d)) => {
+            tollgate_telemetry::limit_decision(&d.scope, "rate_limit", true);
             call.step(refused_step(&d));
             Ok(false)
         }

@@ -14,6 +14,7 @@ use tollgate_core::snapshot::Snapshot;
 use tollgate_core::spec::{CacheSpec, ModelSpec};
 use tollgate_core::{GatewayError, UpstreamCode};
 use tollgate_providers::{chat_call, native_format};
+use tracing::Instrument;
 
 use crate::admission::Plan;
 use crate::door::{DoorRequest, door_of};
@@ -308,7 +309,11 @@ async fn whole_cached(
         ))
     };
     let ttl = Duration::from_secs(spec.ttl_seconds);
-    let result = cache.get_or_fill(&key, ttl, fill).await;
+    // The `cache` span covers the lookup and, on a miss, the fill (the upstream call).
+    let result = cache
+        .get_or_fill(&key, ttl, fill)
+        .instrument(tracing::info_span!("cache"))
+        .await;
     if result.is_err() {
         call.set_cache("miss");
     }
@@ -344,7 +349,11 @@ async fn stream_cached(
     };
     let ttl = Duration::from_secs(spec.ttl_seconds);
     let wait = plan.requested().timeouts.unwrap_or_default().first_byte();
-    let tap = match cache.begin(&key, wait).await {
+    let begun = cache
+        .begin(&key, wait)
+        .instrument(tracing::info_span!("cache"))
+        .await;
+    let tap = match begun {
         Begin::Hit(answer) => {
             book_hit(call, plan, &spec, &answer);
             let mut res = Response::new(relay::replay_body(&answer));

@@ -30,6 +30,8 @@ use tollgate_providers::{
     WireFormat, embeddings_call, embeddings_format, prepare_openai_embeddings,
 };
 
+use tracing::Instrument;
+
 use crate::admission::{self, Plan};
 use crate::forward::{self, Answer};
 use crate::lifecycle::Call;
@@ -58,7 +60,8 @@ async fn run(
     call: &Call,
 ) -> Result<Response, GatewayError> {
     let snapshot = st.live.snapshot.load_full();
-    let caller = auth::authenticate_call(&snapshot, headers, call)?;
+    let caller = tracing::info_span!("auth")
+        .in_scope(|| auth::authenticate_call(&snapshot, headers, call))?;
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
     let request = parse(&bytes)?;
     drop(bytes);
@@ -68,6 +71,7 @@ async fn run(
         .get(&request.model)
         .cloned()
         .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
+    call.set_model_label(Arc::from(model.name.as_str()));
     auth::permit_model(&caller, &model, call)?;
     // Limits and budgets as for chat: the inputs' tokens are the whole cost.
     let prompt_estimate = estimate_tokens(&request.input).await;
@@ -84,7 +88,9 @@ async fn run(
             "model",
         ));
     }
-    admission::admit(st.metering.as_ref(), &snapshot, &caller, &plan, call).await?;
+    admission::admit(st.metering.as_ref(), &snapshot, &caller, &plan, call)
+        .instrument(tracing::info_span!("admission"))
+        .await?;
 
     let wants_base64 = request.encoding_format.as_deref() == Some("base64");
     let success = forward::send_with_failover(st, &snapshot, &plan, false, call, |cand, key| {

@@ -25,11 +25,12 @@ use futures::StreamExt;
 use serde_json::json;
 use tollgate_alerts::{AlertEvent, AlertKind};
 use tollgate_core::snapshot::Snapshot;
-use tollgate_core::spec::{ModelSpec, ProviderSpec, TargetSpec, Timeouts};
+use tollgate_core::spec::{ModelSpec, ProviderKind, ProviderSpec, TargetSpec, Timeouts};
 use tollgate_core::{GatewayError, UpstreamCode};
 use tollgate_providers::{Failure, SendError, UpstreamCall, classify};
 use tollgate_routing::{KeyOutcome, Outcome, RetryPolicy, TargetInfo, target_id};
 use tollgate_telemetry::names;
+use tracing::Instrument;
 
 use crate::admission::{self, Plan};
 use crate::lifecycle::Call;
@@ -239,8 +240,14 @@ pub async fn send_with_failover(
             }
             // A target's own `total` bounds its attempt (and its stream) too.
             let attempt_deadline = deadline.min(Instant::now() + cand.timeouts().total());
-            match try_target(st, cand, stream, attempt_deadline, call, &build).await {
+            let span = attempt_span(cand);
+            match try_target(st, cand, stream, attempt_deadline, call, &build)
+                .instrument(span)
+                .await
+            {
                 Ok(answer) => {
+                    call.span()
+                        .record("gen_ai.provider.name", genai_provider(cand.provider.kind));
                     return Ok(Success {
                         cand: cand.clone(),
                         answer,
@@ -266,6 +273,33 @@ pub async fn send_with_failover(
         }
     }
     Err(final_error(&failures))
+}
+
+/// The span of one attempt on a target (OpenTelemetry: a client span with GenAI
+/// attributes; its status and error are filled in by [`Call::attempt`]).
+fn attempt_span(cand: &Candidate) -> tracing::Span {
+    tracing::info_span!(
+        "upstream",
+        "otel.kind" = "client",
+        "gen_ai.provider.name" = genai_provider(cand.provider.kind),
+        "gen_ai.request.model" = %cand.target.model,
+        "tollgate.provider" = %cand.provider.name,
+        "http.response.status_code" = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+    )
+}
+
+/// OpenTelemetry's `gen_ai.provider.name` of a provider kind (its well-known values
+/// where one exists).
+pub fn genai_provider(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Openai | ProviderKind::OpenaiCompatible => "openai",
+        ProviderKind::Anthropic => "anthropic",
+        ProviderKind::Gemini => "gcp.gemini",
+        ProviderKind::Mistral => "mistral_ai",
+        ProviderKind::Ollama => "ollama",
+        ProviderKind::AzureOpenai => "azure.ai.openai",
+    }
 }
 
 enum TargetError {

@@ -21,10 +21,17 @@
 //!    when its body is dropped ([`Drop`]).
 //!
 //! The state sits behind a `std` mutex that is never held across an `.await`.
+//!
+//! Monitoring hangs on the same life: each call has a `request` tracing span (its
+//! `request_id`, and OpenTelemetry's GenAI attributes as they become known) that its
+//! phases' spans and log lines sit under; `tollgate_requests_in_flight` counts calls
+//! from their [`Call::new`] to their close, whichever way they close, and the call's
+//! metrics and access-log line are written when it closes, so durations cover whole
+//! streams and a client gone mid-stream is counted (as 499).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
@@ -39,6 +46,8 @@ use tollgate_core::snapshot::Caller;
 use tollgate_limits::{Permit, Reservation, Spend};
 use tollgate_store::{CallAttempt, CallRecord, Entry, JsonText, LedgerEntry};
 use tollgate_telemetry::names;
+use tracing::Span;
+use tracing::field::Empty;
 
 use crate::metering::{Metering, consumer_scope};
 use crate::reply::ErrorCode;
@@ -84,6 +93,11 @@ pub struct CallState {
     pub error_code: Option<String>,
     pub upstream_latency_ms: Option<u64>,
     pub ttft_ms: Option<u64>,
+    /// The time to first token, exactly (for the TTFT histogram).
+    pub ttft: Option<Duration>,
+    /// The configured model the request resolved to (metric label: never a name the
+    /// client made up).
+    pub model_label: Option<Arc<str>>,
     pub usage: Usage,
     pub cost: Micros,
     /// What admission reserved on budgets and credits.
@@ -104,6 +118,8 @@ pub struct CallState {
 struct CallInner {
     state: Mutex<CallState>,
     metering: Option<Arc<Metering>>,
+    /// The request's span: parent of its phases' spans and log lines.
+    span: Span,
 }
 
 /// A handle on one request's life; cheap to clone. The last handle dropped finishes
@@ -121,6 +137,18 @@ impl std::fmt::Debug for Call {
 
 impl Call {
     pub fn new(request_id: &str, door: &'static str, metering: Option<Arc<Metering>>) -> Call {
+        Self::with_span(request_id, door, metering, Span::none())
+    }
+
+    /// A call whose phases and log lines go under `span` (see [`request_span`]).
+    pub fn with_span(
+        request_id: &str,
+        door: &'static str,
+        metering: Option<Arc<Metering>>,
+        span: Span,
+    ) -> Call {
+        // Taken back when the call closes ([`Closing::start`]), however it closes.
+        metrics::gauge!(names::IN_FLIGHT).increment(1.0);
         Call(Arc::new(CallInner {
             state: Mutex::new(CallState {
                 request_id: request_id.to_string(),
@@ -139,6 +167,8 @@ impl Call {
                 error_code: None,
                 upstream_latency_ms: None,
                 ttft_ms: None,
+                ttft: None,
+                model_label: None,
                 usage: Usage::default(),
                 cost: 0,
                 reserved: 0,
@@ -152,7 +182,13 @@ impl Call {
                 finished: false,
             }),
             metering,
+            span,
         }))
+    }
+
+    /// The request's span.
+    pub fn span(&self) -> &Span {
+        &self.0.span
     }
 
     /// The state, locked. Never hold the guard across an `.await`.
@@ -181,9 +217,15 @@ impl Call {
 
     /// Phase 2: the model (as asked) and whether the answer streams.
     pub fn set_model(&self, model: &str, stream: bool) {
+        self.0.span.record("gen_ai.request.model", model);
         let mut s = self.state();
         s.model = Some(model.to_string());
         s.stream = stream;
+    }
+
+    /// Phase 2: the configured model the request resolved to (its metric label).
+    pub fn set_model_label(&self, label: Arc<str>) {
+        self.state().model_label = Some(label);
     }
 
     /// A decision for `explain` (`limit`, `budget`, `credits`, `cache`, ...).
@@ -216,6 +258,7 @@ impl Call {
 
     /// Phase 4: the cache outcome (`hit`, `miss`, `bypass`).
     pub fn set_cache(&self, mark: &'static str) {
+        self.0.span.record("tollgate.cache", mark);
         let mut s = self.state();
         s.cache = Some(mark);
         s.steps.push(json!({"step": "cache", "outcome": mark}));
@@ -228,6 +271,14 @@ impl Call {
 
     /// Phase 5: one upstream attempt.
     pub fn attempt(&self, a: CallAttempt) {
+        // The attempt's span (see `forward`), when it is the current one.
+        let span = Span::current();
+        if let Some(status) = a.status {
+            span.record("http.response.status_code", status);
+        }
+        if let Some(reason) = a.reason.as_deref() {
+            span.record("error.type", reason);
+        }
         let mut s = self.state();
         s.steps.push(json!({
             "step": "attempt", "provider": a.provider, "target_model": a.target_model,
@@ -239,6 +290,8 @@ impl Call {
 
     /// Phase 6: the target that answered, and when its answer started.
     pub fn answered_by(&self, provider: &str, target_model: &str, upstream_ms: u64) {
+        self.0.span.record("tollgate.provider", provider);
+        self.0.span.record("gen_ai.response.model", target_model);
         let mut s = self.state();
         s.provider = Some(provider.to_string());
         s.target_model = Some(target_model.to_string());
@@ -248,7 +301,9 @@ impl Call {
     pub fn first_token(&self) {
         let mut s = self.state();
         if s.ttft_ms.is_none() {
-            s.ttft_ms = Some(s.started.elapsed().as_millis() as u64);
+            let ttft = s.started.elapsed();
+            s.ttft = Some(ttft);
+            s.ttft_ms = Some(ttft.as_millis() as u64);
         }
     }
 
@@ -286,7 +341,11 @@ impl Call {
             return None;
         }
         s.finished = true;
-        Some(Closing::of(&mut s, self.0.metering.clone()))
+        Some(Closing::of(
+            &mut s,
+            self.0.metering.clone(),
+            self.0.span.clone(),
+        ))
     }
 }
 
@@ -304,7 +363,7 @@ impl Drop for CallInner {
         // (a finished answer, a broken stream and a panic all finish explicitly).
         s.status = 499;
         s.error_code = Some("client_closed".into());
-        let closing = Closing::of(&mut s, self.metering.clone());
+        let closing = Closing::of(&mut s, self.metering.clone(), self.span.clone());
         drop(s);
         closing.detach();
     }
@@ -316,6 +375,17 @@ struct Closing {
     settle: Settle,
     record: CallRecord,
     charge: Option<LedgerEntry>,
+    /// What metrics and the access log need beyond the record.
+    obs: Observed,
+}
+
+/// A closing call's figures for metrics, the access log and its span.
+struct Observed {
+    span: Span,
+    door: &'static str,
+    label: Option<Arc<str>>,
+    duration: Duration,
+    ttft: Option<Duration>,
 }
 
 /// What settling a call's holds needs to know.
@@ -327,7 +397,7 @@ struct Settle {
 }
 
 impl Closing {
-    fn of(s: &mut CallState, metering: Option<Arc<Metering>>) -> Closing {
+    fn of(s: &mut CallState, metering: Option<Arc<Metering>>, span: Span) -> Closing {
         let holds = std::mem::take(&mut s.holds);
         // A refused or failed request costs nothing.
         if s.status >= 400 && s.status != 499 {
@@ -344,6 +414,7 @@ impl Closing {
             .filter(|r| r.credits_available().is_some() && s.cost > 0)
             .and(s.consumer.as_ref())
             .map(|c| LedgerEntry::charge(c.clone(), s.request_id.clone(), s.cost));
+        let duration = s.started.elapsed();
         let record = CallRecord {
             request_id: s.request_id.clone(),
             at: s.at,
@@ -357,7 +428,7 @@ impl Closing {
             attempts: std::mem::take(&mut s.attempts),
             status: s.status,
             error_code: s.error_code.clone(),
-            latency_ms: s.started.elapsed().as_millis() as u64,
+            latency_ms: duration.as_millis() as u64,
             upstream_latency_ms: s.upstream_latency_ms,
             ttft_ms: s.ttft_ms,
             input_tokens: s.usage.input,
@@ -384,12 +455,44 @@ impl Closing {
             settle,
             record,
             charge,
+            obs: Observed {
+                span,
+                door: s.door,
+                label: s.model_label.take(),
+                duration,
+                ttft: s.ttft,
+            },
         }
     }
 
-    fn metrics(&self) {
+    /// The call's metrics, its span's closing attributes and its access-log line.
+    fn observe(&self) {
+        metrics::gauge!(names::IN_FLIGHT).decrement(1.0);
         let r = &self.record;
-        let model = r.model.clone().unwrap_or_default();
+        let o = &self.obs;
+        // Static and shared strings: no label is copied.
+        let door = metrics::SharedString::const_str(o.door);
+        let model = o
+            .label
+            .as_ref()
+            .map_or(metrics::SharedString::const_str(""), |m| {
+                metrics::SharedString::from_shared(m.clone())
+            });
+        metrics::counter!(names::REQUESTS_TOTAL, "door" => door.clone(), "model" => model.clone(),
+            "status" => tollgate_telemetry::status_label(r.status))
+        .increment(1);
+        metrics::histogram!(names::REQUEST_DURATION_SECONDS, "door" => door.clone(), "model" => model.clone())
+            .record(o.duration.as_secs_f64());
+        if r.stream
+            && let Some(ttft) = o.ttft
+        {
+            metrics::histogram!(names::TTFT_SECONDS, "door" => door, "model" => model.clone())
+                .record(ttft.as_secs_f64());
+        }
+        if let Some(mark) = r.cache.as_deref() {
+            metrics::counter!(names::CACHE_TOTAL, "model" => model.clone(), "result" => cache_label(mark))
+                .increment(1);
+        }
         let t = |kind: &'static str, n: u64| {
             if n > 0 {
                 metrics::counter!(names::TOKENS_TOTAL, "model" => model.clone(), "kind" => kind)
@@ -402,16 +505,44 @@ impl Closing {
         t("cache_write", r.cache_write_tokens);
         t("reasoning", r.reasoning_tokens);
         if r.cost_micros > 0 {
-            metrics::gauge!(names::COST_USD_TOTAL, "model" => model)
-                .increment(micros_to_usd(r.cost_micros));
+            tollgate_telemetry::add_cost(&model, r.cost_micros.unsigned_abs());
         }
+        let span = &o.span;
+        span.record("http.response.status_code", r.status);
+        if let Some(code) = &r.error_code {
+            span.record("error.type", code.as_str());
+        }
+        if r.input_tokens > 0 || r.output_tokens > 0 {
+            span.record("gen_ai.usage.input_tokens", r.input_tokens);
+            span.record("gen_ai.usage.output_tokens", r.output_tokens);
+        }
+        // One access-log line per call (target `tollgate::access`, level info).
+        let _in = span.enter();
+        tracing::info!(
+            target: "tollgate::access",
+            request_id = %r.request_id,
+            door = %r.door,
+            model = r.model.as_deref(),
+            provider = r.provider.as_deref(),
+            consumer = r.consumer.as_deref(),
+            status = r.status,
+            error_code = r.error_code.as_deref(),
+            latency_ms = r.latency_ms,
+            ttft_ms = r.ttft_ms,
+            input_tokens = r.input_tokens,
+            output_tokens = r.output_tokens,
+            cost_usd = micros_to_usd(r.cost_micros),
+            cache = r.cache.as_deref(),
+            stream = r.stream,
+            "call"
+        );
     }
 
     /// Starts settling the holds in the background (the client never waits on the
     /// limits backend, and a commit cut short cannot skip it) and hands back the
     /// entries to commit, with the journal.
     fn start(self) -> Option<(Arc<Metering>, Vec<Entry>)> {
-        self.metrics();
+        self.observe();
         let metering = self.metering?;
         if !self.settle.holds.is_empty() {
             spawn(settle(metering.clone(), self.settle));
@@ -424,11 +555,14 @@ impl Closing {
 
     /// Commits the record and charge, waiting until they are in the journal.
     async fn run(self) {
+        use tracing::Instrument;
         let request_id = self.record.request_id.clone();
-        let Some((metering, entries)) = self.start() else {
+        let settle = tracing::info_span!(parent: &self.obs.span, "settle");
+        let Some((metering, entries)) = settle.in_scope(|| self.start()) else {
             return;
         };
-        if let Err(e) = metering.journal.commit(entries).await {
+        let committed = metering.journal.commit(entries).instrument(settle).await;
+        if let Err(e) = committed {
             // The log could not be written: the answer still goes out, and the loss
             // is loud (the operator must look at the data directory's disk).
             tracing::error!(error = %e, %request_id, "call record not journaled");
@@ -489,6 +623,52 @@ async fn settle(metering: Arc<Metering>, mut s: Settle) {
     }
 }
 
+/// The metric label of a cache outcome.
+fn cache_label(mark: &str) -> &'static str {
+    match mark {
+        "hit" => "hit",
+        "miss" => "miss",
+        "bypass" => "bypass",
+        _ => "other",
+    }
+}
+
+/// The span of one request: its id, door, and OpenTelemetry's attributes (GenAI
+/// semantic conventions) filled in as the phases learn them.
+///
+/// A span's level decides under which log filters it exists, and a line logged
+/// outside an existing span loses its context: at `ERROR` this span is there for every
+/// line logged at all (a warning with `log.level: warn` still carries its request id).
+/// The phases' spans are at `INFO`.
+pub fn request_span(request_id: &str, door: &'static str, operation: Option<&'static str>) -> Span {
+    tracing::error_span!(
+        "request",
+        request_id = %request_id,
+        door = door,
+        "otel.kind" = "server",
+        "gen_ai.operation.name" = operation,
+        "gen_ai.provider.name" = Empty,
+        "gen_ai.request.model" = Empty,
+        "gen_ai.request.max_tokens" = Empty,
+        "gen_ai.response.model" = Empty,
+        "gen_ai.usage.input_tokens" = Empty,
+        "gen_ai.usage.output_tokens" = Empty,
+        "tollgate.provider" = Empty,
+        "tollgate.cache" = Empty,
+        "http.response.status_code" = Empty,
+        "error.type" = Empty,
+    )
+}
+
+/// The GenAI operation a path performs.
+fn operation_of(path: &str) -> Option<&'static str> {
+    match path {
+        "/v1/chat/completions" | "/v1/messages" => Some("chat"),
+        "/v1/embeddings" => Some("embeddings"),
+        _ => None,
+    }
+}
+
 /// The door a path belongs to, for records and error envelopes.
 pub fn door_of_path(path: &str) -> (Door, &'static str) {
     if path.starts_with("/v1/messages") || path.starts_with("/v1/complete") {
@@ -522,7 +702,8 @@ pub async fn layer(
         .extensions()
         .get::<RequestId>()
         .map_or_else(|| RequestId::generate().0, |r| r.0.clone());
-    let call = Call::new(&request_id, door_name, st.metering.clone());
+    let span = request_span(&request_id, door_name, operation_of(path));
+    let call = Call::with_span(&request_id, door_name, st.metering.clone(), span.clone());
     {
         let mut s = call.state();
         s.client_ip = req
@@ -536,7 +717,10 @@ pub async fn layer(
             .map(|v| v.chars().take(256).collect());
     }
     req.extensions_mut().insert(call.clone());
-    let mut res = next.run(req).await;
+    let mut res = {
+        use tracing::Instrument;
+        next.run(req).instrument(span).await
+    };
 
     let streaming = {
         let mut s = call.state();
@@ -547,6 +731,11 @@ pub async fn layer(
             && let Some(code) = res.extensions().get::<ErrorCode>()
         {
             s.error_code = Some(code.0.to_string());
+        }
+        if s.model_label.is_none()
+            && let Some(m) = res.extensions().get::<crate::pipeline::ModelLabel>()
+        {
+            s.model_label = Some(m.0.clone());
         }
         let h = res.headers_mut();
         for (name, value) in s.headers.drain(..) {

@@ -15,6 +15,8 @@ use tollgate_protocol::{anthropic, openai};
 
 pub use crate::door::{DoorRequest, door_of};
 
+use tracing::Instrument;
+
 use crate::admission::{self, Plan};
 use crate::lifecycle::Call;
 use crate::reply::ApiError;
@@ -98,7 +100,8 @@ async fn phases(
 ) -> Result<Response, GatewayError> {
     // authenticate (401)
     let snapshot = st.live.snapshot.load_full();
-    let caller = auth::authenticate_call(&snapshot, headers, call)?;
+    let caller = tracing::info_span!("auth")
+        .in_scope(|| auth::authenticate_call(&snapshot, headers, call))?;
     // read and parse (413, 400)
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
     let request = parse_door_request(door, &bytes)?;
@@ -110,7 +113,12 @@ async fn phases(
         .get(request.model())
         .cloned()
         .ok_or_else(|| GatewayError::ModelNotFound(request.model().to_string()))?;
-    *label = Some(Arc::from(model.name.as_str()));
+    let name: Arc<str> = Arc::from(model.name.as_str());
+    call.set_model_label(name.clone());
+    *label = Some(name);
+    if let Some(n) = request.max_output_tokens() {
+        call.span().record("gen_ai.request.max_tokens", n);
+    }
     auth::permit_model(&caller, &model, call)?;
     // admit (429, 402): the worst case over every model the request may end on
     let prompt_tokens = tokens::estimate_prompt(&request).await;
@@ -121,7 +129,9 @@ async fn phases(
         request.max_output_tokens(),
         prompt_tokens,
     );
-    admission::admit(st.metering.as_ref(), &snapshot, &caller, &plan, call).await?;
+    admission::admit(st.metering.as_ref(), &snapshot, &caller, &plan, call)
+        .instrument(tracing::info_span!("admission"))
+        .await?;
     // cache, forward, answer
     chat::respond(
         st,

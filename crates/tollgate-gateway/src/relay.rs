@@ -16,6 +16,7 @@ use futures::StreamExt;
 use tollgate_cache::{CachedAnswer, FillGuard, StreamRecorder};
 use tollgate_core::Door;
 use tollgate_core::error::broken_stream_event;
+use tracing::Instrument;
 
 use crate::forward::Candidate;
 use crate::lifecycle::Call;
@@ -280,9 +281,12 @@ pub fn stream_body(
         tap,
         ended: false,
     };
-    let stream = futures::stream::unfold(relay, |mut relay| async move {
-        let chunk = relay.next_chunk().await?;
-        Some((Ok::<Bytes, std::convert::Infallible>(chunk), relay))
+    // The stream is polled by hyper, outside the request's span: each chunk's work
+    // goes under a `relay` span of its own request.
+    let span = tracing::info_span!(parent: relay.call.span(), "relay");
+    let stream = futures::stream::unfold((relay, span), |(mut relay, span)| async move {
+        let chunk = relay.next_chunk().instrument(span.clone()).await?;
+        Some((Ok::<Bytes, std::convert::Infallible>(chunk), (relay, span)))
     });
     Body::from_stream(stream)
 }

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -10,7 +10,6 @@ use axum::{Extension, Json, middleware};
 use http::StatusCode;
 use serde_json::json;
 use tollgate_core::{Door, GatewayError};
-use tollgate_telemetry::names;
 
 use crate::lifecycle::{self, Call};
 use crate::reply::ApiError;
@@ -29,7 +28,6 @@ pub fn router(state: GatewayState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
-        .layer(middleware::from_fn(observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -224,28 +222,4 @@ fn refuse(
         }
     };
     ApiError::new(door, error).into_response()
-}
-
-/// Request count and latency to the response headers, by door and status.
-async fn observe(req: Request, next: middleware::Next) -> Response {
-    let path = req.uri().path().to_string();
-    let door = match path.as_str() {
-        "/healthz" | "/readyz" => return next.run(req).await,
-        "/v1/messages" => "anthropic",
-        _ => "openai",
-    };
-    let started = std::time::Instant::now();
-    metrics::gauge!(names::IN_FLIGHT).increment(1.0);
-    let res = next.run(req).await;
-    metrics::gauge!(names::IN_FLIGHT).decrement(1.0);
-    let status = res.status().as_u16().to_string();
-    let model = res
-        .extensions()
-        .get::<pipeline::ModelLabel>()
-        .map_or_else(String::new, |m| m.0.to_string());
-    metrics::counter!(names::REQUESTS_TOTAL, "door" => door, "model" => model.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!(names::REQUEST_DURATION_SECONDS, "door" => door, "model" => model)
-        .record(started.elapsed().as_secs_f64());
-    res
 }

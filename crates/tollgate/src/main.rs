@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 mod apply;
 mod explain;
 mod listener;
+#[cfg(feature = "otel")]
+mod otel;
 mod serve;
 
 #[derive(Debug, Parser)]
@@ -63,7 +65,6 @@ fn main() -> ExitCode {
             json,
         } => explain(config, &request_id, json),
         Command::Serve { config } => {
-            tollgate_telemetry::init_tracing();
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -74,7 +75,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(serve::run(config)) {
+            let telemetry = init_telemetry(config.as_deref(), runtime.handle());
+            let result = runtime.block_on(serve::run(config));
+            // Spans still buffered go out before the process ends.
+            drop(telemetry);
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("tollgate: {e:#}");
@@ -111,6 +116,54 @@ fn explain(config: Option<PathBuf>, request_id: &str, json: bool) -> ExitCode {
             eprintln!("tollgate: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logging (the config's `log` key; `RUST_LOG` and `TOLLGATE_LOG_FORMAT` override it)
+/// and, in builds with the `otel` feature, OpenTelemetry traces. An invalid config
+/// file is reported by `serve` itself; logging then starts with the defaults.
+fn init_telemetry(
+    config: Option<&std::path::Path>,
+    runtime: &tokio::runtime::Handle,
+) -> Option<Box<dyn std::any::Any>> {
+    // The recorder first: metrics set while starting (the config revision, the
+    // journal's replay) are kept.
+    let _ = tollgate_telemetry::metrics_handle();
+    let cfg = config
+        .and_then(|p| tollgate_config::load_file(p).ok())
+        .unwrap_or_default();
+    let settings = tollgate_telemetry::LogSettings {
+        format: if cfg.log.json {
+            tollgate_telemetry::LogFormat::Json
+        } else {
+            tollgate_telemetry::LogFormat::Text
+        },
+        level: cfg.log.level.clone(),
+    };
+    #[cfg(feature = "otel")]
+    {
+        let _ = runtime;
+        let (layer, guard) = match otel::layer(&cfg.telemetry, runtime) {
+            Ok(Some((layer, guard))) => (Some(layer), Some(guard)),
+            Ok(None) => (None, None),
+            Err(e) => {
+                eprintln!("tollgate: OpenTelemetry export not started: {e}");
+                (None, None)
+            }
+        };
+        tollgate_telemetry::init_tracing(&settings, layer);
+        guard.map(|g| Box::new(g) as Box<dyn std::any::Any>)
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = runtime;
+        tollgate_telemetry::init_tracing(&settings, None);
+        if cfg.telemetry.otlp_endpoint.is_some() {
+            tracing::warn!(
+                "telemetry.otlp_endpoint is set but this build has no OpenTelemetry export (cargo feature `otel`)"
+            );
+        }
+        None
     }
 }
 

@@ -35,7 +35,7 @@ pub(crate) async fn metrics(State(st): State<AdminState>) -> Response {
     }
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(),
+        tollgate_telemetry::render(&st.metrics),
     )
         .into_response()
 }
