@@ -18,6 +18,7 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
     let teams = store.list_teams().await?;
     let consumers = store.list_consumers().await?;
     let keys = store.list_keys(None).await?;
+    let services = store.list_services().await?;
     let keys = keys
         .into_iter()
         .filter(|k| k.revoked_at.is_none())
@@ -42,7 +43,8 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
         teams.into_iter().map(|s| s.spec).collect(),
         consumers.into_iter().map(|s| s.spec).collect(),
         keys,
-    ))
+    )
+    .with_services(services.into_iter().map(|s| s.spec).collect()))
 }
 
 /// Polls the store's revision every `every` and reloads when it moved (a change made

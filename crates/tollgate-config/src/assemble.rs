@@ -10,9 +10,13 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use tollgate_core::spec::{AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, TeamSpec};
+use tollgate_core::spec::{
+    AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, ServiceSpec, TeamSpec,
+};
 
-use crate::check::{Issue, check_alert, check_consumer, check_model, check_provider, check_team};
+use crate::check::{
+    Issue, check_alert, check_consumer, check_model, check_provider, check_service, check_team,
+};
 use crate::tree::join_path;
 use crate::{CacheBackend, Config, LogConfig, ServerConfig, StorageConfig, TelemetryConfig};
 
@@ -35,6 +39,8 @@ pub(crate) struct RawConfig {
     pub consumers: Option<Vec<ConsumerSpec>>,
     #[serde(default)]
     pub alerts: Option<Vec<AlertSpec>>,
+    #[serde(default)]
+    pub services: Option<Vec<ServiceSpec>>,
     #[serde(default)]
     pub log: Option<RawLog>,
     #[serde(default)]
@@ -60,6 +66,8 @@ pub(crate) struct RawShape {
     consumers: Option<Vec<IgnoredAny>>,
     #[serde(default)]
     alerts: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    services: Option<Vec<IgnoredAny>>,
     #[serde(default)]
     log: Option<IgnoredAny>,
     #[serde(default)]
@@ -235,7 +243,14 @@ macro_rules! named {
         })*
     };
 }
-named!(ProviderSpec, ModelSpec, TeamSpec, ConsumerSpec, AlertSpec);
+named!(
+    ProviderSpec,
+    ModelSpec,
+    TeamSpec,
+    ConsumerSpec,
+    AlertSpec,
+    ServiceSpec
+);
 
 /// Everything of the file that could be read.
 #[derive(Default)]
@@ -247,6 +262,7 @@ pub(crate) struct Parts {
     pub teams: Vec<Entry<TeamSpec>>,
     pub consumers: Vec<Entry<ConsumerSpec>>,
     pub alerts: Vec<Entry<AlertSpec>>,
+    pub services: Vec<Entry<ServiceSpec>>,
     pub log: RawLog,
     pub telemetry: RawTelemetry,
 }
@@ -267,6 +283,7 @@ impl From<RawConfig> for Parts {
             teams: all(raw.teams),
             consumers: all(raw.consumers),
             alerts: all(raw.alerts),
+            services: all(raw.services),
             log: raw.log.unwrap_or_default(),
             telemetry: raw.telemetry.unwrap_or_default(),
         }
@@ -287,6 +304,7 @@ pub(crate) fn assemble(parts: Parts) -> (Config, Vec<Issue>) {
         teams: parts.teams,
         consumers: parts.consumers,
         alerts: parts.alerts,
+        services: parts.services,
     };
     check_resources(&resources, &mut issues);
     fn read<T>(list: Vec<Entry<T>>) -> Vec<T> {
@@ -305,6 +323,7 @@ pub(crate) fn assemble(parts: Parts) -> (Config, Vec<Issue>) {
         teams: read(resources.teams),
         consumers: read(resources.consumers),
         alerts: read(resources.alerts),
+        services: read(resources.services),
         log,
         telemetry,
     };
@@ -318,6 +337,7 @@ struct Resources {
     teams: Vec<Entry<TeamSpec>>,
     consumers: Vec<Entry<ConsumerSpec>>,
     alerts: Vec<Entry<AlertSpec>>,
+    services: Vec<Entry<ServiceSpec>>,
 }
 
 fn server(raw: RawServer, issues: &mut Vec<Issue>) -> ServerConfig {
@@ -597,11 +617,30 @@ fn check_resources(c: &Resources, issues: &mut Vec<Issue>) {
         c.alerts.iter().map(|e| e.read().map(check_alert)).collect(),
     );
 
+    section(
+        "services",
+        c.services
+            .iter()
+            .map(|e| e.read().map(check_service))
+            .collect(),
+    );
+
     duplicates("provider", "providers", &c.providers, issues);
     duplicates("model", "models", &c.models, issues);
     duplicates("team", "teams", &c.teams, issues);
     duplicates("consumer", "consumers", &c.consumers, issues);
     duplicates("alert", "alerts", &c.alerts, issues);
+    duplicates("service", "services", &c.services, issues);
+    let mut prefixes: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in c.services.iter().enumerate() {
+        let Some(s) = s.read() else { continue };
+        if let Some(f) = prefixes.insert(s.path_prefix.as_str(), i) {
+            issues.push(Issue::new(
+                format!("services[{i}].path_prefix"),
+                format!("already used by services[{f}]"),
+            ));
+        }
+    }
 
     // A key identifies one consumer: the same key on two consumers is ambiguous.
     let mut owner: HashMap<&str, usize> = HashMap::new();

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use tollgate_core::spec::{
     AlertSpec, BudgetSpec, ConsumerSpec, ModelSpec, Price, ProviderKind, ProviderSpec,
-    RateLimitSpec, TeamSpec, Timeouts,
+    RateLimitSpec, ServiceSpec, TeamSpec, Timeouts,
 };
 
 /// One problem found in a resource.
@@ -139,6 +139,162 @@ pub fn check_model(
     }
     if let Some(price) = &m.price {
         check_price(price, &mut out);
+    }
+    out
+}
+
+/// Checks of a service on its own (its routes must also build one router: two routes
+/// whose paths overlap ambiguously are refused here, not at the first request).
+pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
+    use tollgate_core::spec::CredentialType;
+    let mut out = Vec::new();
+    check_name(&s.name, &mut out);
+    let p = &s.path_prefix;
+    if !p.starts_with('/')
+        || p.len() < 2
+        || p.ends_with('/')
+        || p.contains(['{', '}', '*', '?', '#'])
+    {
+        out.push(Issue::new(
+            "path_prefix",
+            "must start with `/`, not end with `/`, and hold no `{`, `}`, `*`, `?` or `#`",
+        ));
+    } else if RESERVED_PREFIXES
+        .iter()
+        .any(|r| p == r || p.starts_with(&format!("{r}/")))
+    {
+        out.push(Issue::new(
+            "path_prefix",
+            "is taken by the gateway itself (/v1, /tollgate, /healthz, /readyz)",
+        ));
+    }
+    if s.upstream.nodes.is_empty() {
+        out.push(Issue::new("upstream.nodes", "at least one node is needed"));
+    }
+    for (i, n) in s.upstream.nodes.iter().enumerate() {
+        let ok = n
+            .url
+            .strip_prefix("http://")
+            .or_else(|| n.url.strip_prefix("https://"))
+            .is_some_and(|rest| {
+                let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+                !host.is_empty() && !rest.contains(['?', '#'])
+            });
+        if !ok {
+            out.push(Issue::new(
+                format!("upstream.nodes[{i}].url"),
+                "must be an http:// or https:// URL with a host and no query",
+            ));
+        }
+        if n.weight == 0 {
+            out.push(Issue::new(
+                format!("upstream.nodes[{i}].weight"),
+                "must be at least 1",
+            ));
+        }
+    }
+    if s.upstream.timeout_ms == Some(0) {
+        out.push(Issue::new("upstream.timeout_ms", "must be at least 1"));
+    }
+    if let Some(h) = &s.upstream.pass_host
+        && (h.is_empty() || h.contains(['/', ' ', '@', '?', '#']))
+    {
+        out.push(Issue::new(
+            "upstream.pass_host",
+            "must be `pass`, `node` or a host name",
+        ));
+    }
+    let mut router: matchit::Router<()> = matchit::Router::new();
+    let mut paths: HashMap<&str, usize> = HashMap::new();
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, r) in s.routes.iter().enumerate() {
+        if r.name.trim().is_empty() {
+            out.push(Issue::new(format!("routes[{i}].name"), "must not be empty"));
+        } else if let Some(f) = names.insert(&r.name, i) {
+            out.push(Issue::new(
+                format!("routes[{i}].name"),
+                format!("duplicate route name (first declared at routes[{f}])"),
+            ));
+        }
+        for (j, m) in r.methods.iter().enumerate() {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                out.push(Issue::new(
+                    format!("routes[{i}].methods[{j}]"),
+                    "must be an upper-case HTTP method such as GET",
+                ));
+            }
+        }
+        if !r.path.starts_with('/') || r.path.contains(['*', '?', '#']) {
+            out.push(Issue::new(
+                format!("routes[{i}].path"),
+                "must start with `/` and hold no `*`, `?` or `#`",
+            ));
+            continue;
+        }
+        // Routes sharing a path (with different methods) are one router entry.
+        if paths.insert(&r.path, i).is_none()
+            && let Err(e) = router.insert(r.path.as_str(), ())
+        {
+            out.push(Issue::new(
+                format!("routes[{i}].path"),
+                format!("conflicts with another route: {e}"),
+            ));
+        }
+        let params = route_params(&r.path);
+        if let Some(rw) = &r.rewrite {
+            if !rw.starts_with('/') {
+                out.push(Issue::new(
+                    format!("routes[{i}].rewrite"),
+                    "must start with `/`",
+                ));
+            }
+            for used in route_params(rw) {
+                if !params.contains(&used) {
+                    out.push(Issue::new(
+                        format!("routes[{i}].rewrite"),
+                        format!("uses `{{{used}}}`, which the route's path does not have"),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(auth) = &s.auth {
+        if auth.is_empty() {
+            out.push(Issue::new("auth", "must list at least one credential type"));
+        }
+        for (i, a) in auth.iter().enumerate() {
+            if *a != CredentialType::Key {
+                out.push(Issue::new(
+                    format!("auth[{i}]"),
+                    "only `key` is supported by this build (basic, jwt and hmac are not built yet)",
+                ));
+            }
+        }
+    }
+    if let Some(r) = &s.rate_limit {
+        check_rate_limit("rate_limit", r, &mut out);
+        if r.tokens_per_minute.is_some() {
+            out.push(Issue::new(
+                "rate_limit.tokens_per_minute",
+                "services count requests, not tokens: use requests_per_minute or concurrent",
+            ));
+        }
+    }
+    out
+}
+
+/// Path prefixes the gateway serves itself.
+const RESERVED_PREFIXES: [&str; 4] = ["/v1", "/tollgate", "/healthz", "/readyz"];
+
+/// The `{name}`s of a route path or rewrite.
+pub fn route_params(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        out.push(after[..close].to_string());
+        rest = &after[close + 1..];
     }
     out
 }

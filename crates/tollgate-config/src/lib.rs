@@ -35,9 +35,14 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 
-use tollgate_core::spec::{AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, TeamSpec};
+use tollgate_core::spec::{
+    AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, ServiceSpec, TeamSpec,
+};
 
-pub use check::{Issue, check_alert, check_consumer, check_model, check_provider, check_team};
+pub use check::{
+    Issue, check_alert, check_consumer, check_model, check_provider, check_service, check_team,
+    route_params,
+};
 
 /// The whole configuration: the embedded defaults, overridden by the file.
 /// `Config::default()` is what `tollgate serve` runs with when there is no config file.
@@ -50,6 +55,8 @@ pub struct Config {
     pub teams: Vec<TeamSpec>,
     pub consumers: Vec<ConsumerSpec>,
     pub alerts: Vec<AlertSpec>,
+    /// `services`: REST APIs published under path prefixes.
+    pub services: Vec<ServiceSpec>,
     /// `log`: how log lines are written.
     pub log: LogConfig,
     /// `telemetry`: OpenTelemetry traces (used by builds with the `otel` feature).

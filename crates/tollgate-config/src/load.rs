@@ -334,6 +334,7 @@ fn read_parts(ctx: &Ctx<'_>, errors: &mut Vec<Found>) -> Parts {
             "teams" => parts.teams = ctx.entries(node, errors),
             "consumers" => parts.consumers = ctx.entries(node, errors),
             "alerts" => parts.alerts = ctx.entries(node, errors),
+            "services" => parts.services = ctx.entries(node, errors),
             "log" => parts.log = ctx.section::<RawLog>(node, errors),
             "telemetry" => parts.telemetry = ctx.section::<RawTelemetry>(node, errors),
             _ => {}

@@ -78,6 +78,9 @@ pub enum GatewayError {
     NotFound { method: String, path: String },
     #[error("This API key is not allowed to use the model `{0}`")]
     ModelNotAllowed(String),
+    /// A REST service that its operator retired (410).
+    #[error("The service `{0}` is retired")]
+    ServiceRetired(String),
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -182,6 +185,12 @@ impl GatewayError {
                 "permission_error",
                 "model_not_allowed",
                 "permission_error",
+            ),
+            GatewayError::ServiceRetired(_) => c(
+                410,
+                "invalid_request_error",
+                "service_retired",
+                "invalid_request_error",
             ),
             GatewayError::RateLimited { .. } => c(
                 429,

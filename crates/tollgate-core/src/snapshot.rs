@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::spec::{ConsumerSpec, KeyLimits, ModelSpec, ProviderSpec, TeamSpec};
+use crate::spec::{ConsumerSpec, KeyLimits, ModelSpec, ProviderSpec, ServiceSpec, TeamSpec};
 
 /// A consumer key as the request path needs it (the secret is only known by hash).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +38,9 @@ pub struct Snapshot {
     pub consumers: HashMap<String, Arc<ConsumerSpec>>,
     /// Active (not revoked) keys by SHA-256 hex of the secret.
     pub keys: HashMap<String, Arc<KeyEntry>>,
+    /// Published REST services by name (the gateway builds its routers from these,
+    /// once per snapshot).
+    pub services: HashMap<String, Arc<ServiceSpec>>,
 }
 
 /// The caller of a request, once its key is known.
@@ -87,7 +90,17 @@ impl Snapshot {
                 .map(|c| (c.name.clone(), Arc::new(c)))
                 .collect(),
             keys: keys.into_iter().map(|(h, k)| (h, Arc::new(k))).collect(),
+            services: HashMap::new(),
         }
+    }
+
+    /// `self` with these services.
+    pub fn with_services(mut self, services: Vec<ServiceSpec>) -> Snapshot {
+        self.services = services
+            .into_iter()
+            .map(|s| (s.name.clone(), Arc::new(s)))
+            .collect();
+        self
     }
 
     /// The caller for a presented key hash, if the key is active, unexpired and its

@@ -408,3 +408,127 @@ impl KeyLimits {
         self.rate_limit.is_none() && self.budget.is_none()
     }
 }
+
+/// A published REST service's state (PRODUCT.md, "REST services and prompt-APIs").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceLifecycle {
+    /// Not served yet: its paths answer 404 `not_found`.
+    Draft,
+    #[default]
+    Published,
+    /// Served, with `Deprecation: true` (and `Sunset` when `sunset_at` is set).
+    Deprecated,
+    /// No longer served: 410 `service_retired`.
+    Retired,
+}
+
+impl ServiceLifecycle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceLifecycle::Draft => "draft",
+            ServiceLifecycle::Published => "published",
+            ServiceLifecycle::Deprecated => "deprecated",
+            ServiceLifecycle::Retired => "retired",
+        }
+    }
+}
+
+/// A kind of consumer credential a service accepts. Only `key` is built so far; the
+/// others are refused by the config check rather than silently ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialType {
+    Key,
+    Basic,
+    Jwt,
+    Hmac,
+}
+
+/// One upstream node of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNode {
+    /// `http://` or `https://` URL of the node (a path, if any, is prefixed to every
+    /// forwarded path).
+    #[schema(min_length = 1, example = "http://10.0.0.5:8000")]
+    pub url: String,
+    /// Share of the traffic, relative to the other nodes' weights.
+    #[serde(default = "default_weight")]
+    #[schema(minimum = 1, default = 1)]
+    pub weight: u32,
+}
+
+/// Where a service's requests go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceUpstream {
+    #[schema(min_items = 1)]
+    pub nodes: Vec<ServiceNode>,
+    /// Time allowed for a node's answer to start (its status and headers), in ms; the
+    /// bodies themselves stream without a total limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, default = 30000)]
+    pub timeout_ms: Option<u64>,
+    /// The `Host` sent upstream: `pass` (the client's, the default), `node` (the
+    /// node URL's host), or a fixed host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, example = "pass")]
+    pub pass_host: Option<String>,
+}
+
+impl ServiceUpstream {
+    pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms.unwrap_or(Self::DEFAULT_TIMEOUT_MS))
+    }
+}
+
+/// One route of a service: methods and a path under the service's prefix, where
+/// `{param}` matches one segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRoute {
+    #[schema(min_length = 1, example = "forecast")]
+    pub name: String,
+    /// Allowed methods (upper case); empty means every method.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    #[schema(min_length = 1, example = "/forecast/{city}")]
+    pub path: String,
+    /// The upstream path, with the route's `{param}`s substituted; without it the
+    /// path after the prefix is sent as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/v2/forecast/{city}")]
+    pub rewrite: Option<String>,
+}
+
+/// A REST API of the operator's, published under a path prefix of the gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]+$")]
+    pub name: String,
+    /// On the gateway listener, e.g. `/svc/weather` (no trailing slash).
+    #[schema(min_length = 2, pattern = "^/[^{}*]*[^/]$", example = "/svc/weather")]
+    pub path_prefix: String,
+    pub upstream: ServiceUpstream,
+    /// Without routes, every path under the prefix is forwarded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<ServiceRoute>,
+    /// Credential types accepted (default: `key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Vec<CredentialType>>,
+    /// Per consumer, on this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
+    #[serde(default)]
+    pub lifecycle: ServiceLifecycle,
+    /// Sent as `Sunset` while deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub sunset_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}

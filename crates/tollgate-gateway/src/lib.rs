@@ -19,6 +19,9 @@
 //! 9. [`usage`]: tokens by class from the provider's usage, or the tokenizer's count;
 //!    cost at the answering model's price; the call is finished ([`lifecycle`]).
 //!
+//! Paths under a REST service's prefix take the [`service`] route kind instead
+//! (same lifecycle: key, limits, call record; the bodies stream through).
+//!
 //! Errors are [`tollgate_core::GatewayError`]s rendered in the door's envelope by
 //! [`reply`].
 
@@ -37,6 +40,7 @@ pub mod relay;
 pub mod reply;
 pub mod request_id;
 pub mod routes;
+pub mod service;
 pub mod state;
 pub mod tokens;
 pub mod usage;

@@ -178,10 +178,18 @@ async fn readyz(State(st): State<GatewayState>) -> Response {
 async fn unknown_path(
     State(st): State<GatewayState>,
     call: Option<Extension<Call>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    req: axum::extract::Request,
 ) -> Response {
+    // A path under a REST service's prefix is that service's.
+    let req = match crate::service::dispatch(&st, call.as_ref().map(|c| &c.0), req).await {
+        Ok(answer) => return answer,
+        Err(req) => req,
+    };
+    let (method, uri, headers) = (
+        req.method().clone(),
+        req.uri().clone(),
+        req.headers().clone(),
+    );
     refuse(&st, call, &headers, &uri, |path| GatewayError::NotFound {
         method: method.to_string(),
         path,

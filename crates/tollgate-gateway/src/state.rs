@@ -22,6 +22,8 @@ pub struct GatewayState {
     pub routing: Arc<Routing>,
     /// The response cache (`storage.cache`), for models that have a `cache`.
     pub cache: Option<Arc<Cache>>,
+    /// REST services: their upstream client and the current routing table.
+    pub services: Arc<crate::service::Services>,
 }
 
 impl GatewayState {
@@ -33,6 +35,7 @@ impl GatewayState {
             metering,
             routing: Arc::new(Routing::system()),
             cache: None,
+            services: Arc::new(crate::service::Services::new()),
         }
     }
 

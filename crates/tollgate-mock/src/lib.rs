@@ -33,6 +33,7 @@ mod ids;
 pub mod mistral;
 pub mod ollama;
 pub mod openai;
+pub mod rest;
 mod state;
 pub mod stream;
 pub mod validate;

@@ -7,7 +7,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use tollgate_core::spec::{AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, TeamSpec};
+use tollgate_core::spec::{
+    AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, ServiceSpec, TeamSpec,
+};
 
 use crate::error::StoreError;
 use crate::store::Store;
@@ -83,6 +85,19 @@ impl Resource for ConsumerSpec {
     /// keys go to the keys table, hashed, through [`Store::upsert_config_key`].
     fn take_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         self.api_keys.clear();
+        Ok(None)
+    }
+    fn put_secret(&mut self, _: Option<Vec<u8>>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl Resource for ServiceSpec {
+    const KIND: &'static str = "service";
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn take_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(None)
     }
     fn put_secret(&mut self, _: Option<Vec<u8>>) -> Result<(), StoreError> {
@@ -280,4 +295,12 @@ resource_api!(
     get_alert,
     delete_alert,
     "an alert"
+);
+resource_api!(
+    ServiceSpec,
+    upsert_service,
+    list_services,
+    get_service,
+    delete_service,
+    "a service"
 );

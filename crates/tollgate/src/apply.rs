@@ -52,6 +52,12 @@ pub async fn apply(store: &Store, config: &Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("removing old keys of consumer `{}`", c.name))?;
     }
+    for s in &config.services {
+        store
+            .upsert_service(s, Source::Config)
+            .await
+            .with_context(|| format!("applying service `{}`", s.name))?;
+    }
     for a in &config.alerts {
         store
             .upsert_alert(a, Source::Config)

@@ -110,9 +110,9 @@ pub async fn serve(
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _peer)) => tcp,
+                Ok(pair) => pair,
                 Err(e) => {
                     accept_failed(e).await;
                     continue;
@@ -125,7 +125,10 @@ pub async fn serve(
         }
         let app = app.clone();
         let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-            let req = req.map(|body| axum::body::Body::new(TimedBody::new(body, limits)));
+            let mut req = req.map(|body| axum::body::Body::new(TimedBody::new(body, limits)));
+            // The client's address, for call records and `X-Forwarded-For`.
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             let mut app = app.clone();
             async move {
                 let res = tower::Service::call(&mut app, req).await;

@@ -7,6 +7,7 @@ mod models;
 mod providers;
 mod resource;
 mod routing;
+mod services;
 mod session;
 mod teams;
 mod usage;
@@ -29,6 +30,7 @@ pub(crate) use keys::*;
 pub(crate) use models::*;
 pub(crate) use providers::*;
 pub(crate) use routing::*;
+pub(crate) use services::*;
 pub(crate) use session::*;
 pub(crate) use teams::*;
 pub(crate) use usage::*;
@@ -73,6 +75,14 @@ pub fn router(state: AdminState) -> Router {
             get(list_credits).post(add_credits),
         )
         .route("/admin/v1/routing", get(routing_state))
+        .route(
+            "/admin/v1/services",
+            get(list_services).post(create_service),
+        )
+        .route(
+            "/admin/v1/services/{name}",
+            get(get_service).put(put_service).delete(delete_service),
+        )
         .route("/admin/v1/users", get(list_users).post(create_user))
         .route(
             "/admin/v1/users/{username}",

@@ -1,0 +1,133 @@
+//! `/admin/v1/services`: REST services published through the gateway listener. A
+//! write is live at once (the snapshot reload) and on every node sharing the database
+//! (its revision poll).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use serde::Serialize;
+use tollgate_core::spec::ServiceSpec;
+use tollgate_store::{Store, StoreError, Stored};
+use utoipa::ToSchema;
+
+use super::View;
+use super::resource::{self, AdminResource, api, issues};
+use crate::error::AdminError;
+use crate::state::AdminState;
+
+/// A service with its bookkeeping.
+pub type ServiceView = View<ServiceSpec>;
+
+/// The admin API's error answer (OpenAI's envelope).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceErrorBody {
+    pub error: ServiceErrorObject,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceErrorObject {
+    pub message: String,
+    /// `invalid_request_error`, `authentication_error`, `permission_error`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `invalid_request`, `not_found`, `conflict`, ...
+    pub code: String,
+    /// The offending field, when one is to blame.
+    pub param: Option<String>,
+}
+
+impl AdminResource for ServiceSpec {
+    const WHAT: &'static str = "service";
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn fetch(store: &Store, name: &str) -> Result<Option<Stored<Self>>, StoreError> {
+        store.get_service(name).await
+    }
+    async fn fetch_all(store: &Store) -> Result<Vec<Stored<Self>>, StoreError> {
+        store.list_services().await
+    }
+    async fn save(&self, store: &Store) -> Result<(), StoreError> {
+        store.upsert_service(self, api()).await
+    }
+    async fn remove(store: &Store, name: &str) -> Result<bool, StoreError> {
+        store.delete_service(name).await
+    }
+    async fn check(&self, store: &Store) -> Result<(), AdminError> {
+        issues(tollgate_config::check_service(self))?;
+        // Two services may not share a prefix.
+        let taken = store
+            .list_services()
+            .await?
+            .into_iter()
+            .find(|s| s.spec.name != self.name && s.spec.path_prefix == self.path_prefix);
+        match taken {
+            Some(other) => Err(AdminError::Conflict(format!(
+                "The path prefix is already used by service `{}`",
+                other.spec.name
+            ))),
+            None => Ok(()),
+        }
+    }
+    async fn before_delete(_store: &Store, _name: &str) -> Result<(), AdminError> {
+        Ok(())
+    }
+}
+
+#[utoipa::path(get, path = "/admin/v1/services", tag = "services",
+    responses((status = 200, body = Vec<ServiceView>),
+        (status = 401, body = ServiceErrorBody), (status = 403, body = ServiceErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn list_services(
+    State(st): State<AdminState>,
+) -> Result<Json<Vec<ServiceView>>, AdminError> {
+    resource::list(&st).await
+}
+
+#[utoipa::path(post, path = "/admin/v1/services", tag = "services", request_body = ServiceSpec,
+    responses((status = 201, body = ServiceView), (status = 400, body = ServiceErrorBody),
+        (status = 401, body = ServiceErrorBody), (status = 403, body = ServiceErrorBody),
+        (status = 409, body = ServiceErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn create_service(
+    State(st): State<AdminState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ServiceView>), AdminError> {
+    resource::create(&st, &body).await
+}
+
+#[utoipa::path(get, path = "/admin/v1/services/{name}", tag = "services", params(("name" = String, Path)),
+    responses((status = 200, body = ServiceView), (status = 401, body = ServiceErrorBody),
+        (status = 403, body = ServiceErrorBody), (status = 404, body = ServiceErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn get_service(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<ServiceView>, AdminError> {
+    resource::get(&st, &name).await
+}
+
+#[utoipa::path(put, path = "/admin/v1/services/{name}", tag = "services", params(("name" = String, Path)), request_body = ServiceSpec,
+    responses((status = 200, body = ServiceView), (status = 400, body = ServiceErrorBody),
+        (status = 401, body = ServiceErrorBody), (status = 403, body = ServiceErrorBody),
+        (status = 404, body = ServiceErrorBody), (status = 409, body = ServiceErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn put_service(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<ServiceView>, AdminError> {
+    resource::put(&st, &name, &body).await
+}
+
+#[utoipa::path(delete, path = "/admin/v1/services/{name}", tag = "services", params(("name" = String, Path)),
+    responses((status = 204), (status = 401, body = ServiceErrorBody),
+        (status = 403, body = ServiceErrorBody), (status = 404, body = ServiceErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn delete_service(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    resource::delete::<ServiceSpec>(&st, &name).await
+}

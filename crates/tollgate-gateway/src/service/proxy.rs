@@ -1,0 +1,288 @@
+//! Forwarding one request to a service's nodes and its answer back, both bodies
+//! streamed (neither is ever held whole: memory per request is a few buffers whatever
+//! the body size, and the gateway's `max_body_bytes` does not apply here).
+//!
+//! A node that refuses the connection or answers 5xx is put in a short cooldown; the
+//! request is tried once more on another node when its method is idempotent and it
+//! has no body (a streamed body cannot be sent twice). Otherwise the node's answer,
+//! whatever its status, goes back as it is, minus hop-by-hop headers.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use tollgate_core::spec::ServiceSpec;
+use tollgate_core::{Door, GatewayError, UpstreamCode};
+use tollgate_store::CallAttempt;
+
+use super::table::Compiled;
+use crate::lifecycle::Call;
+use crate::reply::ApiError;
+use crate::state::GatewayState;
+
+/// Hop-by-hop headers (RFC 9110 7.6.1), never forwarded either way.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
+    }
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+fn has_body(h: &HeaderMap) -> bool {
+    h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
+/// The node URL's authority (`host:port`).
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or("")
+}
+
+/// The headers sent upstream.
+fn upstream_headers(
+    incoming: &HeaderMap,
+    spec: &ServiceSpec,
+    node_url: &str,
+    client_ip: Option<String>,
+    request_id: &str,
+) -> HeaderMap {
+    let mut h = incoming.clone();
+    strip_hop_by_hop(&mut h);
+    // The consumer's gateway key is the gateway's business, not the upstream's.
+    if crate::auth::presented_key(incoming).is_some() {
+        if h.get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("bearer "))
+        {
+            h.remove(header::AUTHORIZATION);
+        }
+        h.remove("x-api-key");
+        h.remove("api-key");
+    }
+    let original_host = incoming.get(header::HOST).cloned();
+    let host = match spec.upstream.pass_host.as_deref() {
+        None | Some("pass") => original_host.clone(),
+        Some("node") => HeaderValue::from_str(authority(node_url)).ok(),
+        Some(fixed) => HeaderValue::from_str(fixed).ok(),
+    };
+    h.remove(header::HOST);
+    if let Some(host) = host {
+        h.insert(header::HOST, host);
+    }
+    if let Some(ip) = client_ip {
+        let value = match incoming
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
+            _ => ip,
+        };
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert("x-forwarded-for", v);
+        }
+    }
+    h.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Some(host) = original_host {
+        h.insert("x-forwarded-host", host);
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-request-id", v);
+    }
+    h
+}
+
+/// Sends the request to the service's nodes and streams the answer back.
+pub async fn forward(
+    st: &GatewayState,
+    call: &Call,
+    svc: &Compiled,
+    route: &str,
+    path: &str,
+    req: Request,
+) -> Response {
+    let spec = &svc.spec;
+    let client_ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let (parts, body) = req.into_parts();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let retryable =
+        is_idempotent(&parts.method) && !has_body(&parts.headers) && spec.upstream.nodes.len() > 1;
+    let request_id = call.request_id();
+    let mut body = Some(body);
+    let mut tried: Vec<usize> = Vec::new();
+    let started = Instant::now();
+    let mut last_error = GatewayError::Upstream {
+        code: UpstreamCode::Unavailable,
+        message: format!("Service `{}` has no upstream node", spec.name),
+    };
+    let max_attempts = if retryable { 2 } else { 1 };
+    while tried.len() < max_attempts {
+        let Some(i) = svc.balancer.pick(&tried) else {
+            break;
+        };
+        tried.push(i);
+        let last_try = tried.len() == max_attempts || tried.len() == spec.upstream.nodes.len();
+        let Some(node) = spec.upstream.nodes.get(i) else {
+            break;
+        };
+        let base = node.url.trim_end_matches('/');
+        let url = format!("{base}{path}{query}");
+        let headers = upstream_headers(
+            &parts.headers,
+            spec,
+            &node.url,
+            client_ip.clone(),
+            &request_id,
+        );
+        let mut builder = st
+            .services
+            .client
+            .request(parts.method.clone(), &url)
+            .headers(headers);
+        if !retryable && let Some(b) = body.take() {
+            builder = builder.body(reqwest::Body::wrap_stream(b.into_data_stream()));
+        }
+        let attempt_started = Instant::now();
+        let sent = tokio::time::timeout(spec.upstream.timeout(), builder.send()).await;
+        let latency_ms = attempt_started.elapsed().as_millis() as u64;
+        let mut attempt = CallAttempt {
+            provider: node.url.clone(),
+            target_model: route.to_string(),
+            status: None,
+            error_code: None,
+            reason: None,
+            latency_ms,
+        };
+        match sent {
+            Err(_) => {
+                attempt.reason = Some("timeout".into());
+                attempt.error_code = Some("upstream_timeout".into());
+                call.attempt(attempt);
+                return ApiError::new(
+                    Door::OpenAi,
+                    GatewayError::Upstream {
+                        code: UpstreamCode::Timeout,
+                        message: format!(
+                            "Service `{}`: the upstream did not answer within {} ms",
+                            spec.name,
+                            spec.upstream.timeout().as_millis()
+                        ),
+                    },
+                )
+                .into_response();
+            }
+            Ok(Err(e)) => {
+                svc.balancer.cool_down(i);
+                attempt.reason = Some("transient".into());
+                attempt.error_code = Some("upstream_unavailable".into());
+                call.attempt(attempt);
+                tracing::warn!(service = %spec.name, node = %node.url, error = %e, "service node failed");
+                last_error = GatewayError::Upstream {
+                    code: UpstreamCode::Unavailable,
+                    message: format!(
+                        "Service `{}`: the upstream could not be reached{}",
+                        spec.name,
+                        if e.is_connect() {
+                            " (connection refused or failed)"
+                        } else {
+                            ""
+                        }
+                    ),
+                };
+                continue;
+            }
+            Ok(Ok(resp)) => {
+                let status = resp.status();
+                attempt.status = Some(status.as_u16());
+                if status.is_server_error() {
+                    svc.balancer.cool_down(i);
+                    if !last_try {
+                        attempt.reason = Some("transient".into());
+                        call.attempt(attempt);
+                        continue;
+                    }
+                }
+                call.attempt(attempt);
+                call.answered_by(&node.url, route, started.elapsed().as_millis() as u64);
+                return answer(resp);
+            }
+        }
+    }
+    ApiError::new(Door::OpenAi, last_error).into_response()
+}
+
+/// The node's answer, streamed, minus hop-by-hop headers.
+fn answer(resp: reqwest::Response) -> Response {
+    let status = resp.status();
+    let mut headers = resp.headers().clone();
+    strip_hop_by_hop(&mut headers);
+    let mut res = Response::new(Body::from_stream(resp.bytes_stream()));
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go_including_those_connection_names() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "close, x-private".parse().unwrap());
+        h.insert("x-private", "1".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("transfer-encoding", "chunked".parse().unwrap());
+        h.insert("x-kept", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn authority_of_node_urls() {
+        assert_eq!(authority("http://10.0.0.5:8000/base"), "10.0.0.5:8000");
+        assert_eq!(authority("https://api.example.com"), "api.example.com");
+    }
+}

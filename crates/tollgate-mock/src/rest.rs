@@ -1,0 +1,185 @@
+//! A plain REST upstream for the gateway's service tests and benchmarks: it echoes
+//! what reached it, answers with a chosen status or after a delay, and streams large
+//! downloads, without ever holding a whole body in memory.
+//!
+//! - `GET /download/{bytes}`: `bytes` bytes of a fixed pattern ([`pattern_byte`]),
+//!   streamed in 64 KiB chunks.
+//! - anything else: a JSON echo `{"node", "method", "path", "query", "headers",
+//!   "body_len", "body_checksum"}` (the checksum is [`Checksum`]'s, over the body as
+//!   it streamed in). `?status=NNN` (or a path starting `/status/NNN`) answers with that status, `?delay_ms=N` waits
+//!   first. Every answer carries `x-node: NAME`.
+//!
+//! A *down* node is a port nothing listens on: [`refused_port`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderValue, StatusCode};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// FNV-1a (64 bit) over a byte stream, fed chunk by chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct Checksum(u64);
+
+impl Default for Checksum {
+    fn default() -> Self {
+        Checksum(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Checksum {
+    pub fn update(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+/// The byte at `offset` of a download.
+pub fn pattern_byte(offset: u64) -> u8 {
+    (offset % 251) as u8
+}
+
+const CHUNK: usize = 64 * 1024;
+
+async fn download(Path(total): Path<u64>) -> Response {
+    let stream = futures::stream::unfold(0u64, move |sent| async move {
+        if sent >= total {
+            return None;
+        }
+        let n = (total - sent).min(CHUNK as u64);
+        let chunk: Vec<u8> = (sent..sent + n).map(pattern_byte).collect();
+        Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), sent + n))
+    });
+    let mut res = Response::new(Body::from_stream(stream));
+    if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
+        res.headers_mut().insert(http::header::CONTENT_LENGTH, v);
+    }
+    res
+}
+
+async fn echo(State(node): State<String>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let param = |name: &str| {
+        query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == name).then(|| v.parse::<u64>().ok()).flatten()
+        })
+    };
+    if let Some(ms) = param("delay_ms") {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let mut sum = Checksum::default();
+    let mut len = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => {
+                len += c.len() as u64;
+                sum.update(&c);
+            }
+            Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+        }
+    }
+    let headers: BTreeMap<String, String> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    // A node URL with a `/status/NNN` base path answers NNN to everything.
+    let path_status = parts
+        .uri
+        .path()
+        .strip_prefix("/status/")
+        .and_then(|r| r.split('/').next())
+        .and_then(|c| c.parse::<u64>().ok());
+    let status = param("status")
+        .or(path_status)
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let body = serde_json::json!({
+        "node": node, "method": parts.method.as_str(), "path": parts.uri.path(),
+        "query": query, "headers": headers, "body_len": len, "body_checksum": sum.hex(),
+    });
+    let mut res = (status, axum::Json(body)).into_response();
+    res.headers_mut()
+        .insert("x-upstream-custom", HeaderValue::from_static("kept"));
+    res
+}
+
+async fn tag(State(node): State<String>, req: Request, next: axum::middleware::Next) -> Response {
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&node) {
+        res.headers_mut().insert("x-node", v);
+    }
+    res
+}
+
+pub fn router(node: &str) -> Router {
+    let node = node.to_string();
+    Router::new()
+        .route("/download/{bytes}", get(download))
+        .fallback(echo)
+        .layer(axum::middleware::from_fn_with_state(node.clone(), tag))
+        .with_state(node)
+}
+
+/// A running REST upstream; dropping it stops it.
+#[derive(Debug)]
+pub struct RestUpstream {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl RestUpstream {
+    /// Starts on a free port of 127.0.0.1, answering as node `name`.
+    pub async fn start(name: &str) -> std::io::Result<RestUpstream> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(crate::serve(listener, router(name)));
+        Ok(RestUpstream { addr, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RestUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A port of 127.0.0.1 that refuses connections (bound, then released).
+pub fn refused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(9)
+}

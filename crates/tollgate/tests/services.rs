@@ -1,0 +1,558 @@
+//! REST services (issue 10, first slice): routing with params, rewrites and the query
+//! kept; weighted nodes; a down node; the services' error codes; per-service limits;
+//! lifecycle answers; admin CRUD live without a restart; call records; and 100 MB
+//! bodies streamed both ways with the gateway's memory checked.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tollgate_mock::rest::{Checksum, RestUpstream, pattern_byte, refused_port};
+use tollgate_store::{CallRecord, Store};
+
+fn base_config(services: &str) -> String {
+    format!(
+        r#"
+server:
+  listen: 127.0.0.1:0
+  admin_listen: 127.0.0.1:0
+  admin_token: {ADMIN_TOKEN}
+  max_body_bytes: 65536
+consumers:
+  - name: team-a
+    api_keys: ["{KEY_A}"]
+  - name: team-b
+    api_keys: ["{KEY_B}"]
+services:
+{services}
+"#
+    )
+}
+
+async fn json_of(res: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, headers, body)
+}
+
+async fn get(
+    gw: &Gateway,
+    path: &str,
+    key: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = client().get(gw.gw(path));
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    json_of(req.send().await.expect("send")).await
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
+
+async fn record(store: &Store, id: &str) -> CallRecord {
+    for _ in 0..100 {
+        if let Some(r) = store.get_call(id).await.expect("read") {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no call record for {id}");
+}
+
+fn request_id(h: &reqwest::header::HeaderMap) -> String {
+    h.get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id")
+        .to_string()
+}
+
+#[tokio::test]
+async fn routes_params_rewrites_query_headers_and_error_codes() {
+    let a = RestUpstream::start("a").await.expect("upstream");
+    let services = format!(
+        r#"
+  - name: weather
+    path_prefix: /svc/weather
+    upstream: {{nodes: [{{url: "{a}"}}]}}
+    routes:
+      - {{name: forecast, methods: [GET], path: "/forecast/{{city}}", rewrite: "/v2/forecast/{{city}}"}}
+      - {{name: report, methods: [POST], path: "/reports"}}
+  - name: open
+    path_prefix: /svc/open
+    upstream: {{nodes: [{{url: "{a}/base"}}], pass_host: node}}
+"#,
+        a = a.url()
+    );
+    let gw = Gateway::start(&base_config(&services));
+    let store = open_store(&gw).await;
+
+    // A route with a param, rewritten; the query string kept; forwarding headers added;
+    // the gateway key not passed on; the upstream's own headers passed back.
+    let (s, h, body) = get(
+        &gw,
+        "/svc/weather/forecast/paris?units=metric&days=3",
+        Some(KEY_A),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["path"], "/v2/forecast/paris");
+    assert_eq!(body["query"], "units=metric&days=3");
+    assert_eq!(body["method"], "GET");
+    let up = &body["headers"];
+    assert_eq!(up["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(up["x-forwarded-proto"], "http");
+    let gw_authority = gw.url.trim_start_matches("http://").to_string();
+    assert_eq!(up["x-forwarded-host"], gw_authority.as_str());
+    assert_eq!(
+        up["host"],
+        gw_authority.as_str(),
+        "pass_host defaults to pass"
+    );
+    assert_eq!(up["x-request-id"], request_id(&h).as_str());
+    assert!(
+        up.get("authorization").is_none(),
+        "the gateway key stays here: {up}"
+    );
+    assert_eq!(h["x-upstream-custom"], "kept");
+    assert_eq!(h["x-node"], "a");
+    let forecast_id = request_id(&h);
+
+    // POST with a body.
+    let res = client()
+        .post(gw.gw("/svc/weather/reports"))
+        .header("x-api-key", KEY_A)
+        .body(vec![7u8; 1000])
+        .send()
+        .await
+        .expect("send");
+    let (s, _, body) = json_of(res).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["path"], "/reports");
+    assert_eq!(body["body_len"], 1000);
+    let mut sum = Checksum::default();
+    sum.update(&[7u8; 1000]);
+    assert_eq!(body["body_checksum"], sum.hex().as_str());
+    assert!(body["headers"].get("x-api-key").is_none());
+
+    // No routes: everything under the prefix goes, after the node's base path; Host
+    // per `pass_host: node`; any upstream status passes through with its body.
+    let (s, _, body) = get(&gw, "/svc/open/any/thing?q=1", Some(KEY_A)).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["path"], "/base/any/thing");
+    assert_eq!(body["query"], "q=1");
+    assert_eq!(body["headers"]["host"], a.addr().to_string().as_str());
+    let (s, h, body) = get(&gw, "/svc/open/teapot?status=418", Some(KEY_A)).await;
+    assert_eq!(s, 418);
+    assert_eq!(body["node"], "a");
+    assert_eq!(h["x-upstream-custom"], "kept");
+
+    // Error codes of PRODUCT.md's table for services.
+    let (s, _, body) = get(&gw, "/svc/weather/forecast/paris", None).await;
+    assert_eq!((s, code(&body)), (401, "invalid_api_key"));
+    assert_eq!(body["error"]["type"], "authentication_error");
+    let (s, _, body) = get(&gw, "/svc/weather/forecast/paris", Some("tg-wrong")).await;
+    assert_eq!((s, code(&body)), (401, "invalid_api_key"));
+    let (s, _, body) = get(&gw, "/svc/weather/nowhere", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (404, "not_found"));
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    let (s, _, body) = get(&gw, "/svc/weather/forecast/paris/extra", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (404, "not_found"));
+    let res = client()
+        .delete(gw.gw("/svc/weather/reports"))
+        .bearer_auth(KEY_A)
+        .send()
+        .await
+        .expect("send");
+    let (s, h, body) = json_of(res).await;
+    assert_eq!((s, code(&body)), (405, "method_not_allowed"));
+    assert_eq!(h["allow"], "POST");
+    // Outside any prefix, the gateway's own 404.
+    let (s, _, body) = get(&gw, "/svc/weatherman", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (404, "not_found"));
+
+    // The call record of a service call.
+    let r = record(&store, &forecast_id).await;
+    assert_eq!(r.door, "service");
+    assert_eq!(r.model.as_deref(), Some("weather"));
+    assert_eq!(r.provider.as_deref(), Some(a.url().as_str()));
+    assert_eq!(r.target_model.as_deref(), Some("forecast"));
+    assert_eq!(r.consumer.as_deref(), Some("team-a"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.attempts.len(), 1);
+    assert_eq!(r.attempts[0].status, Some(200));
+}
+
+#[tokio::test]
+async fn weighted_nodes_down_nodes_5xx_and_timeouts() {
+    let a = RestUpstream::start("a").await.expect("a");
+    let b = RestUpstream::start("b").await.expect("b");
+    let down = format!("http://127.0.0.1:{}", refused_port());
+    let services = format!(
+        r#"
+  - name: weighted
+    path_prefix: /w
+    upstream: {{nodes: [{{url: "{a}", weight: 3}}, {{url: "{b}", weight: 1}}]}}
+  - name: flaky-get
+    path_prefix: /fg
+    upstream: {{nodes: [{{url: "{down}"}}, {{url: "{a}"}}]}}
+  - name: flaky-post
+    path_prefix: /fp
+    upstream: {{nodes: [{{url: "{down}"}}, {{url: "{a}"}}]}}
+  - name: failing
+    path_prefix: /f5
+    upstream: {{nodes: [{{url: "{a}/status/503"}}, {{url: "{b}"}}]}}
+  - name: always5
+    path_prefix: /a5
+    upstream: {{nodes: [{{url: "{a}/status/503"}}]}}
+  - name: dead
+    path_prefix: /dead
+    upstream: {{nodes: [{{url: "{down}"}}]}}
+  - name: slow
+    path_prefix: /slow
+    upstream: {{nodes: [{{url: "{a}"}}], timeout_ms: 300}}
+"#,
+        a = a.url(),
+        b = b.url()
+    );
+    let gw = Gateway::start(&base_config(&services));
+    let store = open_store(&gw).await;
+
+    let mut counts = std::collections::HashMap::new();
+    for _ in 0..40 {
+        let (s, _, body) = get(&gw, "/w/x", Some(KEY_A)).await;
+        assert_eq!(s, 200);
+        *counts
+            .entry(body["node"].as_str().unwrap_or("").to_string())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(counts.get("a"), Some(&30), "{counts:?}");
+    assert_eq!(counts.get("b"), Some(&10), "{counts:?}");
+
+    // GET: the down node is tried, then the next node once; then it is cooling down.
+    let (s, h, body) = get(&gw, "/fg/x", Some(KEY_A)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["node"], "a");
+    let r = record(&store, &request_id(&h)).await;
+    assert_eq!(r.attempts.len(), 2, "{:?}", r.attempts);
+    assert_eq!(r.attempts[0].status, None);
+    assert_eq!(r.attempts[1].status, Some(200));
+    for _ in 0..5 {
+        let (s, h, _) = get(&gw, "/fg/x", Some(KEY_A)).await;
+        assert_eq!(s, 200);
+        let r = record(&store, &request_id(&h)).await;
+        assert_eq!(r.attempts.len(), 1, "the down node is cooling down");
+    }
+
+    // POST: not retried (its body went to the first node).
+    let post = |path: &'static str| {
+        client()
+            .post(gw.gw(path))
+            .bearer_auth(KEY_A)
+            .body("payload")
+            .send()
+    };
+    let (s, h, body) = json_of(post("/fp/x").await.expect("send")).await;
+    assert_eq!((s, code(&body)), (502, "upstream_unavailable"), "{body}");
+    assert_eq!(body["error"]["type"], "upstream_error");
+    let r = record(&store, &request_id(&h)).await;
+    assert_eq!(r.attempts.len(), 1);
+    assert_eq!(r.error_code.as_deref(), Some("upstream_unavailable"));
+    let (s, _, body) = json_of(post("/fp/x").await.expect("send")).await;
+    assert_eq!(s, 200, "the down node now cools down: {body}");
+
+    // A node answering 5xx: a GET goes on to the next node.
+    let (s, h, body) = get(&gw, "/f5/x", Some(KEY_A)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["node"], "b");
+    let r = record(&store, &request_id(&h)).await;
+    assert_eq!(r.attempts[0].status, Some(503));
+    // A node's 5xx with nowhere else to go is passed through as it is.
+    let (s, h, body) = json_of(post("/a5/y").await.expect("send")).await;
+    assert_eq!(s, 503, "{body}");
+    assert_eq!(body["node"], "a");
+    assert_eq!(h["x-upstream-custom"], "kept");
+
+    // Every node down: 502; too slow: 504.
+    let (s, _, body) = get(&gw, "/dead/x", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (502, "upstream_unavailable"));
+    let (s, _, body) = get(&gw, "/slow/x?delay_ms=3000", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (504, "upstream_timeout"));
+    let (s, _, _) = get(&gw, "/slow/x?delay_ms=10", Some(KEY_A)).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn per_service_limits_lifecycle_and_admin_crud_live() {
+    let a = RestUpstream::start("a").await.expect("a");
+    let services = format!(
+        r#"
+  - name: limited
+    path_prefix: /lim
+    upstream: {{nodes: [{{url: "{a}"}}]}}
+    rate_limit: {{requests_per_minute: 2}}
+  - name: drafty
+    path_prefix: /draft
+    upstream: {{nodes: [{{url: "{a}"}}]}}
+    lifecycle: draft
+  - name: old
+    path_prefix: /old
+    upstream: {{nodes: [{{url: "{a}"}}]}}
+    lifecycle: deprecated
+    sunset_at: 2027-06-30T00:00:00Z
+  - name: gone
+    path_prefix: /gone
+    upstream: {{nodes: [{{url: "{a}"}}]}}
+    lifecycle: retired
+"#,
+        a = a.url()
+    );
+    let gw = Gateway::start(&base_config(&services));
+
+    // Per consumer, on this service.
+    for _ in 0..2 {
+        let (s, _, _) = get(&gw, "/lim/x", Some(KEY_A)).await;
+        assert_eq!(s, 200);
+    }
+    let (s, h, body) = get(&gw, "/lim/x", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (429, "rate_limit_exceeded"), "{body}");
+    let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    let (s, _, _) = get(&gw, "/lim/x", Some(KEY_B)).await;
+    assert_eq!(s, 200, "another consumer has its own allowance");
+
+    // Lifecycle answers.
+    let (s, _, body) = get(&gw, "/draft/x", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (404, "not_found"));
+    let (s, _, body) = get(&gw, "/gone/x", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (410, "service_retired"));
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    let (s, h, _) = get(&gw, "/old/x", Some(KEY_A)).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["deprecation"], "true");
+    assert_eq!(h["sunset"], "Wed, 30 Jun 2027 00:00:00 GMT");
+
+    // Admin CRUD, live at once.
+    let admin =
+        |m: reqwest::Method, p: &str| client().request(m, gw.admin(p)).bearer_auth(ADMIN_TOKEN);
+    let (s, _, _) = get(&gw, "/fresh/hello", Some(KEY_A)).await;
+    assert_eq!(s, 404);
+    let spec = json!({
+        "name": "fresh", "path_prefix": "/fresh",
+        "upstream": {"nodes": [{"url": a.url(), "weight": 2}], "timeout_ms": 5000},
+        "routes": [{"name": "hello", "methods": ["GET"], "path": "/hello/{who}", "rewrite": "/hi/{who}"}]
+    });
+    let res = admin(reqwest::Method::POST, "/admin/v1/services")
+        .json(&spec)
+        .send()
+        .await
+        .expect("send");
+    let (s, _, body) = json_of(res).await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["source"], "api");
+    assert_eq!(body["lifecycle"], "published");
+    let (s, _, body) = get(&gw, "/fresh/hello/bob", Some(KEY_A)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["path"], "/hi/bob");
+    // Same name again: 409; an invalid one: 400 naming the field.
+    let res = admin(reqwest::Method::POST, "/admin/v1/services")
+        .json(&spec)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 409);
+    let mut bad = spec.clone();
+    bad["name"] = json!("bad");
+    bad["path_prefix"] = json!("/v1/mine");
+    let res = admin(reqwest::Method::POST, "/admin/v1/services")
+        .json(&bad)
+        .send()
+        .await
+        .expect("send");
+    let (s, _, body) = json_of(res).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body.to_string().contains("path_prefix"), "{body}");
+    // List and get.
+    let (s, _, body) = json_of(
+        admin(reqwest::Method::GET, "/admin/v1/services")
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(body.as_array().map(Vec::len), Some(5));
+    let (s, _, body) = json_of(
+        admin(reqwest::Method::GET, "/admin/v1/services/fresh")
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["routes"][0]["rewrite"], "/hi/{who}");
+    // PUT the whole shape: retired at once.
+    let mut retired = spec.clone();
+    retired["lifecycle"] = json!("retired");
+    let res = admin(reqwest::Method::PUT, "/admin/v1/services/fresh")
+        .json(&retired)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 200);
+    let (s, _, body) = get(&gw, "/fresh/hello/bob", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (410, "service_retired"));
+    // DELETE: gone at once.
+    let res = admin(reqwest::Method::DELETE, "/admin/v1/services/fresh")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 204);
+    let (s, _, body) = get(&gw, "/fresh/hello/bob", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (404, "not_found"));
+    let res = admin(reqwest::Method::GET, "/admin/v1/services/fresh")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 404);
+
+    // The admin API's OpenAPI document describes the services endpoints.
+    let doc: Value = client()
+        .get(gw.admin("/admin/v1/openapi.json"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["paths"]["/admin/v1/services"]["post"].is_object());
+    assert!(doc["paths"]["/admin/v1/services/{name}"]["put"].is_object());
+    assert!(doc["components"]["schemas"]["ServiceSpec"].is_object());
+}
+
+#[test]
+fn check_reports_service_errors_with_positions() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "services:\n  - name: s\n    path_prefix: svc/\n    upstream:\n      nodes: [{url: \"ftp://x\"}]\n    routes:\n      - {name: r, path: \"/a/{id}\", rewrite: \"/b/{other}\"}\n    auth: [jwt]\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = path.display().to_string();
+    for (line, what) in [
+        (3, "services[0].path_prefix"),
+        (5, "services[0].upstream.nodes[0].url"),
+        (7, "services[0].routes[0].rewrite"),
+        (8, "services[0].auth[0]"),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("{file}:{line}:")) && l.contains(what)),
+            "{what} at line {line}: {stderr}"
+        );
+    }
+}
+
+/// VmHWM (peak resident memory) of a process, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("VmHWM")
+}
+
+#[tokio::test]
+async fn hundred_megabyte_bodies_stream_through_in_constant_memory() {
+    const SIZE: u64 = 100 * 1024 * 1024;
+    let a = RestUpstream::start("a").await.expect("a");
+    let services = format!(
+        "  - name: bulk\n    path_prefix: /bulk\n    upstream: {{nodes: [{{url: \"{}\"}}], timeout_ms: 60000}}\n",
+        a.url()
+    );
+    let gw = Gateway::start(&base_config(&services));
+    // Warm up, then take the baseline.
+    let (s, _, _) = get(&gw, "/bulk/warm", Some(KEY_A)).await;
+    assert_eq!(s, 200);
+    let before = peak_rss(gw.pid());
+
+    // Upload: 100 MB generated chunk by chunk, far over max_body_bytes (64 KiB).
+    let chunks = (0..SIZE / (1024 * 1024)).map(|i| {
+        let start = i * 1024 * 1024;
+        Ok::<_, std::io::Error>(bytes::Bytes::from(
+            (start..start + 1024 * 1024)
+                .map(pattern_byte)
+                .collect::<Vec<u8>>(),
+        ))
+    });
+    let res = client()
+        .put(gw.gw("/bulk/upload"))
+        .bearer_auth(KEY_A)
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .expect("upload");
+    let (s, _, body) = json_of(res).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["body_len"], SIZE);
+    let mut expected = Checksum::default();
+    for i in 0..SIZE / (1024 * 1024) {
+        let start = i * 1024 * 1024;
+        expected.update(
+            &(start..start + 1024 * 1024)
+                .map(pattern_byte)
+                .collect::<Vec<u8>>(),
+        );
+    }
+    assert_eq!(body["body_checksum"], expected.hex().as_str());
+
+    // Download: 100 MB streamed back, checked byte for byte.
+    let res = client()
+        .get(gw.gw(&format!("/bulk/download/{SIZE}")))
+        .bearer_auth(KEY_A)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(res.status().as_u16(), 200);
+    let mut got = Checksum::default();
+    let mut n = 0u64;
+    let mut stream = res.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("chunk");
+        n += chunk.len() as u64;
+        got.update(&chunk);
+    }
+    assert_eq!(n, SIZE);
+    assert_eq!(got.hex(), expected.hex());
+
+    let after = peak_rss(gw.pid());
+    let grown = after.saturating_sub(before);
+    eprintln!(
+        "gateway peak RSS: {} MiB before, {} MiB after 2 x 100 MiB (grew {} MiB)",
+        before >> 20,
+        after >> 20,
+        grown >> 20
+    );
+    assert!(
+        grown < 32 * 1024 * 1024,
+        "peak RSS grew by {grown} bytes moving 2 x {SIZE} bytes"
+    );
+}
