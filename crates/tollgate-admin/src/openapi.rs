@@ -19,7 +19,7 @@ use crate::routes;
         routes::list_keys, routes::create_key, routes::get_key, routes::revoke_key,
         routes::consumer_usage, routes::list_credits, routes::add_credits,
         routes::routing_state,
-        routes::list_services, routes::create_service, routes::get_service, routes::put_service, routes::delete_service,
+        routes::list_services, routes::create_service, routes::get_service, routes::put_service, routes::delete_service, routes::put_service_lifecycle,
         routes::list_users, routes::create_user, routes::get_user, routes::put_user, routes::delete_user,
     ),
     modifiers(&BearerAuth),

@@ -423,6 +423,58 @@ async fn per_service_limits_lifecycle_and_admin_crud_live() {
         .expect("send");
     assert_eq!(res.status().as_u16(), 404);
 
+    // Lifecycle moves: draft → published → deprecated → retired; illegal ones 409.
+    let mut staged = spec.clone();
+    staged["name"] = json!("staged");
+    staged["path_prefix"] = json!("/staged");
+    staged["lifecycle"] = json!("draft");
+    let res = admin(reqwest::Method::POST, "/admin/v1/services")
+        .json(&staged)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 201);
+    let (s, _, body) = get(&gw, "/staged/hello/x", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (404, "not_found"));
+    let mv = |state: &'static str| {
+        admin(reqwest::Method::PUT, "/admin/v1/services/staged/lifecycle")
+            .json(&json!({"state": state}))
+            .send()
+    };
+    let (s, _, body) = json_of(mv("deprecated").await.expect("send")).await;
+    assert_eq!((s, code(&body)), (409, "invalid_transition"), "{body}");
+    let (s, _, body) = json_of(mv("published").await.expect("send")).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["lifecycle"], "published");
+    let (s, _, _) = get(&gw, "/staged/hello/x", Some(KEY_A)).await;
+    assert_eq!(s, 200);
+    let (s, _, body) = json_of(mv("draft").await.expect("send")).await;
+    assert_eq!((s, code(&body)), (409, "invalid_transition"));
+    let (s, _, _) = json_of(mv("deprecated").await.expect("send")).await;
+    assert_eq!(s, 200);
+    let (s, h, _) = get(&gw, "/staged/hello/x", Some(KEY_A)).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["deprecation"], "true");
+    assert!(h.get("sunset").is_none(), "no sunset_at, no Sunset");
+    let (s, _, _) = json_of(mv("retired").await.expect("send")).await;
+    assert_eq!(s, 200);
+    let (s, _, body) = get(&gw, "/staged/hello/x", Some(KEY_A)).await;
+    assert_eq!((s, code(&body)), (410, "service_retired"));
+    let (s, _, body) = json_of(mv("published").await.expect("send")).await;
+    assert_eq!(
+        (s, code(&body)),
+        (409, "invalid_transition"),
+        "retired is final"
+    );
+    let res = client()
+        .put(gw.admin("/admin/v1/services/nope/lifecycle"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"state": "published"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 404);
+
     // The admin API's OpenAPI document describes the services endpoints.
     let doc: Value = client()
         .get(gw.admin("/admin/v1/openapi.json"))
@@ -434,6 +486,7 @@ async fn per_service_limits_lifecycle_and_admin_crud_live() {
         .expect("json");
     assert!(doc["paths"]["/admin/v1/services"]["post"].is_object());
     assert!(doc["paths"]["/admin/v1/services/{name}"]["put"].is_object());
+    assert!(doc["paths"]["/admin/v1/services/{name}/lifecycle"]["put"].is_object());
     assert!(doc["components"]["schemas"]["ServiceSpec"].is_object());
 }
 

@@ -83,6 +83,10 @@ pub fn router(state: AdminState) -> Router {
             "/admin/v1/services/{name}",
             get(get_service).put(put_service).delete(delete_service),
         )
+        .route(
+            "/admin/v1/services/{name}/lifecycle",
+            axum::routing::put(put_service_lifecycle),
+        )
         .route("/admin/v1/users", get(list_users).post(create_user))
         .route(
             "/admin/v1/users/{username}",

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use serde::Serialize;
-use tollgate_core::spec::ServiceSpec;
+use tollgate_core::spec::{ServiceLifecycle, ServiceSpec};
 use tollgate_store::{Store, StoreError, Stored};
 use utoipa::ToSchema;
 
@@ -130,4 +130,89 @@ pub(crate) async fn delete_service(
     Path(name): Path<String>,
 ) -> Result<StatusCode, AdminError> {
     resource::delete::<ServiceSpec>(&st, &name).await
+}
+
+/// A lifecycle move.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleChange {
+    pub state: ServiceLifecycle,
+}
+
+/// PRODUCT.md's moves: draft → published; published → deprecated or retired;
+/// deprecated → published or retired. Retired is final; nothing returns to draft.
+pub fn may_move(from: ServiceLifecycle, to: ServiceLifecycle) -> bool {
+    use ServiceLifecycle::*;
+    matches!(
+        (from, to),
+        (Draft, Published)
+            | (Published, Deprecated)
+            | (Published, Retired)
+            | (Deprecated, Published)
+            | (Deprecated, Retired)
+    )
+}
+
+#[utoipa::path(put, path = "/admin/v1/services/{name}/lifecycle", tag = "services", params(("name" = String, Path)), request_body = LifecycleChange,
+    responses((status = 200, body = ServiceView), (status = 400, body = ServiceErrorBody),
+        (status = 401, body = ServiceErrorBody), (status = 403, body = ServiceErrorBody),
+        (status = 404, body = ServiceErrorBody),
+        (status = 409, description = "`invalid_transition`: the move is not allowed from the current state", body = ServiceErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn put_service_lifecycle(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<axum::response::Response, AdminError> {
+    use axum::response::IntoResponse;
+    let change: LifecycleChange = super::parse_body(&body)?;
+    let Some(current) = st.store.get_service(&name).await? else {
+        return Err(AdminError::NotFound(format!("No service named `{name}`")));
+    };
+    let from = current.spec.lifecycle;
+    if !may_move(from, change.state) {
+        let message = format!(
+            "Service `{name}` cannot move from `{}` to `{}`",
+            from.as_str(),
+            change.state.as_str()
+        );
+        let body = serde_json::json!({"error": {
+            "message": message, "type": "invalid_request_error",
+            "code": "invalid_transition", "param": "state",
+        }});
+        return Ok((StatusCode::CONFLICT, Json(body)).into_response());
+    }
+    let mut spec = current.spec;
+    spec.lifecycle = change.state;
+    spec.save(&st.store).await?;
+    st.reload().await;
+    Ok(resource::get::<ServiceSpec>(&st, &name)
+        .await?
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ServiceLifecycle::*;
+
+    #[test]
+    fn only_the_documented_moves() {
+        let all = [Draft, Published, Deprecated, Retired];
+        let allowed: Vec<_> = all
+            .iter()
+            .flat_map(|&f| all.iter().map(move |&t| (f, t)))
+            .filter(|&(f, t)| may_move(f, t))
+            .collect();
+        assert_eq!(
+            allowed,
+            vec![
+                (Draft, Published),
+                (Published, Deprecated),
+                (Published, Retired),
+                (Deprecated, Published),
+                (Deprecated, Retired)
+            ]
+        );
+    }
 }
