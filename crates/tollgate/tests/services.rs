@@ -609,3 +609,63 @@ async fn hundred_megabyte_bodies_stream_through_in_constant_memory() {
         "peak RSS grew by {grown} bytes moving 2 x {SIZE} bytes"
     );
 }
+
+/// `GET path` on `gw` until it answers `want` (up to 10 s); the last status.
+async fn until_status(gw: &Gateway, path: &str, want: u16) -> u16 {
+    let mut last = 0;
+    for _ in 0..100 {
+        last = get(gw, path, Some(KEY_A)).await.0;
+        if last == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_service_made_on_one_node_is_live_on_another_sharing_postgres() {
+    let database = fresh_pg_schema("tg_services");
+    let a = RestUpstream::start("a").await.expect("a");
+    let config = base_config("").replace(
+        "consumers:\n",
+        &format!("storage:\n  database: {database}\nconsumers:\n"),
+    );
+    let config = config.replace("services:\n", "");
+    let shared = [("TOLLGATE_MASTER_KEY", SHARED_MASTER_KEY)];
+    let one = Gateway::start_with_env(&config, &shared);
+    let two = Gateway::start_with_env(&config, &shared);
+    assert_eq!(get(&two, "/shared/x", Some(KEY_A)).await.0, 404);
+
+    let res = client()
+        .post(one.admin("/admin/v1/services"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "shared", "path_prefix": "/shared",
+                      "upstream": {"nodes": [{"url": a.url()}]}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 201);
+    assert_eq!(
+        get(&one, "/shared/x", Some(KEY_A)).await.0,
+        200,
+        "live at once here"
+    );
+    assert_eq!(
+        until_status(&two, "/shared/x", 200).await,
+        200,
+        "and on the other node"
+    );
+
+    let res = client()
+        .put(one.admin("/admin/v1/services/shared/lifecycle"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"state": "retired"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(until_status(&two, "/shared/x", 410).await, 410);
+    drop((one, two));
+    drop_pg_schema(&database);
+}
