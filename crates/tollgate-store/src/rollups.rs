@@ -736,9 +736,9 @@ fn key_of(d: Dimension, value: String) -> String {
 
 impl Store {
     /// The rollups of `by` (or everything) per `interval` bucket, for buckets starting
-    /// in `[from, to)` (`from` rounded down to the interval). `metric` only chooses
-    /// which columns are read; the others are 0 in the returned rollups. Refuses more
-    /// than [`MAX_SERIES_POINTS`] buckets.
+    /// in `[from, to)` (`from` rounded down to the interval; a range of more than
+    /// [`MAX_SERIES_POINTS`] buckets keeps its last ones). `metric` only chooses which
+    /// columns are read; the others are 0 in the returned rollups.
     pub async fn timeseries(
         &self,
         metric: Metric,
@@ -752,13 +752,10 @@ impl Store {
         if to <= from {
             return Ok(Vec::new());
         }
-        if (to - from) / interval.width_ms() > MAX_SERIES_POINTS {
-            return Err(StoreError::InvalidInput(format!(
-                "more than {MAX_SERIES_POINTS} {} buckets: use a coarser interval or a \
-                 shorter range",
-                interval.as_str()
-            )));
-        }
+        // At most MAX_SERIES_POINTS buckets: a longer range is cut at its start.
+        let from = from.max(
+            interval.floor(to.saturating_sub(1)) - (MAX_SERIES_POINTS - 1) * interval.width_ms(),
+        );
         let set = metric.column_set();
         let columns = COLUMN_SETS
             .get(usize::from(set))
