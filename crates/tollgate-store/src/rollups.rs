@@ -784,8 +784,9 @@ impl Store {
         Ok(out)
     }
 
-    /// The rollups of `by` (or everything) over `[from, to)`, both rounded down to the
-    /// minute, one per dimension value, read from the coarsest rollups that tile the
+    /// The rollups of `by` (or everything) over `[from, to)`, `from` rounded down and
+    /// `to` up to the minute (so `to` = now includes the current minute), one per
+    /// dimension value, read from the coarsest rollups that tile the
     /// range exactly (minute rows at ragged edges, which expire with the raw calls).
     pub async fn totals_by(
         &self,
@@ -794,7 +795,7 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<(String, Rollup)>, StoreError> {
         let from = Granularity::Minute.floor(from.timestamp_millis());
-        let to = Granularity::Minute.floor(to.timestamp_millis());
+        let to = Granularity::Minute.ceil(to.timestamp_millis());
         let mut merged: BTreeMap<String, Rollup> = BTreeMap::new();
         for (g, lo, hi) in tile(from, to) {
             let rows = sqlx::query(sql_of(&SUMS, &(g, 0, false))?)

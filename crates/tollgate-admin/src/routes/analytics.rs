@@ -93,7 +93,7 @@ pub struct TopParams {
     /// hours).
     #[param(format = DateTime)]
     from: Option<String>,
-    /// Until this instant, rounded down to the minute (RFC 3339; default now).
+    /// Until this instant, rounded up to the minute (RFC 3339; default now).
     #[param(format = DateTime)]
     to: Option<String>,
     /// At most this many rows (default 10).
