@@ -1,5 +1,7 @@
 //! The admin listener's routes.
 
+mod analytics;
+mod calls;
 mod consumers;
 mod health;
 mod keys;
@@ -23,6 +25,8 @@ use utoipa::ToSchema;
 use crate::auth::require_admin;
 use crate::state::AdminState;
 
+pub(crate) use analytics::*;
+pub(crate) use calls::*;
 pub(crate) use consumers::*;
 pub(crate) use health::*;
 pub(crate) use keys::*;
@@ -73,6 +77,11 @@ pub fn router(state: AdminState) -> Router {
             get(list_credits).post(add_credits),
         )
         .route("/admin/v1/routing", get(routing_state))
+        .route("/admin/v1/calls", get(list_calls))
+        .route("/admin/v1/calls/export", get(export_calls))
+        .route("/admin/v1/calls/{request_id}", get(get_call))
+        .route("/admin/v1/analytics/timeseries", get(analytics_timeseries))
+        .route("/admin/v1/analytics/top", get(analytics_top))
         .route("/admin/v1/users", get(list_users).post(create_user))
         .route(
             "/admin/v1/users/{username}",
