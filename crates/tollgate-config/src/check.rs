@@ -268,6 +268,12 @@ fn check_timeouts(at: &str, t: &Timeouts, out: &mut Vec<Issue>) {
 fn check_price(p: &Price, out: &mut Vec<Issue>) {
     check_amount("price.input_per_mtok", p.input_per_mtok, out);
     check_amount("price.output_per_mtok", p.output_per_mtok, out);
+    if let Some(v) = p.cache_read_per_mtok {
+        check_amount("price.cache_read_per_mtok", v, out);
+    }
+    if let Some(v) = p.cache_write_per_mtok {
+        check_amount("price.cache_write_per_mtok", v, out);
+    }
 }
 
 fn check_amount(at: &str, value: f64, out: &mut Vec<Issue>) {

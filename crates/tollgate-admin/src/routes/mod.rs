@@ -17,8 +17,10 @@ use axum::middleware;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::borrow::Cow;
 use tollgate_store::Stored;
 use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
 
 use crate::auth::require_admin;
 use crate::state::AdminState;
@@ -130,8 +132,10 @@ async fn not_found(uri: axum::http::Uri) -> crate::error::AdminError {
     crate::error::AdminError::NotFound(format!("Unknown admin path: {}", uri.path()))
 }
 
-/// A stored resource with its bookkeeping, as the admin API shows it.
-#[derive(Debug, Serialize, ToSchema)]
+/// A stored resource with its bookkeeping, as the admin API shows it. Its schema (see
+/// the `ToSchema` impl below) is the spec's with the bookkeeping fields added, named
+/// `ModelView` for `View<ModelSpec>` and so on.
+#[derive(Debug, Serialize)]
 pub struct View<T> {
     #[serde(flatten)]
     pub spec: T,
@@ -139,6 +143,51 @@ pub struct View<T> {
     pub source: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The fields [`View`] adds to a spec, as a schema of their own to borrow from.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Bookkeeping {
+    /// `config` (declared in the config file, re-applied at start) or `api`.
+    #[schema(pattern = "^(config|api)$")]
+    source: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<T: ToSchema> utoipa::PartialSchema for View<T> {
+    /// The spec's object schema with the bookkeeping properties merged in (the spec
+    /// forbids unknown properties, so an `allOf` of the two could match nothing).
+    fn schema() -> RefOr<Schema> {
+        let (RefOr::T(Schema::Object(mut view)), RefOr::T(Schema::Object(extra))) = (
+            T::schema(),
+            <Bookkeeping as utoipa::PartialSchema>::schema(),
+        ) else {
+            // Every spec is a derived struct, hence an inline object: not reached.
+            return T::schema();
+        };
+        view.description = Some(format!(
+            "A {} with its bookkeeping.",
+            <Self as ToSchema>::name()
+        ));
+        view.properties.extend(extra.properties);
+        view.required.extend(extra.required);
+        RefOr::T(Schema::Object(view))
+    }
+}
+
+impl<T: ToSchema> ToSchema for View<T> {
+    fn name() -> Cow<'static, str> {
+        let spec = T::name();
+        Cow::Owned(format!(
+            "{}View",
+            spec.strip_suffix("Spec").unwrap_or(&spec)
+        ))
+    }
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        T::schemas(schemas);
+    }
 }
 
 impl<T> From<Stored<T>> for View<T> {
@@ -168,6 +217,12 @@ pub(crate) fn same_name(path: &str, body: &str) -> Result<(), crate::error::Admi
 pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T, crate::error::AdminError> {
+    // Every body is a JSON object; serde would also fill a struct from an array.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(crate::error::AdminError::invalid(
+            "The body must be a JSON object",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
