@@ -197,18 +197,18 @@ pub struct CacheSpec {
 #[serde(deny_unknown_fields)]
 pub struct Price {
     #[serde(default)]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub input_per_mtok: f64,
     #[serde(default)]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub output_per_mtok: f64,
     /// Input tokens read from the provider's prompt cache (default: the input price).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub cache_read_per_mtok: Option<f64>,
     /// Input tokens written to the provider's prompt cache (default: the input price).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub cache_write_per_mtok: Option<f64>,
 }
 
@@ -278,13 +278,31 @@ pub enum Period {
 #[serde(deny_unknown_fields)]
 #[schema(max_properties = 2)]
 pub struct BudgetSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0, nullable = false)]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 0, maximum = 1000000000, nullable = false)]
     pub usd: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(nullable = false)]
     pub tokens: Option<u64>,
     pub period: Period,
+}
+
+/// An optional field that, when given, must have a value: `null` is refused rather than
+/// read as absent (a budget is exactly one of `usd` or `tokens`, and says which).
+fn present<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(de).map(Some)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -341,7 +359,7 @@ pub struct ConsumerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub credits_usd: Option<f64>,
 }
 

@@ -39,8 +39,7 @@ pub(crate) async fn login(
     State(st): State<AdminState>,
     body: axum::body::Bytes,
 ) -> Result<Response, AdminError> {
-    let req: LoginRequest = serde_json::from_slice(&body)
-        .map_err(|e| AdminError::invalid(format!("Invalid JSON body: {e}")))?;
+    let req: LoginRequest = super::parse_body(&body)?;
     let user = st
         .store
         .verify_user(&req.username, &req.password)

@@ -78,7 +78,8 @@ pub(crate) async fn consumer_usage(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditChange {
-    /// USD; positive for a top-up or refund, either sign for an adjustment.
+    /// USD; positive for a top-up or refund, either sign (not 0) for an adjustment.
+    #[schema(minimum = -1000000000, maximum = 1000000000)]
     pub amount_usd: f64,
     /// Why; kept in the ledger.
     pub reason: String,
@@ -132,12 +133,18 @@ pub struct Credits {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerPage {
-    /// At most this many entries (default 100, max 1000).
+    /// At most this many entries (default 100).
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
     pub limit: Option<u32>,
     /// Entries older than this id.
+    #[param(nullable = false)]
     pub before: Option<i64>,
 }
+
+/// The most entries one page may ask for.
+const MAX_PAGE: u32 = 1000;
 
 async fn known(st: &AdminState, name: &str) -> Result<(), AdminError> {
     match st.store.get_consumer(name).await? {
@@ -156,7 +163,13 @@ pub(crate) async fn list_credits(
     // In the error envelope, as every admin error, not axum's plain-text rejection.
     let Query(page) = page.map_err(|e| AdminError::invalid(e.body_text()))?;
     known(&st, &name).await?;
-    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AdminError::Invalid {
+            message: format!("limit must be between 1 and {MAX_PAGE}"),
+            param: Some("limit".into()),
+        });
+    }
     let entries = st.store.list_ledger(&name, limit, page.before).await?;
     let balance = st.store.credit_balance(&name).await?;
     Ok(Json(Credits {
@@ -177,9 +190,9 @@ pub(crate) async fn add_credits(
 ) -> Result<(StatusCode, Json<Credits>), AdminError> {
     known(&st, &name).await?;
     let change: CreditChange = parse_body(&body)?;
-    if !change.amount_usd.is_finite() {
+    if !change.amount_usd.is_finite() || change.amount_usd.abs() > tollgate_config::MAX_USD {
         return Err(AdminError::Invalid {
-            message: "amount_usd must be a number".into(),
+            message: "amount_usd must be a number between -1000000000 and 1000000000".into(),
             param: Some("amount_usd".into()),
         });
     }
