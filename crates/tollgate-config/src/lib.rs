@@ -37,7 +37,9 @@ use std::path::Path;
 
 use tollgate_core::spec::{AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, TeamSpec};
 
-pub use check::{Issue, check_alert, check_consumer, check_model, check_provider, check_team};
+pub use check::{
+    Issue, MAX_USD, check_alert, check_consumer, check_model, check_provider, check_team,
+};
 
 /// The whole configuration: the embedded defaults, overridden by the file.
 /// `Config::default()` is what `tollgate serve` runs with when there is no config file.
