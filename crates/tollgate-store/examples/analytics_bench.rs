@@ -98,7 +98,7 @@ fn record(rng: &mut SmallRng, i: u64, n: u64) -> CallRecord {
         },
         latency_ms: latency,
         upstream_latency_ms: ok.then_some(latency.saturating_sub(5)),
-        ttft_ms: stream.then(|| latency / 4),
+        ttft_ms: stream.then_some(latency / 4),
         input_tokens: input,
         output_tokens: output,
         cache_read_tokens: if ok && rng.random_range(0..4) == 0 {

@@ -76,6 +76,9 @@ async fn admin_json(gw: &Gateway, path: &str) -> Value {
     serde_json::from_str(&body).expect("json")
 }
 
+/// Which records a filter keeps.
+type Keep = Box<dyn Fn(&Value) -> bool>;
+
 fn at(v: &Value) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(v["at"].as_str().expect("at"))
         .expect("RFC 3339")
@@ -218,7 +221,7 @@ async fn call_log_and_analytics_match_the_records() {
     );
 
     // Filters, each checked against the full log.
-    let filters: [(&str, Box<dyn Fn(&Value) -> bool>); 5] = [
+    let filters: [(&str, Keep); 5] = [
         (
             "&consumer=team-a",
             Box::new(|r| r["consumer"] == json!("team-a")),
