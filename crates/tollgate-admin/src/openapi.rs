@@ -29,7 +29,7 @@ use crate::routes;
         routes::list_keys, routes::create_key, routes::get_key, routes::revoke_key,
         routes::consumer_usage, routes::list_credits, routes::add_credits,
         routes::routing_state,
-        routes::list_calls, routes::get_call, routes::export_calls,
+        routes::list_calls, routes::get_call, routes::explain_call, routes::export_calls,
         routes::analytics_timeseries, routes::analytics_top,
         routes::list_users, routes::create_user, routes::get_user, routes::put_user, routes::delete_user,
     ),

@@ -3,8 +3,6 @@
 //! rows written meanwhile neither repeat nor shift the pages. Exports page through the
 //! same query ([`CallPager`]), holding one page in memory at a time.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -38,17 +36,28 @@ pub struct CallPage {
 /// Most calls one page may hold.
 pub const MAX_PAGE: u32 = 1000;
 
-/// The opaque cursor after `c`: URL-safe base64 of `at_ms.request_id`.
+/// The pattern every cursor matches, and every string matching it is a valid one (a
+/// position in the log: the last record's time in milliseconds and its request id),
+/// so the OpenAPI document can state exactly what the server accepts.
+pub const CURSOR_PATTERN: &str = r"^[0-9]{1,15}\..*$";
+
+/// The cursor after `c`: `AT_MS.REQUEST_ID`. Any such position is valid, whether or
+/// not a record is there: the next page starts strictly after it.
 pub fn encode_cursor(c: &CallRecord) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}.{}", c.at.timestamp_millis(), c.request_id))
+    format!("{}.{}", c.at.timestamp_millis(), c.request_id)
 }
 
 /// The `(at_ms, request_id)` of a cursor, or an `InvalidInput` error.
 pub fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
-    let bad = || StoreError::InvalidInput("cursor: not a cursor this API returned".to_string());
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let s = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (at, id) = s.split_once('.').ok_or_else(bad)?;
+    let bad = || {
+        StoreError::InvalidInput(
+            "cursor: expected AT_MS.REQUEST_ID, as `next_cursor` gives it".to_string(),
+        )
+    };
+    let (at, id) = cursor.split_once('.').ok_or_else(bad)?;
+    if at.is_empty() || at.len() > 15 || !at.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
     let at: i64 = at.parse().map_err(|_| bad())?;
     Ok((at, id.to_string()))
 }
@@ -247,8 +256,17 @@ mod tests {
             Some((1_700_000_000_123, "req_a.b".to_string()))
         );
         assert!(decode_cursor("!!").is_err());
-        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("x.y")).is_err());
-        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("12")).is_err());
+        assert!(decode_cursor("x.y").is_err());
+        assert!(decode_cursor("12").is_err());
+        assert!(decode_cursor("").is_err());
+        assert!(decode_cursor("-1.a").is_err());
+        assert!(
+            decode_cursor("1234567890123456.a").is_err(),
+            "16 digits: beyond the pattern"
+        );
+        for ok in ["0.", "1.x", "999999999999999.req.a.b"] {
+            assert!(decode_cursor(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -32,7 +32,8 @@ mod users;
 
 pub use alert_events::{AlertEventRecord, AlertStatus, NewAlertEvent};
 pub use call_log::{
-    CallFilter, CallPage, CallPager, MAX_PAGE, decode_cursor, encode_cursor, explain_document,
+    CURSOR_PATTERN, CallFilter, CallPage, CallPager, MAX_PAGE, decode_cursor, encode_cursor,
+    explain_document,
 };
 pub use calls::{CALLS_PER_STATEMENT, CallAttempt, CallRecord, JsonText, UsageScope, UsageTotals};
 pub use cipher::{MASTER_KEY_ENV, MASTER_KEY_FILE, SecretCipher};

@@ -12,8 +12,9 @@ use tollgate_core::money::micros_to_usd;
 use tollgate_store::{Dimension, Granularity, Metric};
 use utoipa::{IntoParams, ToSchema};
 
-use super::calls::{ErrorEnvelope, bad_query, parse_time, store_error};
+use super::calls::{bad_query, parse_time, store_error};
 use crate::error::AdminError;
+use crate::error::responses::BadRequest;
 use crate::state::AdminState;
 
 /// What to measure.
@@ -204,9 +205,7 @@ fn range_of(q: &RawAnalyticsQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), Adm
     params(TimeseriesParams),
     responses(
         (status = 200, description = "One series per dimension value", body = Timeseries),
-        (status = 400, description = "A bad parameter (named in `param`)", body = ErrorEnvelope),
-        (status = 401, description = "No valid admin token or session", body = ErrorEnvelope),
-        (status = 403, description = "The role may not read", body = ErrorEnvelope),
+        (status = 400, response = BadRequest),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn analytics_timeseries(
@@ -251,9 +250,7 @@ pub(crate) async fn analytics_timeseries(
     params(TopParams),
     responses(
         (status = 200, description = "Rows ordered by the metric, descending", body = Top),
-        (status = 400, description = "A bad parameter (named in `param`)", body = ErrorEnvelope),
-        (status = 401, description = "No valid admin token or session", body = ErrorEnvelope),
-        (status = 403, description = "The role may not read", body = ErrorEnvelope),
+        (status = 400, response = BadRequest),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn analytics_top(

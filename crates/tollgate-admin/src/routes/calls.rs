@@ -16,24 +16,8 @@ use tollgate_store::{CallAttempt, CallFilter, CallPager, CallRecord, StoreError}
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, NotFound};
 use crate::state::AdminState;
-
-/// The error envelope of every admin error (OpenAI's shape).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorEnvelope {
-    pub error: ErrorBody,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub message: String,
-    /// `invalid_request_error`, `authentication_error`, `permission_error`, `api_error`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub code: String,
-    /// The offending parameter, when there is one.
-    pub param: Option<String>,
-}
 
 /// Token counts of a call.
 #[derive(Debug, Serialize, ToSchema)]
@@ -192,7 +176,9 @@ pub struct CallPageParams {
     /// Calls per page (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (`AT_MS.REQUEST_ID`: the page starts
+    /// after that position).
+    #[param(pattern = r"^[0-9]{1,15}\..*$")]
     cursor: Option<String>,
 }
 
@@ -291,10 +277,11 @@ fn filter_of(q: &RawCallQuery) -> Result<CallFilter, AdminError> {
 #[utoipa::path(get, path = "/admin/v1/calls", tag = "calls",
     params(CallFilterParams, CallPageParams),
     responses(
-        (status = 200, description = "A page of call records, newest first", body = CallList),
-        (status = 400, description = "A bad parameter (named in `param`)", body = ErrorEnvelope),
-        (status = 401, description = "No valid admin token or session", body = ErrorEnvelope),
-        (status = 403, description = "The role may not read", body = ErrorEnvelope),
+        (status = 200, description = "A page of call records, newest first", body = CallList, links(
+            ("get" = (operation_id = "get_call", parameters(("request_id" = "$response.body#/data/0/request_id")))),
+            ("explain" = (operation_id = "explain_call", parameters(("request_id" = "$response.body#/data/0/request_id"))))
+        )),
+        (status = 400, response = BadRequest),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn list_calls(
@@ -327,9 +314,7 @@ pub(crate) async fn list_calls(
     params(("request_id" = String, Path, description = "The request's `x-request-id`")),
     responses(
         (status = 200, description = "The call record", body = CallView),
-        (status = 401, description = "No valid admin token or session", body = ErrorEnvelope),
-        (status = 403, description = "The role may not read", body = ErrorEnvelope),
-        (status = 404, description = "No call with this request id", body = ErrorEnvelope),
+        (status = 404, response = NotFound),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn get_call(
@@ -338,6 +323,46 @@ pub(crate) async fn get_call(
 ) -> Result<Json<CallView>, AdminError> {
     match st.store.get_call(&request_id).await? {
         Some(c) => Ok(Json(c.into())),
+        None => Err(AdminError::NotFound(format!(
+            "No call with request id `{request_id}`"
+        ))),
+    }
+}
+
+/// Why a request got its answer: its status and the decisions recorded on the way
+/// (the document of `tollgate explain --json`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Explanation {
+    pub request_id: String,
+    pub status: u16,
+    /// Null on success.
+    pub error_code: Option<String>,
+    /// The steps in order. Each has `step` (`auth`, `limit`, `budget`, `credits`,
+    /// `cache`, `attempt`, `settle`) and `outcome`; `limit`, `budget` and `credits`
+    /// steps name their `scope`, the `configured` value and the `value` at decision
+    /// time; `attempt` steps the provider, target model, status and why they failed;
+    /// `settle` the reserved and charged USD.
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<serde_json::Value>,
+}
+
+/// Why a request got its answer, from its call record's steps alone.
+#[utoipa::path(get, path = "/admin/v1/calls/{request_id}/explain", tag = "calls",
+    params(("request_id" = String, Path, description = "The request's `x-request-id`")),
+    responses(
+        (status = 200, description = "The explain trail", body = Explanation),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn explain_call(
+    State(st): State<AdminState>,
+    Path(request_id): Path<String>,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    // The document comes from the one place that builds it (the CLI prints the same);
+    // a unit test holds it to the `Explanation` schema.
+    match st.store.get_call(&request_id).await? {
+        Some(c) => Ok(Json(tollgate_store::explain_document(&c))),
         None => Err(AdminError::NotFound(format!(
             "No call with request id `{request_id}`"
         ))),
@@ -429,9 +454,7 @@ fn render(format: ExportFormat, calls: Vec<CallRecord>) -> Bytes {
     responses(
         (status = 200, description = "NDJSON (`application/x-ndjson`, one record per line) or CSV (`text/csv`, header first)",
             content((String = "application/x-ndjson"), (String = "text/csv"))),
-        (status = 400, description = "A bad parameter (named in `param`)", body = ErrorEnvelope),
-        (status = 401, description = "No valid admin token or session", body = ErrorEnvelope),
-        (status = 403, description = "The role may not read", body = ErrorEnvelope),
+        (status = 400, response = BadRequest),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn export_calls(
@@ -485,6 +508,34 @@ pub(crate) async fn export_calls(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_cursor_pattern_is_the_stores() {
+        use utoipa::OpenApi;
+        let doc = serde_json::to_value(crate::openapi::AdminApi::openapi()).expect("json");
+        let params = doc["paths"]["/admin/v1/calls"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let cursor = params
+            .iter()
+            .find(|p| p["name"] == "cursor")
+            .expect("cursor");
+        assert_eq!(cursor["schema"]["pattern"], tollgate_store::CURSOR_PATTERN);
+    }
+
+    #[test]
+    fn the_explain_document_has_the_documented_shape() {
+        let record = CallRecord {
+            request_id: "r".into(),
+            status: 402,
+            error_code: Some("budget_exceeded".into()),
+            steps: serde_json::json!([{"step": "budget", "outcome": "refused"}]).into(),
+            ..CallRecord::default()
+        };
+        let doc = tollgate_store::explain_document(&record);
+        let typed: Explanation = serde_json::from_value(doc).expect("matches Explanation");
+        assert_eq!((typed.status, typed.steps.len()), (402, 1));
+    }
 
     #[test]
     fn csv_fields_are_quoted_when_needed() {

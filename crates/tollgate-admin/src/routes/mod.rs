@@ -82,6 +82,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/v1/calls", get(list_calls))
         .route("/admin/v1/calls/export", get(export_calls))
         .route("/admin/v1/calls/{request_id}", get(get_call))
+        .route("/admin/v1/calls/{request_id}/explain", get(explain_call))
         .route("/admin/v1/analytics/timeseries", get(analytics_timeseries))
         .route("/admin/v1/analytics/top", get(analytics_top))
         .route("/admin/v1/users", get(list_users).post(create_user))
