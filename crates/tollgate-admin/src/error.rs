@@ -3,8 +3,71 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde_json::json;
+use serde::Serialize;
 use tollgate_store::StoreError;
+use utoipa::{ToResponse, ToSchema};
+
+/// The OpenAI error envelope every admin error answers with: this type is both what
+/// is serialized and what the OpenAPI document shows, so the two cannot differ.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// For people; not stable.
+    pub message: String,
+    /// `invalid_request_error`, `authentication_error`, `permission_error` or `api_error`.
+    #[serde(rename = "type")]
+    #[schema(
+        pattern = "^(invalid_request_error|authentication_error|permission_error|api_error)$"
+    )]
+    pub kind: String,
+    /// For programs: `invalid_request`, `not_found`, `conflict`, `invalid_admin_token`,
+    /// `forbidden` or `internal_error`.
+    pub code: String,
+    /// The offending field (`targets[0].provider`), when one is to blame.
+    pub param: Option<String>,
+}
+
+/// The reusable error responses of the OpenAPI document (`#/components/responses/...`).
+/// An operation lists the ones it can answer, e.g. `(status = 404, response = NotFound)`;
+/// 401 and 403 are added to every authenticated operation by [`crate::openapi`].
+pub mod responses {
+    // The newtypes exist for their `ToResponse` derive only.
+    #![allow(dead_code)]
+    use super::*;
+
+    /// The body does not parse or breaks a rule (the field is in `error.param`).
+    #[derive(ToResponse)]
+    #[response(
+        description = "Invalid request: `invalid_request_error` / `invalid_request`, the field in `param`"
+    )]
+    pub struct BadRequest(ErrorEnvelope);
+
+    /// No (valid) admin token or session.
+    #[derive(ToResponse)]
+    #[response(description = "Missing or invalid admin token or session: `authentication_error`")]
+    pub struct Unauthorized(ErrorEnvelope);
+
+    /// The caller's role may not make this request.
+    #[derive(ToResponse)]
+    #[response(description = "The caller's role may not make this request: `permission_error`")]
+    pub struct Forbidden(ErrorEnvelope);
+
+    /// What the path names does not exist.
+    #[derive(ToResponse)]
+    #[response(description = "Nothing by that name or id: `invalid_request_error` / `not_found`")]
+    pub struct NotFound(ErrorEnvelope);
+
+    /// The name is taken, or the resource is still in use.
+    #[derive(ToResponse)]
+    #[response(
+        description = "Conflicts with the current state (name taken, still in use): `invalid_request_error` / `conflict`"
+    )]
+    pub struct Conflict(ErrorEnvelope);
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -95,12 +158,14 @@ impl IntoResponse for AdminError {
             AdminError::Invalid { param, .. } => param.clone(),
             _ => None,
         };
-        (
-            status,
-            Json(
-                json!({"error": {"message": message, "type": kind, "code": code, "param": param}}),
-            ),
-        )
-            .into_response()
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                message,
+                kind: kind.to_string(),
+                code: code.to_string(),
+                param,
+            },
+        };
+        (status, Json(body)).into_response()
     }
 }

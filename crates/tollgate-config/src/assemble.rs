@@ -18,7 +18,9 @@ use crate::check::{
     Issue, check_alert, check_consumer, check_model, check_provider, check_service, check_team,
 };
 use crate::tree::join_path;
-use crate::{CacheBackend, Config, LogConfig, ServerConfig, StorageConfig, TelemetryConfig};
+use crate::{
+    CacheBackend, Config, LogConfig, RetentionConfig, ServerConfig, StorageConfig, TelemetryConfig,
+};
 
 // No `Debug` on the raw types: they hold the admin token, keys and URLs as written.
 
@@ -134,9 +136,21 @@ pub(crate) struct RawStorage {
     pub redis_failure_policy: Option<String>,
     #[serde(default)]
     pub redis_prefix: Option<String>,
+    #[serde(default)]
+    pub retention: Option<RawRetention>,
     /// Fields with type errors.
     #[serde(skip)]
     pub unread: Vec<String>,
+}
+
+/// `storage.retention`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetention {
+    #[serde(default)]
+    pub calls_days: Option<i64>,
+    #[serde(default)]
+    pub rollups_days: Option<i64>,
 }
 
 impl Section for RawStorage {
@@ -149,6 +163,7 @@ impl Section for RawStorage {
             .take()
             .or(other.redis_failure_policy);
         self.redis_prefix = self.redis_prefix.take().or(other.redis_prefix);
+        self.retention = self.retention.take().or(other.retention);
         self.unread.extend(other.unread);
     }
 
@@ -445,7 +460,9 @@ fn storage(raw: RawStorage, issues: &mut Vec<Issue>) -> StorageConfig {
             true
         }
     };
+    let retention = retention(raw.retention, issues);
     StorageConfig {
+        retention,
         database: raw.database.unwrap_or(defaults.database),
         redis: raw.redis,
         cache,
@@ -518,6 +535,42 @@ fn telemetry(raw: RawTelemetry, issues: &mut Vec<Issue>) -> TelemetryConfig {
         service_name: raw
             .service_name
             .unwrap_or_else(|| TelemetryConfig::DEFAULT_SERVICE_NAME.to_string()),
+    }
+}
+
+/// `storage.retention`: whole days, at least 1 (at most 100 years), and rollups kept
+/// at least as long as the calls (budgets and analytics read rollups).
+fn retention(raw: Option<RawRetention>, issues: &mut Vec<Issue>) -> RetentionConfig {
+    let defaults = RetentionConfig::default();
+    let Some(raw) = raw else {
+        return defaults;
+    };
+    let mut valid = true;
+    let mut days = |v: Option<i64>, key: &str, default: u32| match v {
+        None => default,
+        Some(d) if (1..=36_500).contains(&d) => d as u32,
+        Some(_) => {
+            valid = false;
+            issues.push(Issue::new(
+                format!("storage.retention.{key}"),
+                "must be a whole number of days from 1 to 36500",
+            ));
+            default
+        }
+    };
+    let calls_days = days(raw.calls_days, "calls_days", defaults.calls_days);
+    let rollups_days = days(raw.rollups_days, "rollups_days", defaults.rollups_days);
+    if valid && rollups_days < calls_days {
+        issues.push(Issue::new(
+            "storage.retention.rollups_days",
+            format!(
+                "must be at least calls_days ({calls_days}): analytics and budgets read rollups"
+            ),
+        ));
+    }
+    RetentionConfig {
+        calls_days,
+        rollups_days,
     }
 }
 

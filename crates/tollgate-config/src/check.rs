@@ -101,6 +101,7 @@ pub fn check_model(
                 "names no declared provider",
             ));
         }
+        check_int32(&format!("{at}.weight"), Some(t.weight), &mut out);
         if t.model.trim().is_empty() {
             out.push(Issue::new(format!("{at}.model"), EMPTY));
         }
@@ -136,6 +137,17 @@ pub fn check_model(
     }
     if m.max_output_tokens == Some(0) {
         out.push(Issue::new("max_output_tokens", "must be greater than 0"));
+    }
+    check_int32("max_output_tokens", m.max_output_tokens, &mut out);
+    if let Some(r) = &m.retries {
+        check_int32("retries.attempts", Some(r.attempts), &mut out);
+        check_int64("retries.backoff_ms", Some(r.backoff_ms), &mut out);
+    }
+    if let Some(cache) = &m.cache {
+        check_int64("cache.ttl_seconds", Some(cache.ttl_seconds), &mut out);
+    }
+    if let Some(r) = &m.rate_limit {
+        check_rate_limit("rate_limit", r, &mut out);
     }
     if let Some(price) = &m.price {
         check_price(price, &mut out);
@@ -418,19 +430,46 @@ fn check_timeouts(at: &str, t: &Timeouts, out: &mut Vec<Issue>) {
                 "must be greater than 0 (omit it for the default)",
             ));
         }
+        check_int64(&format!("{at}.{name}"), value, out);
     }
 }
 
 fn check_price(p: &Price, out: &mut Vec<Issue>) {
     check_amount("price.input_per_mtok", p.input_per_mtok, out);
     check_amount("price.output_per_mtok", p.output_per_mtok, out);
+    if let Some(v) = p.cache_read_per_mtok {
+        check_amount("price.cache_read_per_mtok", v, out);
+    }
+    if let Some(v) = p.cache_write_per_mtok {
+        check_amount("price.cache_write_per_mtok", v, out);
+    }
 }
+
+/// The largest USD amount anywhere (a price, budget or balance): far above any real
+/// one, and small enough that sums in micro-dollars cannot overflow an `i64`.
+pub const MAX_USD: f64 = 1_000_000_000.0;
 
 fn check_amount(at: &str, value: f64, out: &mut Vec<Issue>) {
     if !value.is_finite() {
         out.push(Issue::new(at, "must be a finite number"));
     } else if value < 0.0 {
         out.push(Issue::new(at, "must not be negative"));
+    } else if value > MAX_USD {
+        out.push(Issue::new(at, "must be at most 1000000000"));
+    }
+}
+
+/// Counts are stored and computed as signed 64-bit (and 32-bit) integers, as the OpenAPI
+/// document says (`int64`, `int32`): larger values are refused, not wrapped.
+fn check_int64(at: &str, value: Option<u64>, out: &mut Vec<Issue>) {
+    if value.is_some_and(|v| i64::try_from(v).is_err()) {
+        out.push(Issue::new(at, "must be at most 9223372036854775807"));
+    }
+}
+
+fn check_int32(at: &str, value: Option<u32>, out: &mut Vec<Issue>) {
+    if value.is_some_and(|v| i32::try_from(v).is_err()) {
+        out.push(Issue::new(at, "must be at most 2147483647"));
     }
 }
 
@@ -446,6 +485,7 @@ fn check_budget(at: &str, b: &BudgetSpec, out: &mut Vec<Issue>) {
     if let Some(usd) = b.usd {
         check_amount(&format!("{at}.usd"), usd, out);
     }
+    check_int64(&format!("{at}.tokens"), b.tokens, out);
 }
 
 fn check_rate_limit(at: &str, r: &RateLimitSpec, out: &mut Vec<Issue>) {
@@ -460,7 +500,9 @@ fn check_rate_limit(at: &str, r: &RateLimitSpec, out: &mut Vec<Issue>) {
                 "must be greater than 0 (omit it for no limit)",
             ));
         }
+        check_int64(&format!("{at}.{name}"), value, out);
     }
+    check_int32(&format!("{at}.concurrent"), r.concurrent, out);
 }
 
 /// An absolute `http://` or `https://` URL with a host. `allow_query` permits a query

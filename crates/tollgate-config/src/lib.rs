@@ -40,8 +40,8 @@ use tollgate_core::spec::{
 };
 
 pub use check::{
-    Issue, check_alert, check_consumer, check_model, check_provider, check_service, check_team,
-    route_params,
+    Issue, MAX_USD, check_alert, check_consumer, check_model, check_provider, check_service,
+    check_team, route_params,
 };
 
 /// The whole configuration: the embedded defaults, overridden by the file.
@@ -153,6 +153,25 @@ pub struct StorageConfig {
     /// `storage.redis_prefix`: namespace of every Redis key (several deployments, or
     /// test runs, can share one Redis).
     pub redis_prefix: String,
+    /// `storage.retention`: how long call records and rollups are kept.
+    pub retention: RetentionConfig,
+}
+
+/// `storage.retention: {calls_days, rollups_days}`: raw call records (and minute
+/// rollups) expire after `calls_days`, hour and day rollups after `rollups_days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    pub calls_days: u32,
+    pub rollups_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            calls_days: 30,
+            rollups_days: 400,
+        }
+    }
 }
 
 impl StorageConfig {
@@ -168,6 +187,7 @@ impl Default for StorageConfig {
             cache: CacheBackend::Memory,
             redis_fail_open: true,
             redis_prefix: Self::DEFAULT_REDIS_PREFIX.to_string(),
+            retention: RetentionConfig::default(),
         }
     }
 }

@@ -104,6 +104,7 @@ impl fmt::Debug for StorageConfig {
             cache,
             redis_fail_open,
             redis_prefix,
+            retention,
         } = self;
         f.debug_struct("StorageConfig")
             .field("database", &redact_url(database))
@@ -111,6 +112,7 @@ impl fmt::Debug for StorageConfig {
             .field("cache", cache)
             .field("redis_fail_open", redis_fail_open)
             .field("redis_prefix", redis_prefix)
+            .field("retention", retention)
             .finish()
     }
 }

@@ -314,3 +314,48 @@ fn flow_style_sections_and_lists_are_read_part_by_part_too() {
         ]
     );
 }
+
+#[test]
+fn storage_retention_is_checked_at_its_position() {
+    assert_eq!(
+        lines(&errors_of(
+            "storage:\n  retention:\n    calls_days: 0\n    rollups_days: 10\n",
+            &[]
+        )),
+        [
+            "t.yaml:3:17: storage.retention.calls_days: must be a whole number of days from 1 to 36500"
+        ]
+    );
+    assert_eq!(
+        lines(&errors_of(
+            "storage:\n  retention: {calls_days: 30, rollups_days: 7}\n",
+            &[]
+        )),
+        [
+            "t.yaml:2:45: storage.retention.rollups_days: must be at least calls_days (30): analytics and budgets read rollups"
+        ]
+    );
+    assert_eq!(
+        lines(&errors_of(
+            "storage:\n  retention: {calls_days: 3, keep: 1}\n",
+            &[]
+        ))
+        .len(),
+        1
+    );
+    let env = |_: &str| None;
+    let c = tollgate_config::parse_str("storage:\n  retention: {calls_days: 7}\n", "t.yaml", &env)
+        .expect("valid");
+    assert_eq!(
+        (
+            c.storage.retention.calls_days,
+            c.storage.retention.rollups_days
+        ),
+        (7, 400)
+    );
+    let c = tollgate_config::parse_str("{}\n", "t.yaml", &env).expect("valid");
+    assert_eq!(
+        c.storage.retention,
+        tollgate_config::RetentionConfig::default()
+    );
+}

@@ -72,6 +72,7 @@ fn full_example_parses_to_expected_values() {
             cache: CacheBackend::Memory,
             redis_fail_open: true,
             redis_prefix: "tollgate:".into(),
+            retention: tollgate_config::RetentionConfig::default(),
         }
     );
 

@@ -5,6 +5,15 @@
 
 use serde::{Deserialize, Serialize};
 
+// OpenAPI patterns below (literals: `#[schema]` takes no constants) say what
+// `tollgate-config`'s checks enforce. They spell characters out with escapes rather
+// than `\s` or `\p{..}`, so that ECMA, Python and Rust regex engines read them alike:
+// - a name: no control character (`\x00-\x1f`, `\x7f-\x9f`) and not only
+//   whitespace (Rust's `trim()`: `\x09-\x0d`, space, `\x85`, `\xa0`, `\u1680`,
+//   `\u2000-\u200a`, `\u2028`, `\u2029`, `\u202f`, `\u205f`, `\u3000`);
+// - a secret: no whitespace or control character;
+// - a non-blank value: one character that is not whitespace.
+
 /// Which wire protocol and URL layout a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -64,15 +73,23 @@ impl std::fmt::Display for ProviderKind {
 #[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSpec {
+    #[schema(
+        min_length = 1,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
     pub kind: ProviderKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// Secret. Stored encrypted, never returned by any API.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(inline, value_type = Vec<SecretSchema>)]
     pub api_keys: Vec<String>,
-    /// `azure_openai` only.
+    /// `azure_openai` only (and required there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        pattern = "[^\\x09-\\x0d\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub api_version: Option<String>,
 }
 
@@ -100,12 +117,16 @@ pub enum Strategy {
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub connect_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub first_byte_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub idle_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub total_ms: Option<u64>,
 }
 
@@ -163,6 +184,7 @@ pub enum CacheScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSpec {
+    #[schema(minimum = 1)]
     pub ttl_seconds: u64,
     #[serde(default)]
     pub scope: CacheScope,
@@ -175,14 +197,18 @@ pub struct CacheSpec {
 #[serde(deny_unknown_fields)]
 pub struct Price {
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub input_per_mtok: f64,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub output_per_mtok: f64,
     /// Input tokens read from the provider's prompt cache (default: the input price).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub cache_read_per_mtok: Option<f64>,
     /// Input tokens written to the provider's prompt cache (default: the input price).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub cache_write_per_mtok: Option<f64>,
 }
 
@@ -190,7 +216,11 @@ pub struct Price {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
+    #[schema(min_length = 1)]
     pub provider: String,
+    #[schema(
+        pattern = "[^\\x09-\\x0d\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub model: String,
     #[serde(default = "default_weight")]
     pub weight: u32,
@@ -206,7 +236,13 @@ fn default_weight() -> u32 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
+    #[schema(
+        min_length = 1,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
+    /// Where requests go; at least one target with a weight above 0.
+    #[schema(min_items = 1)]
     pub targets: Vec<TargetSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<String>,
@@ -219,6 +255,7 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub max_output_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<Price>,
@@ -236,31 +273,59 @@ pub enum Period {
     Total,
 }
 
-/// A spending cap in USD or in tokens, per calendar period (UTC).
+/// A spending cap in USD or in tokens (exactly one of the two), per calendar period (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(max_properties = 2)]
 pub struct BudgetSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 0, maximum = 1000000000, nullable = false)]
     pub usd: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false)]
     pub tokens: Option<u64>,
     pub period: Period,
+}
+
+/// An optional field that, when given, must have a value: `null` is refused rather than
+/// read as absent (a budget is exactly one of `usd` or `tokens`, and says which).
+fn present<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(de).map(Some)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub requests_per_minute: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub tokens_per_minute: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub concurrent: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamSpec {
+    #[schema(
+        min_length = 1,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetSpec>,
@@ -272,11 +337,19 @@ pub struct TeamSpec {
 #[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
+    #[schema(
+        min_length = 1,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1)]
     pub team: Option<String>,
-    /// Keys declared in the config file (plain text there, hashed once loaded).
+    /// Keys declared in the config file (plain text there, hashed once loaded). Never
+    /// stored with the consumer, so the admin API neither takes nor shows any: keys are
+    /// made with `POST /admin/v1/consumers/{name}/keys`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 0)]
     pub api_keys: Vec<String>,
     /// Allowed model names; `None` means all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -286,17 +359,30 @@ pub struct ConsumerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub credits_usd: Option<f64>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpec {
+    #[schema(
+        min_length = 1,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
     pub webhook: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
+
+// The schema of one secret in a list (`items` of `api_keys`).
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = "^[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$"
+)]
+#[allow(dead_code)]
+struct SecretSchema(String);
 
 /// Secrets are printed as their count, so a `{:?}` in a log line cannot leak them.
 struct Redacted(usize);

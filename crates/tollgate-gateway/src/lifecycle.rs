@@ -443,6 +443,8 @@ impl Closing {
             client_ip: s.client_ip.take(),
             user_agent: s.user_agent.take(),
             steps: JsonText::new(&Value::Array(std::mem::take(&mut s.steps))),
+            request_body: None,
+            response_body: None,
         };
         let settle = Settle {
             holds,

@@ -9,6 +9,7 @@
 //! prepared-statement cache always hits (SQLite otherwise re-parses a long multi-row
 //! INSERT for every batch).
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,7 @@ use tollgate_core::money::Micros;
 
 use crate::error::StoreError;
 use crate::from_ms;
+use crate::rollups::add_rollups_on;
 use crate::store::{Store, opt_i64};
 
 /// What one request was and what it consumed. Times round-trip at millisecond
@@ -73,6 +75,13 @@ pub struct CallRecord {
     pub user_agent: Option<String>,
     /// The explain trail: a JSON array of steps.
     pub steps: JsonText,
+    /// The request body, when bodies are logged for this model or consumer (capped and
+    /// redacted by the gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+    /// The response body, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
 }
 
 /// JSON kept as its text: written to the journal and the database as it is, never
@@ -164,14 +173,19 @@ pub struct UsageTotals {
     pub cost_micros: Micros,
 }
 
-const CALL_COLUMNS: &str = "request_id, at, consumer, team, key_id, door, model, provider, \
+pub(crate) const CALL_COLUMNS: &str = "request_id, at, consumer, team, key_id, door, model, provider, \
      target_model, attempts, status, error_code, latency_ms, upstream_latency_ms, ttft_ms, \
      input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, \
-     cost_micros, reserved_micros, cache, stream, client_ip, user_agent, steps";
-const CALL_COLUMN_COUNT: usize = 27;
-/// Rows of the large fixed INSERT: 64 * 27 = 1,728 bind parameters, far below both
+     cost_micros, reserved_micros, cache, stream, client_ip, user_agent, steps, request_body, \
+     response_body";
+const CALL_COLUMN_COUNT: usize = 29;
+/// Rows of the large fixed INSERT: 64 * 29 = 1,856 bind parameters, far below both
 /// engines' limits.
 pub const CALLS_PER_STATEMENT: usize = 64;
+
+/// `RETURNING` names the rows actually inserted: only those are added to the rollups,
+/// so a replayed batch counts nothing twice.
+const INSERT_SUFFIX: &str = "ON CONFLICT (request_id) DO NOTHING RETURNING request_id";
 
 static INSERT_MANY: LazyLock<String> = LazyLock::new(|| {
     multi_row_insert(
@@ -179,18 +193,11 @@ static INSERT_MANY: LazyLock<String> = LazyLock::new(|| {
         CALL_COLUMNS,
         CALL_COLUMN_COUNT,
         CALLS_PER_STATEMENT,
-        "ON CONFLICT (request_id) DO NOTHING",
+        INSERT_SUFFIX,
     )
 });
-static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
-    multi_row_insert(
-        "calls",
-        CALL_COLUMNS,
-        CALL_COLUMN_COUNT,
-        1,
-        "ON CONFLICT (request_id) DO NOTHING",
-    )
-});
+static INSERT_ONE: LazyLock<String> =
+    LazyLock::new(|| multi_row_insert("calls", CALL_COLUMNS, CALL_COLUMN_COUNT, 1, INSERT_SUFFIX));
 static SELECT_CALL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {CALL_COLUMNS} FROM calls WHERE request_id = $1"));
 
@@ -201,7 +208,7 @@ pub(crate) fn to_i64(v: u64) -> i64 {
 }
 
 /// Negative values cannot be written through this API; a corrupt row reads as 0.
-fn to_u64(v: i64) -> u64 {
+pub(crate) fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
@@ -294,30 +301,45 @@ fn bind_call<'q>(q: AnyQuery<'q>, c: &CallRecord) -> Result<AnyQuery<'q>, StoreE
         .bind(i64::from(c.stream))
         .bind(opt_text(&c.client_ip))
         .bind(opt_text(&c.user_agent))
-        .bind(text(steps)))
+        .bind(text(steps))
+        .bind(opt_text(&c.request_body))
+        .bind(opt_text(&c.response_body)))
 }
 
 /// Inserts `calls` on `conn` (inside the caller's transaction): full chunks with the
-/// large fixed statement, the rest one by one with the single-row one. Returns how
-/// many rows were inserted (ids already stored are skipped).
+/// large fixed statement, the rest one by one with the single-row one; then adds the
+/// rows actually inserted (ids already stored are skipped, as is a repeat within the
+/// batch) to the rollups. Returns how many rows were inserted.
 pub(crate) async fn insert_calls_on(
     conn: &mut AnyConnection,
     calls: &[&CallRecord],
 ) -> Result<u64, StoreError> {
-    let mut inserted = 0u64;
+    let mut inserted: HashSet<String> = HashSet::new();
     let mut chunks = calls.chunks_exact(CALLS_PER_STATEMENT);
     for chunk in &mut chunks {
         let mut q = sqlx::query(INSERT_MANY.as_str());
         for c in chunk {
             q = bind_call(q, c)?;
         }
-        inserted += q.execute(&mut *conn).await?.rows_affected();
+        for row in q.fetch_all(&mut *conn).await? {
+            inserted.insert(row.try_get("request_id")?);
+        }
     }
     for c in chunks.remainder() {
         let q = bind_call(sqlx::query(INSERT_ONE.as_str()), c)?;
-        inserted += q.execute(&mut *conn).await?.rows_affected();
+        if let Some(row) = q.fetch_optional(&mut *conn).await? {
+            inserted.insert(row.try_get("request_id")?);
+        }
     }
-    Ok(inserted)
+    let count = inserted.len() as u64;
+    // The first of repeated ids is the one stored (both engines insert in order).
+    let new: Vec<&CallRecord> = calls
+        .iter()
+        .copied()
+        .filter(|c| inserted.remove(&text(&c.request_id)))
+        .collect();
+    add_rollups_on(conn, &new).await?;
+    Ok(count)
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
@@ -325,7 +347,7 @@ fn decode_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Resul
     serde_json::from_str(&raw).map_err(|e| StoreError::InvalidData(format!("call {col}: {e}")))
 }
 
-fn decode_call(row: &AnyRow) -> Result<CallRecord, StoreError> {
+pub(crate) fn decode_call(row: &AnyRow) -> Result<CallRecord, StoreError> {
     let status: i64 = row.try_get("status")?;
     Ok(CallRecord {
         request_id: row.try_get("request_id")?,
@@ -356,27 +378,9 @@ fn decode_call(row: &AnyRow) -> Result<CallRecord, StoreError> {
         client_ip: row.try_get("client_ip")?,
         user_agent: row.try_get("user_agent")?,
         steps: JsonText(row.try_get("steps")?),
+        request_body: row.try_get("request_body")?,
+        response_body: row.try_get("response_body")?,
     })
-}
-
-/// The sums of [`Store::usage_since`] for one scope column. SUM over BIGINT is NUMERIC
-/// on PostgreSQL, which the Any driver cannot decode: hence the casts.
-macro_rules! usage_sql {
-    ($column:literal) => {
-        concat!(
-            "SELECT COUNT(*) AS requests, \
-             CAST(COALESCE(SUM(input_tokens + cache_read_tokens + cache_write_tokens), 0) \
-             AS BIGINT) AS input_tokens, \
-             CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
-             CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens, \
-             CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
-             CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT) AS reasoning_tokens, \
-             CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros \
-             FROM calls WHERE ",
-            $column,
-            " = $1 AND at >= $2"
-        )
-    };
 }
 
 impl Store {
@@ -413,32 +417,5 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(to_u64(row.try_get("n")?))
-    }
-
-    /// The calls of `scope` at or after `since`, added up.
-    pub async fn usage_since(
-        &self,
-        scope: &UsageScope,
-        since: DateTime<Utc>,
-    ) -> Result<UsageTotals, StoreError> {
-        let (sql, name) = match scope {
-            UsageScope::Consumer(name) => (usage_sql!("consumer"), name),
-            UsageScope::Team(name) => (usage_sql!("team"), name),
-            UsageScope::Key(id) => (usage_sql!("key_id"), id),
-        };
-        let row = sqlx::query(sql)
-            .bind(name.as_str())
-            .bind(since.timestamp_millis())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(UsageTotals {
-            requests: to_u64(row.try_get("requests")?),
-            input_tokens: to_u64(row.try_get("input_tokens")?),
-            output_tokens: to_u64(row.try_get("output_tokens")?),
-            cache_read_tokens: to_u64(row.try_get("cache_read_tokens")?),
-            cache_write_tokens: to_u64(row.try_get("cache_write_tokens")?),
-            reasoning_tokens: to_u64(row.try_get("reasoning_tokens")?),
-            cost_micros: row.try_get("cost_micros")?,
-        })
     }
 }

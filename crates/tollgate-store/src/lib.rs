@@ -16,6 +16,7 @@
 //! alert deliveries) never bump it.
 
 mod alert_events;
+mod call_log;
 mod calls;
 mod cipher;
 mod error;
@@ -23,18 +24,27 @@ pub mod journal;
 mod keys;
 mod ledger;
 mod resources;
+mod rollups;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
 
 pub use alert_events::{AlertEventRecord, AlertStatus, NewAlertEvent};
+pub use call_log::{
+    CURSOR_PATTERN, CallFilter, CallPage, CallPager, MAX_PAGE, decode_cursor, encode_cursor,
+    explain_document,
+};
 pub use calls::{CALLS_PER_STATEMENT, CallAttempt, CallRecord, JsonText, UsageScope, UsageTotals};
 pub use cipher::{MASTER_KEY_ENV, MASTER_KEY_FILE, SecretCipher};
 pub use error::StoreError;
 pub use journal::{Entry, Journal, JournalError, JournalOptions, JournalStatus};
 pub use keys::{KeyRecord, config_key_id, new_key_id};
 pub use ledger::{LedgerEntry, LedgerKind};
+pub use rollups::{
+    Dimension, EXPIRE_CHUNK, Expired, Granularity, HISTOGRAM_BUCKETS, LATENCY_BOUNDS_MS,
+    MAX_SERIES_POINTS, Metric, Retention, Rollup, Series, bucket_value, histogram_bucket,
+};
 pub use store::{Backend, Store};
 pub use users::{ADMIN_ROLE, User, UserUpdate, UserWrite};
 

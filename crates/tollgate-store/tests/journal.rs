@@ -144,6 +144,8 @@ async fn full_record_round_trip(db: &TestDb) {
             {"step": "settle", "reserved_usd": 0.05, "charged_usd": 0.012345}
         ])
         .into(),
+        request_body: Some(r#"{"messages":[]}"#.into()),
+        response_body: Some("{}".into()),
     };
     // A 401: no consumer, no key, a body that was never parsed.
     let anonymous = CallRecord {

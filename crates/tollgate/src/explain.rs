@@ -48,20 +48,12 @@ pub async fn run(
     let Some(record) = record else {
         return Ok(Found::Unknown);
     };
-    let doc = document(&record);
+    let doc = tollgate_store::explain_document(&record);
     Ok(Found::Explained(if json {
         serde_json::to_string_pretty(&doc)?
     } else {
         render(&doc)
     }))
-}
-
-// Replaced by tollgate_store::explain_document when it lands.
-fn document(record: &tollgate_store::CallRecord) -> Value {
-    serde_json::json!({
-        "request_id": record.request_id, "status": record.status,
-        "error_code": record.error_code, "steps": record.steps.parse(),
-    })
 }
 
 /// The trail for a terminal: a headline, then one line per step with its outcome, its

@@ -68,6 +68,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         metering.clone(),
         POLL_EVERY,
     );
+    let retention = spawn_retention(store.clone(), &config.storage.retention);
 
     let gateway_listener = bind(config.server.listen).await?;
     let admin_listener = bind(config.server.admin_listen).await?;
@@ -132,6 +133,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!("drain limit reached; exiting with requests still in flight");
     }
     poller.abort();
+    retention.abort();
     // Whatever does not reach the database in time stays in the journal's log and is
     // written at the next start.
     if tokio::time::timeout(JOURNAL_FLUSH_LIMIT, metering.journal.flush_to_database())
@@ -145,6 +147,39 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often expired call records and rollups are deleted (`storage.retention`).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes expired call records and rollups: shortly after the start, then hourly.
+/// Each pass deletes in bounded chunks (see `Store::expire`); a failed pass is logged
+/// and retried at the next tick. Every node may run it: deletes are idempotent.
+fn spawn_retention(
+    store: Store,
+    config: &tollgate_config::RetentionConfig,
+) -> tokio::task::JoinHandle<()> {
+    let retention = tollgate_store::Retention {
+        calls_days: config.calls_days,
+        rollups_days: config.rollups_days,
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let mut tick = tokio::time::interval(RETENTION_EVERY);
+        loop {
+            tick.tick().await;
+            match store.expire(chrono::Utc::now(), retention).await {
+                Ok(e) => tracing::info!(
+                    calls = e.calls,
+                    minute_rows = e.minute_rows,
+                    hour_rows = e.hour_rows,
+                    day_rows = e.day_rows,
+                    "retention pass"
+                ),
+                Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+            }
+        }
+    })
 }
 
 /// Limits and budgets (in-process, or shared through Redis when `storage.redis` is

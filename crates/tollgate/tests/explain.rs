@@ -95,12 +95,22 @@ fn explain(gw: &Gateway, id: &str, json: bool) -> (bool, String, String) {
     )
 }
 
-fn explained(gw: &Gateway, id: &str) -> (Value, String) {
+/// The CLI's document (checked equal to the admin API's) and its readable trail.
+async fn explained(gw: &Gateway, id: &str) -> (Value, String) {
     let (ok, doc, err) = explain(gw, id, true);
     assert!(ok, "explain --json {id} failed: {err}");
     let doc: Value = serde_json::from_str(&doc).expect("explain --json prints JSON");
     let (ok, text, err) = explain(gw, id, false);
     assert!(ok, "explain {id} failed: {err}");
+    let res = client()
+        .get(gw.admin(&format!("/admin/v1/calls/{id}/explain")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("admin explain");
+    assert_eq!(res.status(), 200);
+    let api: Value = res.json().await.expect("json");
+    assert_eq!(api, doc, "the admin API and the CLI give one document");
     (doc, text)
 }
 
@@ -123,7 +133,7 @@ async fn refusals_and_failovers_are_explained_from_their_steps() {
     let (status, id) = chat(&gw, None, "priced", 10).await;
     assert_eq!(status, 401);
     recorded(&store, &id).await;
-    let (doc, text) = explained(&gw, &id);
+    let (doc, text) = explained(&gw, &id).await;
     assert_eq!(
         (doc["status"].as_u64(), doc["error_code"].as_str()),
         (Some(401), Some("invalid_api_key"))
@@ -146,7 +156,7 @@ async fn refusals_and_failovers_are_explained_from_their_steps() {
     let (status, id) = chat(&gw, Some("tg-not-a-real-key-123456"), "priced", 10).await;
     assert_eq!(status, 401);
     recorded(&store, &id).await;
-    let (doc, text) = explained(&gw, &id);
+    let (doc, text) = explained(&gw, &id).await;
     assert_eq!(
         steps_of(&doc, "auth")[0]["reason"],
         "unknown_revoked_or_expired_key"
@@ -157,7 +167,7 @@ async fn refusals_and_failovers_are_explained_from_their_steps() {
     let (status, id) = chat(&gw, Some("tg-thrifty"), "other", 10).await;
     assert_eq!(status, 403);
     recorded(&store, &id).await;
-    let (doc, _) = explained(&gw, &id);
+    let (doc, _) = explained(&gw, &id).await;
     let auth = steps_of(&doc, "auth");
     assert_eq!(
         auth.last().expect("auth")["reason"],
@@ -175,7 +185,7 @@ async fn refusals_and_failovers_are_explained_from_their_steps() {
     let (status, id) = chat(&gw, Some("tg-thrifty"), "priced", 4000).await;
     assert_eq!(status, 402);
     recorded(&store, &id).await;
-    let (doc, text) = explained(&gw, &id);
+    let (doc, text) = explained(&gw, &id).await;
     assert_eq!(doc["error_code"], "budget_exceeded");
     let budget = steps_of(&doc, "budget");
     assert_eq!(budget.len(), 1, "{doc}");
@@ -213,7 +223,7 @@ async fn refusals_and_failovers_are_explained_from_their_steps() {
     let (status, id) = chat(&gw, Some("tg-hasty"), "other", 10).await;
     assert_eq!(status, 429);
     recorded(&store, &id).await;
-    let (doc, text) = explained(&gw, &id);
+    let (doc, text) = explained(&gw, &id).await;
     assert_eq!(doc["error_code"], "rate_limit_exceeded");
     let refused: Vec<&Value> = steps_of(&doc, "limit")
         .into_iter()
@@ -245,7 +255,7 @@ async fn refusals_and_failovers_are_explained_from_their_steps() {
     let (status, id) = chat(&gw, Some("tg-thrifty"), "broken", 5).await;
     assert_eq!(status, 200);
     recorded(&store, &id).await;
-    let (doc, text) = explained(&gw, &id);
+    let (doc, text) = explained(&gw, &id).await;
     let attempts = steps_of(&doc, "attempt");
     assert_eq!(attempts.len(), 2, "{doc}");
     assert_eq!(
@@ -280,7 +290,14 @@ async fn refusals_and_failovers_are_explained_from_their_steps() {
         "{text}"
     );
 
-    // An unknown id: a clear failure, not an empty document.
+    // An unknown id: a clear failure, not an empty document (404 on the admin API).
+    let res = client()
+        .get(gw.admin("/admin/v1/calls/no-such-request/explain"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("admin explain");
+    assert_eq!(res.status(), 404);
     let (ok, _, err) = explain(&gw, "no-such-request", false);
     assert!(!ok);
     assert!(err.contains("no call record `no-such-request`"), "{err}");

@@ -15,6 +15,7 @@ use super::View;
 pub type ConsumerView = View<ConsumerSpec>;
 use super::resource::{self, AdminResource, api, issues};
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, Conflict, NotFound};
 use crate::state::AdminState;
 
 impl AdminResource for ConsumerSpec {
@@ -82,7 +83,17 @@ pub(crate) async fn list_consumers(
 }
 
 #[utoipa::path(post, path = "/admin/v1/consumers", tag = "consumers", request_body = ConsumerSpec,
-    responses((status = 201, body = ConsumerView), (status = 400), (status = 409)), security(("bearer" = [])))]
+    responses((status = 201, body = ConsumerView, links(
+            ("get" = (operation_id = "get_consumer", parameters(("name" = "$response.body#/name")))),
+            ("put" = (operation_id = "put_consumer", parameters(("name" = "$response.body#/name")))),
+            ("delete" = (operation_id = "delete_consumer", parameters(("name" = "$response.body#/name")))),
+            ("keys" = (operation_id = "list_keys", parameters(("name" = "$response.body#/name")))),
+            ("create_key" = (operation_id = "create_key", parameters(("name" = "$response.body#/name")))),
+            ("usage" = (operation_id = "consumer_usage", parameters(("name" = "$response.body#/name")))),
+            ("credits" = (operation_id = "list_credits", parameters(("name" = "$response.body#/name")))),
+            ("add_credits" = (operation_id = "add_credits", parameters(("name" = "$response.body#/name"))))
+        )),
+        (status = 400, response = BadRequest), (status = 409, response = Conflict)), security(("bearer" = [])))]
 pub(crate) async fn create_consumer(
     State(st): State<AdminState>,
     body: Bytes,
@@ -91,7 +102,7 @@ pub(crate) async fn create_consumer(
 }
 
 #[utoipa::path(get, path = "/admin/v1/consumers/{name}", tag = "consumers", params(("name" = String, Path)),
-    responses((status = 200, body = ConsumerView), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = ConsumerView), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn get_consumer(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -100,7 +111,7 @@ pub(crate) async fn get_consumer(
 }
 
 #[utoipa::path(put, path = "/admin/v1/consumers/{name}", tag = "consumers", params(("name" = String, Path)), request_body = ConsumerSpec,
-    responses((status = 200, body = ConsumerView), (status = 400), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = ConsumerView), (status = 400, response = BadRequest), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn put_consumer(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -110,7 +121,8 @@ pub(crate) async fn put_consumer(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/consumers/{name}", tag = "consumers", params(("name" = String, Path)),
-    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted, with its keys"), (status = 404, response = NotFound),
+        (status = 409, response = Conflict)), security(("bearer" = [])))]
 pub(crate) async fn delete_consumer(
     State(st): State<AdminState>,
     Path(name): Path<String>,

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::parse_body;
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, NotFound};
 use crate::state::AdminState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,7 +88,7 @@ async fn consumer_exists(st: &AdminState, name: &str) -> Result<(), AdminError> 
 }
 
 #[utoipa::path(get, path = "/admin/v1/consumers/{name}/keys", tag = "keys", params(("name" = String, Path)),
-    responses((status = 200, body = Vec<KeyView>), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<KeyView>), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn list_keys(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -98,8 +99,12 @@ pub(crate) async fn list_keys(
 }
 
 #[utoipa::path(post, path = "/admin/v1/consumers/{name}/keys", tag = "keys", params(("name" = String, Path)),
-    request_body = CreateKey,
-    responses((status = 201, body = CreatedKey, description = "The key is in `key`, shown this once"), (status = 400), (status = 404)),
+    request_body(content = Option<CreateKey>, description = "May be empty: a key with no name, expiry or limits of its own"),
+    responses((status = 201, body = CreatedKey, description = "The key is in `key`, shown this once", links(
+            ("get" = (operation_id = "get_key", parameters(("id" = "$response.body#/id")))),
+            ("revoke" = (operation_id = "revoke_key", parameters(("id" = "$response.body#/id"))))
+        )),
+        (status = 400, response = BadRequest), (status = 404, response = NotFound)),
     security(("bearer" = [])))]
 pub(crate) async fn create_key(
     State(st): State<AdminState>,
@@ -107,7 +112,9 @@ pub(crate) async fn create_key(
     body: Bytes,
 ) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
     consumer_exists(&st, &name).await?;
-    let req: CreateKey = if body.iter().all(u8::is_ascii_whitespace) {
+    // An empty body or JSON `null` (the document allows both) asks for a plain key.
+    let blank = body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null";
+    let req: CreateKey = if blank {
         CreateKey {
             name: None,
             expires_at: None,
@@ -174,7 +181,7 @@ pub(crate) async fn create_key(
 }
 
 #[utoipa::path(get, path = "/admin/v1/keys/{id}", tag = "keys", params(("id" = String, Path)),
-    responses((status = 200, body = KeyView), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = KeyView), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn get_key(
     State(st): State<AdminState>,
     Path(id): Path<String>,
@@ -189,7 +196,7 @@ pub(crate) async fn get_key(
 
 /// Revokes a key; the gateway refuses it from the next request on.
 #[utoipa::path(delete, path = "/admin/v1/keys/{id}", tag = "keys", params(("id" = String, Path)),
-    responses((status = 200, body = KeyView), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = KeyView, description = "The key, revoked (revoking a revoked key changes nothing)"), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn revoke_key(
     State(st): State<AdminState>,
     Path(id): Path<String>,

@@ -1,5 +1,7 @@
 //! The admin listener's routes.
 
+mod analytics;
+mod calls;
 mod consumers;
 mod health;
 mod keys;
@@ -18,12 +20,16 @@ use axum::middleware;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::borrow::Cow;
 use tollgate_store::Stored;
 use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
 
 use crate::auth::require_admin;
 use crate::state::AdminState;
 
+pub(crate) use analytics::*;
+pub(crate) use calls::*;
 pub(crate) use consumers::*;
 pub(crate) use health::*;
 pub(crate) use keys::*;
@@ -87,6 +93,12 @@ pub fn router(state: AdminState) -> Router {
             "/admin/v1/services/{name}/lifecycle",
             axum::routing::put(put_service_lifecycle),
         )
+        .route("/admin/v1/calls", get(list_calls))
+        .route("/admin/v1/calls/export", get(export_calls))
+        .route("/admin/v1/calls/{request_id}", get(get_call))
+        .route("/admin/v1/calls/{request_id}/explain", get(explain_call))
+        .route("/admin/v1/analytics/timeseries", get(analytics_timeseries))
+        .route("/admin/v1/analytics/top", get(analytics_top))
         .route("/admin/v1/users", get(list_users).post(create_user))
         .route(
             "/admin/v1/users/{username}",
@@ -144,8 +156,10 @@ async fn not_found(uri: axum::http::Uri) -> crate::error::AdminError {
     crate::error::AdminError::NotFound(format!("Unknown admin path: {}", uri.path()))
 }
 
-/// A stored resource with its bookkeeping, as the admin API shows it.
-#[derive(Debug, Serialize, ToSchema)]
+/// A stored resource with its bookkeeping, as the admin API shows it. Its schema (see
+/// the `ToSchema` impl below) is the spec's with the bookkeeping fields added, named
+/// `ModelView` for `View<ModelSpec>` and so on.
+#[derive(Debug, Serialize)]
 pub struct View<T> {
     #[serde(flatten)]
     pub spec: T,
@@ -153,6 +167,51 @@ pub struct View<T> {
     pub source: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The fields [`View`] adds to a spec, as a schema of their own to borrow from.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Bookkeeping {
+    /// `config` (declared in the config file, re-applied at start) or `api`.
+    #[schema(pattern = "^(config|api)$")]
+    source: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<T: ToSchema> utoipa::PartialSchema for View<T> {
+    /// The spec's object schema with the bookkeeping properties merged in (the spec
+    /// forbids unknown properties, so an `allOf` of the two could match nothing).
+    fn schema() -> RefOr<Schema> {
+        let (RefOr::T(Schema::Object(mut view)), RefOr::T(Schema::Object(extra))) = (
+            T::schema(),
+            <Bookkeeping as utoipa::PartialSchema>::schema(),
+        ) else {
+            // Every spec is a derived struct, hence an inline object: not reached.
+            return T::schema();
+        };
+        view.description = Some(format!(
+            "A {} with its bookkeeping.",
+            <Self as ToSchema>::name()
+        ));
+        view.properties.extend(extra.properties);
+        view.required.extend(extra.required);
+        RefOr::T(Schema::Object(view))
+    }
+}
+
+impl<T: ToSchema> ToSchema for View<T> {
+    fn name() -> Cow<'static, str> {
+        let spec = T::name();
+        Cow::Owned(format!(
+            "{}View",
+            spec.strip_suffix("Spec").unwrap_or(&spec)
+        ))
+    }
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        T::schemas(schemas);
+    }
 }
 
 impl<T> From<Stored<T>> for View<T> {
@@ -178,12 +237,27 @@ pub(crate) fn same_name(path: &str, body: &str) -> Result<(), crate::error::Admi
     }
 }
 
-/// Parses a JSON body, naming the offending field as `param`.
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
+/// Parses a JSON body, naming the offending field as `param`. The body must be an
+/// object (serde would also fill a struct from an array), and a number written with a
+/// zero fraction (`3.0`) counts as an integer, as JSON Schema has it.
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned + ToSchema>(
     bytes: &[u8],
 ) -> Result<T, crate::error::AdminError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| crate::error::AdminError::invalid(format!("Invalid JSON body: {e}")))?;
+    if !value.is_object() {
+        return Err(crate::error::AdminError::invalid(
+            "The body must be a JSON object",
+        ));
+    }
+    integral_numbers(&mut value);
+    if let Some(param) = array_for_object::<T>(&value) {
+        return Err(crate::error::AdminError::Invalid {
+            message: format!("Invalid JSON body: `{param}` must be an object"),
+            param: Some(param),
+        });
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         crate::error::AdminError::Invalid {
@@ -191,4 +265,121 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
             param: (path != ".").then_some(path),
         }
     })
+}
+
+/// Where the body has an array in place of an object (serde fills a struct from an
+/// array too, `[1, 2]` as `{"a": 1, "b": 2}`): the path, as the document's schema of
+/// `T` says. The schema is the one the OpenAPI document shows, so both agree.
+fn array_for_object<T: ToSchema>(body: &serde_json::Value) -> Option<String> {
+    let mut deps = Vec::new();
+    T::schemas(&mut deps);
+    let defs: std::collections::HashMap<String, serde_json::Value> = deps
+        .into_iter()
+        .filter_map(|(name, schema)| Some((name, serde_json::to_value(schema).ok()?)))
+        .collect();
+    let root = serde_json::to_value(T::schema()).ok()?;
+    misplaced_array(body, &root, &defs, String::new(), 0)
+}
+
+fn misplaced_array(
+    value: &serde_json::Value,
+    schema: &serde_json::Value,
+    defs: &std::collections::HashMap<String, serde_json::Value>,
+    at: String,
+    depth: usize,
+) -> Option<String> {
+    use serde_json::Value;
+    if depth > 32 {
+        return None;
+    }
+    if let Some(name) = schema["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+    {
+        return misplaced_array(value, defs.get(name)?, defs, at, depth + 1);
+    }
+    if let Some(branches) = schema["oneOf"].as_array().or(schema["anyOf"].as_array()) {
+        if value.is_null() {
+            return None;
+        }
+        let branch = branches.iter().find(|b| b["type"] != "null")?;
+        return misplaced_array(value, branch, defs, at, depth + 1);
+    }
+    match value {
+        Value::Array(items) => {
+            if schema["type"] == "object" || schema.get("properties").is_some() {
+                return Some(if at.is_empty() { ".".into() } else { at });
+            }
+            let item = schema.get("items")?;
+            items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| misplaced_array(v, item, defs, format!("{at}[{i}]"), depth + 1))
+        }
+        Value::Object(fields) => {
+            let props = schema["properties"].as_object()?;
+            fields.iter().find_map(|(k, v)| {
+                let sep = if at.is_empty() { "" } else { "." };
+                misplaced_array(v, props.get(k)?, defs, format!("{at}{sep}{k}"), depth + 1)
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Rewrites floats without a fraction (within `i64`) as integers, so that `3.0` fills a
+/// `u32` field; a float field takes an integer anyway. (Nesting is bounded by
+/// serde_json's recursion limit.)
+fn integral_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_core::spec::TeamSpec;
+
+    fn param(body: &str) -> Option<String> {
+        match parse_body::<TeamSpec>(body.as_bytes()) {
+            Err(crate::error::AdminError::Invalid { param, .. }) => param,
+            other => panic!("{body}: expected a 400, got {:?}", other.map(|t| t.name)),
+        }
+    }
+
+    /// What serde would take but the document's schema refuses is refused.
+    #[test]
+    fn bodies_are_read_as_the_schema_says() {
+        assert_eq!(param("[\"t\"]"), None);
+        assert_eq!(
+            param(r#"{"name": "t", "rate_limit": [1, 2]}"#).as_deref(),
+            Some("rate_limit")
+        );
+        assert_eq!(
+            param(r#"{"name": "t", "budget": {"usd": null, "tokens": 5, "period": "daily"}}"#)
+                .as_deref(),
+            Some("budget.usd")
+        );
+        // An integral float is an integer, as in JSON Schema.
+        let t: TeamSpec =
+            parse_body(br#"{"name": "t", "rate_limit": {"requests_per_minute": 60.0}}"#)
+                .expect("60.0 is an integer");
+        assert_eq!(t.rate_limit.and_then(|r| r.requests_per_minute), Some(60));
+        assert_eq!(
+            param(r#"{"name": "t", "rate_limit": {"requests_per_minute": 60.5}}"#).as_deref(),
+            Some("rate_limit.requests_per_minute")
+        );
+    }
 }

@@ -15,6 +15,7 @@ use super::View;
 pub type ModelView = View<ModelSpec>;
 use super::resource::{self, AdminResource, api, in_use, issues};
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, Conflict, NotFound};
 use crate::state::AdminState;
 
 impl AdminResource for ModelSpec {
@@ -75,7 +76,12 @@ pub(crate) async fn list_models(
 }
 
 #[utoipa::path(post, path = "/admin/v1/models", tag = "models", request_body = ModelSpec,
-    responses((status = 201, body = ModelView), (status = 400), (status = 409)), security(("bearer" = [])))]
+    responses((status = 201, body = ModelView, links(
+            ("get" = (operation_id = "get_model", parameters(("name" = "$response.body#/name")))),
+            ("put" = (operation_id = "put_model", parameters(("name" = "$response.body#/name")))),
+            ("delete" = (operation_id = "delete_model", parameters(("name" = "$response.body#/name"))))
+        )),
+        (status = 400, response = BadRequest), (status = 409, response = Conflict)), security(("bearer" = [])))]
 pub(crate) async fn create_model(
     State(st): State<AdminState>,
     body: Bytes,
@@ -84,7 +90,7 @@ pub(crate) async fn create_model(
 }
 
 #[utoipa::path(get, path = "/admin/v1/models/{name}", tag = "models", params(("name" = String, Path)),
-    responses((status = 200, body = ModelView), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = ModelView), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn get_model(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -93,7 +99,7 @@ pub(crate) async fn get_model(
 }
 
 #[utoipa::path(put, path = "/admin/v1/models/{name}", tag = "models", params(("name" = String, Path)), request_body = ModelSpec,
-    responses((status = 200, body = ModelView), (status = 400), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = ModelView), (status = 400, response = BadRequest), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn put_model(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -103,7 +109,7 @@ pub(crate) async fn put_model(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/models/{name}", tag = "models", params(("name" = String, Path)),
-    responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted"), (status = 404, response = NotFound), (status = 409, response = Conflict)), security(("bearer" = [])))]
 pub(crate) async fn delete_model(
     State(st): State<AdminState>,
     Path(name): Path<String>,

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::{parse_body, same_name};
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, Conflict, NotFound};
 use crate::state::AdminState;
 
 /// A provider as the admin API shows it: everything but the credentials.
@@ -60,7 +61,12 @@ pub(crate) async fn list_providers(
 }
 
 #[utoipa::path(post, path = "/admin/v1/providers", tag = "providers", request_body = ProviderSpec,
-    responses((status = 201, body = ProviderView), (status = 400), (status = 409)), security(("bearer" = [])))]
+    responses((status = 201, body = ProviderView, links(
+            ("get" = (operation_id = "get_provider", parameters(("name" = "$response.body#/name")))),
+            ("put" = (operation_id = "put_provider", parameters(("name" = "$response.body#/name")))),
+            ("delete" = (operation_id = "delete_provider", parameters(("name" = "$response.body#/name"))))
+        )),
+        (status = 400, response = BadRequest), (status = 409, response = Conflict)), security(("bearer" = [])))]
 pub(crate) async fn create_provider(
     State(st): State<AdminState>,
     body: Bytes,
@@ -82,7 +88,7 @@ pub(crate) async fn create_provider(
 }
 
 #[utoipa::path(get, path = "/admin/v1/providers/{name}", tag = "providers",
-    params(("name" = String, Path)), responses((status = 200, body = ProviderView), (status = 404)), security(("bearer" = [])))]
+    params(("name" = String, Path)), responses((status = 200, body = ProviderView), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn get_provider(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -93,7 +99,7 @@ pub(crate) async fn get_provider(
 /// Replaces a provider. A body without `api_keys` keeps the stored keys (they are
 /// never shown, so a client editing other fields could not send them back).
 #[utoipa::path(put, path = "/admin/v1/providers/{name}", tag = "providers", request_body = ProviderSpec,
-    params(("name" = String, Path)), responses((status = 200, body = ProviderView), (status = 400), (status = 404)), security(("bearer" = [])))]
+    params(("name" = String, Path)), responses((status = 200, body = ProviderView), (status = 400, response = BadRequest), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn put_provider(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -115,7 +121,7 @@ pub(crate) async fn put_provider(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/providers/{name}", tag = "providers",
-    params(("name" = String, Path)), responses((status = 204), (status = 404), (status = 409, description = "A model still routes to it")), security(("bearer" = [])))]
+    params(("name" = String, Path)), responses((status = 204, description = "Deleted"), (status = 404, response = NotFound), (status = 409, response = Conflict)), security(("bearer" = [])))]
 pub(crate) async fn delete_provider(
     State(st): State<AdminState>,
     Path(name): Path<String>,

@@ -12,7 +12,9 @@ use super::{View, parse_body, same_name};
 use crate::error::AdminError;
 use crate::state::AdminState;
 
-pub(crate) trait AdminResource: Sized + Serialize + DeserializeOwned + Send + Sync {
+pub(crate) trait AdminResource:
+    Sized + Serialize + DeserializeOwned + utoipa::ToSchema + Send + Sync
+{
     /// "model", "team", ... for messages.
     const WHAT: &'static str;
     fn name(&self) -> &str;

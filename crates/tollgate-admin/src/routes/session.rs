@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{SESSION_COOKIE, presented_token};
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, Unauthorized};
 use crate::state::AdminState;
 
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -32,13 +33,13 @@ pub struct LoginResponse {
 }
 
 #[utoipa::path(post, path = "/admin/v1/login", tag = "session", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, description = "Wrong username or password")))]
+    responses((status = 200, body = LoginResponse), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized)))]
 pub(crate) async fn login(
     State(st): State<AdminState>,
     body: axum::body::Bytes,
 ) -> Result<Response, AdminError> {
-    let req: LoginRequest = serde_json::from_slice(&body)
-        .map_err(|e| AdminError::invalid(format!("Invalid JSON body: {e}")))?;
+    let req: LoginRequest = super::parse_body(&body)?;
     let user = st
         .store
         .verify_user(&req.username, &req.password)
@@ -62,7 +63,7 @@ pub(crate) async fn login(
     Ok(res)
 }
 
-#[utoipa::path(post, path = "/admin/v1/logout", tag = "session", responses((status = 204)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/admin/v1/logout", tag = "session", responses((status = 204, description = "The session is over")), security(("bearer" = [])))]
 pub(crate) async fn logout(
     State(st): State<AdminState>,
     headers: http::HeaderMap,

@@ -13,6 +13,7 @@ use super::View;
 pub type TeamView = View<TeamSpec>;
 use super::resource::{self, AdminResource, api, in_use, issues};
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, Conflict, NotFound};
 use crate::state::AdminState;
 
 impl AdminResource for TeamSpec {
@@ -56,7 +57,12 @@ pub(crate) async fn list_teams(
 }
 
 #[utoipa::path(post, path = "/admin/v1/teams", tag = "teams", request_body = TeamSpec,
-    responses((status = 201, body = TeamView), (status = 400), (status = 409)), security(("bearer" = [])))]
+    responses((status = 201, body = TeamView, links(
+            ("get" = (operation_id = "get_team", parameters(("name" = "$response.body#/name")))),
+            ("put" = (operation_id = "put_team", parameters(("name" = "$response.body#/name")))),
+            ("delete" = (operation_id = "delete_team", parameters(("name" = "$response.body#/name"))))
+        )),
+        (status = 400, response = BadRequest), (status = 409, response = Conflict)), security(("bearer" = [])))]
 pub(crate) async fn create_team(
     State(st): State<AdminState>,
     body: Bytes,
@@ -65,7 +71,7 @@ pub(crate) async fn create_team(
 }
 
 #[utoipa::path(get, path = "/admin/v1/teams/{name}", tag = "teams", params(("name" = String, Path)),
-    responses((status = 200, body = TeamView), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = TeamView), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn get_team(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -74,7 +80,7 @@ pub(crate) async fn get_team(
 }
 
 #[utoipa::path(put, path = "/admin/v1/teams/{name}", tag = "teams", params(("name" = String, Path)), request_body = TeamSpec,
-    responses((status = 200, body = TeamView), (status = 400), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = TeamView), (status = 400, response = BadRequest), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn put_team(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -84,7 +90,7 @@ pub(crate) async fn put_team(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/teams/{name}", tag = "teams", params(("name" = String, Path)),
-    responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted"), (status = 404, response = NotFound), (status = 409, response = Conflict)), security(("bearer" = [])))]
 pub(crate) async fn delete_team(
     State(st): State<AdminState>,
     Path(name): Path<String>,

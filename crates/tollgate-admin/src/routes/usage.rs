@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use http::StatusCode;
@@ -14,11 +15,44 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::parse_body;
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, NotFound};
 use crate::state::AdminState;
+
+/// The usage document's shape, for the OpenAPI document (the gateway builds the
+/// document itself; `GET /tollgate/v1/usage` answers the same).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UsageDocument {
+    pub consumer: String,
+    /// The budget's period (`daily`, `weekly`, `monthly`, `total`); `monthly` without one.
+    pub period: String,
+    pub since: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+    pub requests: u64,
+    pub tokens: UsageTokens,
+    pub cost_usd: f64,
+    /// The tightest budget, as in a 402 (`scope`, `limit_usd` or `limit_tokens`, `used_*`,
+    /// `period`, `resets_at`), or null.
+    #[schema(value_type = Option<Object>)]
+    pub budget: Option<Value>,
+    /// Every budget that applies (key, consumer, team).
+    #[schema(value_type = Vec<Object>)]
+    pub budgets: Vec<Value>,
+    /// The prepaid balance, or null for a consumer without credits.
+    pub credits_usd: Option<f64>,
+    pub rate_limit: Option<tollgate_core::spec::RateLimitSpec>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UsageTokens {
+    pub input: u64,
+    pub output: u64,
+}
 
 /// The consumer's usage over its budget's current window (PRODUCT.md's usage document).
 #[utoipa::path(get, path = "/admin/v1/consumers/{name}/usage", tag = "metering", params(("name" = String, Path)),
-    responses((status = 200, description = "Usage document: consumer, requests, tokens {input, output}, cost_usd, budget, credits_usd, rate_limit"), (status = 404)),
+    responses((status = 200, body = UsageDocument), (status = 404, response = NotFound)),
     security(("bearer" = [])))]
 pub(crate) async fn consumer_usage(
     State(st): State<AdminState>,
@@ -44,13 +78,25 @@ pub(crate) async fn consumer_usage(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditChange {
-    /// USD; positive for a top-up or refund, either sign for an adjustment.
+    /// USD; positive for a top-up or refund, either sign (not 0) for an adjustment.
+    #[schema(minimum = -1000000000, maximum = 1000000000)]
     pub amount_usd: f64,
     /// Why; kept in the ledger.
     pub reason: String,
     /// `topup` (default), `refund` or `adjustment`. Charges are the gateway's.
     #[serde(default)]
+    #[schema(value_type = Option<CreditKind>)]
     pub kind: Option<String>,
+}
+
+/// The kinds of credit change the admin API may append (the schema of `kind`).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum CreditKind {
+    Topup,
+    Refund,
+    Adjustment,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,12 +133,18 @@ pub struct Credits {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerPage {
-    /// At most this many entries (default 100, max 1000).
+    /// At most this many entries (default 100).
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
     pub limit: Option<u32>,
     /// Entries older than this id.
+    #[param(nullable = false)]
     pub before: Option<i64>,
 }
+
+/// The most entries one page may ask for.
+const MAX_PAGE: u32 = 1000;
 
 async fn known(st: &AdminState, name: &str) -> Result<(), AdminError> {
     match st.store.get_consumer(name).await? {
@@ -102,14 +154,22 @@ async fn known(st: &AdminState, name: &str) -> Result<(), AdminError> {
 }
 
 #[utoipa::path(get, path = "/admin/v1/consumers/{name}/credits", tag = "metering", params(("name" = String, Path), LedgerPage),
-    responses((status = 200, body = Credits), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = Credits), (status = 400, response = BadRequest), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn list_credits(
     State(st): State<AdminState>,
     Path(name): Path<String>,
-    Query(page): Query<LedgerPage>,
+    page: Result<Query<LedgerPage>, QueryRejection>,
 ) -> Result<Json<Credits>, AdminError> {
+    // In the error envelope, as every admin error, not axum's plain-text rejection.
+    let Query(page) = page.map_err(|e| AdminError::invalid(e.body_text()))?;
     known(&st, &name).await?;
-    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AdminError::Invalid {
+            message: format!("limit must be between 1 and {MAX_PAGE}"),
+            param: Some("limit".into()),
+        });
+    }
     let entries = st.store.list_ledger(&name, limit, page.before).await?;
     let balance = st.store.credit_balance(&name).await?;
     Ok(Json(Credits {
@@ -121,7 +181,8 @@ pub(crate) async fn list_credits(
 
 /// Appends a top-up, refund or adjustment; the balance is the ledger's sum.
 #[utoipa::path(post, path = "/admin/v1/consumers/{name}/credits", tag = "metering", params(("name" = String, Path)),
-    request_body = CreditChange, responses((status = 201, body = Credits), (status = 400), (status = 404)), security(("bearer" = [])))]
+    request_body = CreditChange, responses((status = 201, body = Credits, description = "The new balance and the entry appended"),
+        (status = 400, response = BadRequest), (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn add_credits(
     State(st): State<AdminState>,
     Path(name): Path<String>,
@@ -129,9 +190,9 @@ pub(crate) async fn add_credits(
 ) -> Result<(StatusCode, Json<Credits>), AdminError> {
     known(&st, &name).await?;
     let change: CreditChange = parse_body(&body)?;
-    if !change.amount_usd.is_finite() {
+    if !change.amount_usd.is_finite() || change.amount_usd.abs() > tollgate_config::MAX_USD {
         return Err(AdminError::Invalid {
-            message: "amount_usd must be a number".into(),
+            message: "amount_usd must be a number between -1000000000 and 1000000000".into(),
             param: Some("amount_usd".into()),
         });
     }

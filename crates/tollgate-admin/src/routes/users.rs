@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::{parse_body, same_name};
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, Conflict, NotFound};
 use crate::roles::Role;
 use crate::state::AdminState;
 
@@ -49,8 +50,14 @@ impl From<User> for UserView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    /// Printable, without spaces, control characters or `/` (it goes in URLs).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000/]+$"
+    )]
     pub username: String,
-    #[schema(min_length = 8, write_only)]
+    #[schema(min_length = 8, max_length = 1024, write_only)]
     pub password: String,
     pub role: Role,
     /// Required for (and only for) a developer: the consumer whose keys and usage the
@@ -69,7 +76,7 @@ pub struct UpdateUser {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    #[schema(min_length = 8, write_only)]
+    #[schema(min_length = 8, max_length = 1024, write_only)]
     pub password: Option<String>,
     #[serde(default)]
     pub role: Option<Role>,
@@ -169,7 +176,7 @@ fn written(outcome: UserWrite, username: &str) -> Result<(), AdminError> {
 }
 
 #[utoipa::path(get, path = "/admin/v1/users", tag = "users",
-    responses((status = 200, body = Vec<UserView>), (status = 403, description = "Not an admin")),
+    responses((status = 200, body = Vec<UserView>)),
     security(("bearer" = [])))]
 pub(crate) async fn list_users(
     State(st): State<AdminState>,
@@ -179,7 +186,12 @@ pub(crate) async fn list_users(
 }
 
 #[utoipa::path(post, path = "/admin/v1/users", tag = "users", request_body = CreateUser,
-    responses((status = 201, body = UserView), (status = 400), (status = 403, description = "Not an admin"), (status = 409)),
+    responses((status = 201, body = UserView, links(
+            ("get" = (operation_id = "get_user", parameters(("username" = "$response.body#/username")))),
+            ("put" = (operation_id = "put_user", parameters(("username" = "$response.body#/username")))),
+            ("delete" = (operation_id = "delete_user", parameters(("username" = "$response.body#/username"))))
+        )),
+        (status = 400, response = BadRequest), (status = 409, response = Conflict)),
     security(("bearer" = [])))]
 pub(crate) async fn create_user(
     State(st): State<AdminState>,
@@ -204,7 +216,7 @@ pub(crate) async fn create_user(
 }
 
 #[utoipa::path(get, path = "/admin/v1/users/{username}", tag = "users", params(("username" = String, Path)),
-    responses((status = 200, body = UserView), (status = 403, description = "Not an admin"), (status = 404)),
+    responses((status = 200, body = UserView), (status = 404, response = NotFound)),
     security(("bearer" = [])))]
 pub(crate) async fn get_user(
     State(st): State<AdminState>,
@@ -215,8 +227,8 @@ pub(crate) async fn get_user(
 
 #[utoipa::path(put, path = "/admin/v1/users/{username}", tag = "users", params(("username" = String, Path)),
     request_body = UpdateUser,
-    responses((status = 200, body = UserView), (status = 400), (status = 403, description = "Not an admin"), (status = 404),
-        (status = 409, description = "The change would leave no admin")),
+    responses((status = 200, body = UserView), (status = 400, response = BadRequest), (status = 404, response = NotFound),
+        (status = 409, response = Conflict)),
     security(("bearer" = [])))]
 pub(crate) async fn put_user(
     State(st): State<AdminState>,
@@ -254,8 +266,8 @@ pub(crate) async fn put_user(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/users/{username}", tag = "users", params(("username" = String, Path)),
-    responses((status = 204), (status = 403, description = "Not an admin"), (status = 404),
-        (status = 409, description = "The last admin")),
+    responses((status = 204, description = "Deleted"), (status = 404, response = NotFound),
+        (status = 409, response = Conflict)),
     security(("bearer" = [])))]
 pub(crate) async fn delete_user(
     State(st): State<AdminState>,

@@ -1,0 +1,266 @@
+//! Analytics at scale (run by hand: `bench/analytics/run.sh`; not a test).
+//!
+//! Ingests N synthetic call records (30 days, ~50 consumers in 10 teams, 10 models,
+//! 3 providers, a realistic status mix) through `Store::insert_calls`, the same path
+//! the journal's writer takes (calls and rollups in one transaction per batch), then
+//! times each analytics query and reports the database size, as Markdown.
+//!
+//! Usage: analytics_bench URL [RECORDS] [BATCH]
+//!   URL: sqlite:///path/file.db or postgres://...?options=-c%20search_path%3Dschema
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tollgate_store::{
+    Backend, CallFilter, CallRecord, Dimension, Granularity, Metric, SecretCipher, Store,
+    UsageScope,
+};
+
+const DAYS: i64 = 30;
+const CONSUMERS: usize = 50;
+const MODELS: [&str; 10] = [
+    "gpt-4o",
+    "gpt-4o-mini",
+    "o3-mini",
+    "claude-sonnet",
+    "claude-haiku",
+    "gemini-pro",
+    "gemini-flash",
+    "llama-70b",
+    "mistral-large",
+    "embed-small",
+];
+const PROVIDERS: [&str; 3] = ["openai", "anthropic", "bedrock"];
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
+        .single()
+        .expect("date")
+}
+
+fn record(rng: &mut SmallRng, i: u64, n: u64) -> CallRecord {
+    let span = DAYS * 86_400_000;
+    // Spread evenly over the 30 days, in order (as the journal writes them).
+    let at = start().timestamp_millis() + (i as i64 * span) / n as i64;
+    let roll: u32 = rng.random_range(0..1000);
+    let status = match roll {
+        0..=919 => 200,
+        920..=939 => 401,
+        940..=949 => 402,
+        950..=979 => 429,
+        980..=994 => 500,
+        _ => 502,
+    };
+    let consumer = format!("consumer-{:02}", rng.random_range(0..CONSUMERS));
+    let team = format!(
+        "team-{}",
+        consumer.len() % 7 + consumer.as_bytes()[10] as usize % 3
+    );
+    let door_roll: u32 = rng.random_range(0..100);
+    let (door, model) = if door_roll < 90 {
+        (
+            "openai",
+            MODELS[rng.random_range(0..MODELS.len())].to_string(),
+        )
+    } else {
+        ("service", format!("svc-{}", rng.random_range(0..5)))
+    };
+    let ok = status == 200;
+    let stream = ok && rng.random_range(0..10) < 3;
+    let latency = if ok {
+        (rng.random_range(0.0f64..1.0).powi(3) * 8_000.0) as u64 + 80
+    } else {
+        rng.random_range(1..40)
+    };
+    let input = if ok { rng.random_range(50..4_000) } else { 0 };
+    let output = if ok { rng.random_range(10..1_000) } else { 0 };
+    CallRecord {
+        request_id: format!("req_{i:012}"),
+        at: DateTime::from_timestamp_millis(at).expect("at"),
+        consumer: (status != 401).then(|| consumer.clone()),
+        team: (status != 401).then_some(team),
+        key_id: (status != 401).then(|| format!("key_{consumer}")),
+        door: door.to_string(),
+        model: Some(model),
+        provider: ok.then(|| PROVIDERS[rng.random_range(0..PROVIDERS.len())].to_string()),
+        target_model: None,
+        status,
+        error_code: match status {
+            401 => Some("invalid_api_key".into()),
+            402 => Some("budget_exceeded".into()),
+            429 => Some("rate_limited".into()),
+            500 | 502 => Some("upstream_error".into()),
+            _ => None,
+        },
+        latency_ms: latency,
+        upstream_latency_ms: ok.then_some(latency.saturating_sub(5)),
+        ttft_ms: stream.then_some(latency / 4),
+        input_tokens: input,
+        output_tokens: output,
+        cache_read_tokens: if ok && rng.random_range(0..4) == 0 {
+            input / 2
+        } else {
+            0
+        },
+        reasoning_tokens: output / 10,
+        cost_micros: (input * 2 + output * 8) as i64,
+        stream,
+        client_ip: Some("10.1.2.3".into()),
+        user_agent: Some("openai-python/1.50".into()),
+        steps: serde_json::json!([{"step": "auth", "outcome": "pass"}]).into(),
+        ..CallRecord::default()
+    }
+}
+
+async fn timed<T, F: std::future::Future<Output = T>>(label: &str, f: F) -> (T, Duration) {
+    // One run, as a dashboard's first load after the ingest.
+    let t0 = Instant::now();
+    let out = f.await;
+    let d = t0.elapsed();
+    println!("| {label} | {:.1} |", d.as_secs_f64() * 1000.0);
+    (out, d)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let url = args
+        .get(1)
+        .expect("usage: analytics_bench URL [RECORDS] [BATCH]");
+    let n: u64 = args
+        .get(2)
+        .map(|s| s.parse().expect("records"))
+        .unwrap_or(10_000_000);
+    let batch: usize = args
+        .get(3)
+        .map(|s| s.parse().expect("batch"))
+        .unwrap_or(1000);
+    let store = Store::connect(url, SecretCipher::new([7u8; 32]))
+        .await
+        .expect("connect");
+    let backend = store.backend();
+    let existing = store.count_calls().await.expect("count");
+    println!("## {backend}: {n} records (batches of {batch})\n");
+    let mut rng = SmallRng::seed_from_u64(42);
+    let t0 = Instant::now();
+    let mut last = Instant::now();
+    let mut i = existing;
+    while i < n {
+        let m = (n - i).min(batch as u64);
+        let calls: Vec<CallRecord> = (i..i + m).map(|j| record(&mut rng, j, n)).collect();
+        store.insert_calls(&calls).await.expect("insert");
+        i += m;
+        if last.elapsed() > Duration::from_secs(30) {
+            eprintln!(
+                "{i} records, {:.0}/s",
+                (i - existing) as f64 / t0.elapsed().as_secs_f64()
+            );
+            last = Instant::now();
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    if i > existing {
+        println!(
+            "Ingest: {} records in {secs:.0} s = {:.0} records/s\n",
+            i - existing,
+            (i - existing) as f64 / secs
+        );
+    }
+    println!("| query | ms |\n|---|---|");
+    let end = start() + chrono::Duration::days(DAYS);
+    let last_day = end - chrono::Duration::days(1);
+    let mut worst = Duration::ZERO;
+    let dims = [
+        Dimension::All,
+        Dimension::Consumer,
+        Dimension::Team,
+        Dimension::Model,
+        Dimension::Provider,
+        Dimension::Service,
+        Dimension::Status,
+    ];
+    for d in dims {
+        for (g, from) in [
+            (Granularity::Minute, last_day),
+            (Granularity::Hour, start()),
+            (Granularity::Day, start()),
+        ] {
+            for metric in [Metric::Requests, Metric::LatencyP95] {
+                let label = format!(
+                    "timeseries {} by {} per {} over {}",
+                    metric.as_str(),
+                    d.as_str(),
+                    g.as_str(),
+                    if g == Granularity::Minute {
+                        "the last 24 h"
+                    } else {
+                        "30 days"
+                    }
+                );
+                let (r, t) = timed(&label, store.timeseries(metric, d, g, from, end)).await;
+                r.expect("timeseries");
+                worst = worst.max(t);
+            }
+        }
+    }
+    for d in dims {
+        // Ragged edges: day, hour and minute rows together.
+        let from = start() + chrono::Duration::minutes(17 * 60 + 13);
+        let (r, t) = timed(
+            &format!("top by {} over 30 days (ragged edges)", d.as_str()),
+            store.totals_by(d, from, end),
+        )
+        .await;
+        r.expect("top");
+        worst = worst.max(t);
+    }
+    let (r, t) = timed(
+        "usage_since consumer, month to date",
+        store.usage_since(
+            &UsageScope::Consumer("consumer-07".into()),
+            start() + chrono::Duration::seconds(17),
+        ),
+    )
+    .await;
+    r.expect("usage");
+    worst = worst.max(t);
+    let filter = CallFilter {
+        consumer: Some("consumer-07".into()),
+        ..CallFilter::default()
+    };
+    let (page, t) = timed(
+        "list first page (100) consumer=X",
+        store.list_calls(&filter, 100, None),
+    )
+    .await;
+    let page = page.expect("list");
+    worst = worst.max(t);
+    let (r, t) = timed(
+        "list next page (100) consumer=X",
+        store.list_calls(&filter, 100, page.next_cursor.as_deref()),
+    )
+    .await;
+    r.expect("list");
+    worst = worst.max(t);
+    let status = CallFilter {
+        status: Some(502),
+        from: Some(start() + chrono::Duration::days(10)),
+        ..CallFilter::default()
+    };
+    let (r, t) = timed(
+        "list first page (100) status=502 from=day 10",
+        store.list_calls(&status, 100, None),
+    )
+    .await;
+    r.expect("list");
+    worst = worst.max(t);
+    println!("\nSlowest query: {:.1} ms", worst.as_secs_f64() * 1000.0);
+    if backend == Backend::Postgres {
+        println!("(database size: see the script's pg_total_relation_size figures)");
+    }
+    store.close().await;
+}

@@ -1,0 +1,1056 @@
+//! Rollups: per-minute, per-hour and per-day sums of the call records by dimension
+//! (migration 0006 describes the tables). Analytics, budgets and usage documents read
+//! these instead of the raw calls, so a query stays fast however many calls exist.
+//!
+//! Exactness: the rollups are written in the transaction that inserts the calls, from
+//! the rows that INSERT actually stored (its `RETURNING`), so a replayed batch adds
+//! nothing, and every count, token and cost column is a plain sum. Latency and TTFT
+//! are fixed log-spaced histograms ([`LATENCY_BOUNDS_MS`]): counts per bucket, which
+//! merge by SUM like everything else, and give percentiles within one bucket's width.
+//!
+//! Every statement is fixed text (one per granularity and shape), as for the calls.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::calls::{CallRecord, UsageScope, UsageTotals, multi_row_insert, text, to_i64};
+use crate::error::StoreError;
+use crate::from_ms;
+use crate::store::Store;
+
+/// Upper bounds (inclusive, milliseconds) of the histogram buckets; one more bucket
+/// holds everything above the last bound. Roughly log-spaced (×1.5 to ×2.5).
+pub const LATENCY_BOUNDS_MS: [u64; 26] = [
+    1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500,
+    10000, 15000, 20000, 30000, 60000, 120000,
+];
+/// Buckets per histogram.
+pub const HISTOGRAM_BUCKETS: usize = LATENCY_BOUNDS_MS.len() + 1;
+
+/// The histogram bucket of a value.
+pub fn histogram_bucket(ms: u64) -> usize {
+    LATENCY_BOUNDS_MS
+        .iter()
+        .position(|&b| ms <= b)
+        .unwrap_or(LATENCY_BOUNDS_MS.len())
+}
+
+/// The value reported for a percentile that falls in bucket `i`: its upper bound (the
+/// last, open bucket reports its lower bound). The true value lies in the bucket, so
+/// the answer is within one bucket's width of it.
+pub fn bucket_value(i: usize) -> u64 {
+    LATENCY_BOUNDS_MS
+        .get(i)
+        .or(LATENCY_BOUNDS_MS.last())
+        .copied()
+        .unwrap_or(0)
+}
+
+/// What analytics can be broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    /// Everything, as one series (value `""`, shown as key `all`).
+    All,
+    Consumer,
+    Team,
+    /// A consumer key, by id (budgets of keys).
+    Key,
+    /// The model asked for, on the LLM doors (`openai`, `anthropic`, `responses`).
+    Model,
+    Provider,
+    /// The service or prompt-API (doors `service`, `prompt_api`, and `mcp`, whose tools
+    /// are services' routes and prompt-APIs).
+    Service,
+    /// The HTTP status, as text.
+    Status,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 8] = [
+        Dimension::All,
+        Dimension::Consumer,
+        Dimension::Team,
+        Dimension::Key,
+        Dimension::Model,
+        Dimension::Provider,
+        Dimension::Service,
+        Dimension::Status,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::All => "all",
+            Dimension::Consumer => "consumer",
+            Dimension::Team => "team",
+            Dimension::Key => "key",
+            Dimension::Model => "model",
+            Dimension::Provider => "provider",
+            Dimension::Service => "service",
+            Dimension::Status => "status",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Dimension> {
+        Dimension::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// A rollup table's bucket width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Granularity {
+    Minute,
+    Hour,
+    Day,
+}
+
+pub(crate) const MINUTE_MS: i64 = 60_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+pub(crate) const DAY_MS: i64 = 86_400_000;
+
+impl Granularity {
+    pub const ALL: [Granularity; 3] = [Granularity::Minute, Granularity::Hour, Granularity::Day];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Minute => "minute",
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Granularity> {
+        Granularity::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    pub fn width_ms(self) -> i64 {
+        match self {
+            Granularity::Minute => MINUTE_MS,
+            Granularity::Hour => HOUR_MS,
+            Granularity::Day => DAY_MS,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Granularity::Minute => "rollup_minute",
+            Granularity::Hour => "rollup_hour",
+            Granularity::Day => "rollup_day",
+        }
+    }
+
+    /// The start of the bucket holding `ms`.
+    pub fn floor(self, ms: i64) -> i64 {
+        ms.div_euclid(self.width_ms()) * self.width_ms()
+    }
+
+    /// The first bucket start at or after `ms`.
+    pub fn ceil(self, ms: i64) -> i64 {
+        let f = self.floor(ms);
+        if f == ms {
+            f
+        } else {
+            f.saturating_add(self.width_ms())
+        }
+    }
+}
+
+/// The sums of one rollup row (or of several merged).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rollup {
+    pub requests: i64,
+    /// Status >= 400.
+    pub errors: i64,
+    /// 4xx.
+    pub client_errors: i64,
+    /// 5xx.
+    pub server_errors: i64,
+    /// 401.
+    pub unauthorized: i64,
+    /// 402: budget or credits refused.
+    pub budget_refused: i64,
+    /// 429.
+    pub rate_limited: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_micros: i64,
+    /// Calls with a `ttft_ms` (the TTFT histogram's total).
+    pub ttft_count: i64,
+    /// Calls per latency bucket ([`LATENCY_BOUNDS_MS`]).
+    pub latency: [i64; HISTOGRAM_BUCKETS],
+    pub ttft: [i64; HISTOGRAM_BUCKETS],
+}
+
+/// The counter columns, in [`Rollup::counters`] order.
+const COUNTER_COLUMNS: [&str; 14] = [
+    "requests",
+    "errors",
+    "client_errors",
+    "server_errors",
+    "unauthorized",
+    "budget_refused",
+    "rate_limited",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_micros",
+    "ttft_count",
+];
+
+fn latency_column(i: usize) -> String {
+    format!("lat_{i:02}")
+}
+
+fn ttft_column(i: usize) -> String {
+    format!("ttft_{i:02}")
+}
+
+/// Every value column: counters, then the latency histogram, then the TTFT one.
+static VALUE_COLUMNS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut cols: Vec<String> = COUNTER_COLUMNS.iter().map(|c| c.to_string()).collect();
+    cols.extend((0..HISTOGRAM_BUCKETS).map(latency_column));
+    cols.extend((0..HISTOGRAM_BUCKETS).map(ttft_column));
+    cols
+});
+
+impl Rollup {
+    /// One call's contribution.
+    pub fn of_call(c: &CallRecord) -> Rollup {
+        let s = c.status;
+        let mut r = Rollup {
+            requests: 1,
+            errors: i64::from(s >= 400),
+            client_errors: i64::from((400..500).contains(&s)),
+            server_errors: i64::from(s >= 500),
+            unauthorized: i64::from(s == 401),
+            budget_refused: i64::from(s == 402),
+            rate_limited: i64::from(s == 429),
+            input_tokens: to_i64(c.input_tokens),
+            output_tokens: to_i64(c.output_tokens),
+            cache_read_tokens: to_i64(c.cache_read_tokens),
+            cache_write_tokens: to_i64(c.cache_write_tokens),
+            reasoning_tokens: to_i64(c.reasoning_tokens),
+            cost_micros: c.cost_micros,
+            ttft_count: i64::from(c.ttft_ms.is_some()),
+            ..Rollup::default()
+        };
+        r.latency[histogram_bucket(c.latency_ms)] = 1;
+        if let Some(t) = c.ttft_ms {
+            r.ttft[histogram_bucket(t)] = 1;
+        }
+        r
+    }
+
+    fn counters(&self) -> [i64; 14] {
+        [
+            self.requests,
+            self.errors,
+            self.client_errors,
+            self.server_errors,
+            self.unauthorized,
+            self.budget_refused,
+            self.rate_limited,
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.reasoning_tokens,
+            self.cost_micros,
+            self.ttft_count,
+        ]
+    }
+
+    fn counters_mut(&mut self) -> [&mut i64; 14] {
+        [
+            &mut self.requests,
+            &mut self.errors,
+            &mut self.client_errors,
+            &mut self.server_errors,
+            &mut self.unauthorized,
+            &mut self.budget_refused,
+            &mut self.rate_limited,
+            &mut self.input_tokens,
+            &mut self.output_tokens,
+            &mut self.cache_read_tokens,
+            &mut self.cache_write_tokens,
+            &mut self.reasoning_tokens,
+            &mut self.cost_micros,
+            &mut self.ttft_count,
+        ]
+    }
+
+    /// Adds `other` in (sums never overflow in practice; they saturate if they would).
+    pub fn merge(&mut self, other: &Rollup) {
+        for (a, b) in self.counters_mut().into_iter().zip(other.counters()) {
+            *a = a.saturating_add(b);
+        }
+        for (a, b) in self.latency.iter_mut().zip(other.latency) {
+            *a = a.saturating_add(b);
+        }
+        for (a, b) in self.ttft.iter_mut().zip(other.ttft) {
+            *a = a.saturating_add(b);
+        }
+    }
+
+    /// The latency at quantile `q` (0 < q <= 1), or None without calls.
+    pub fn latency_percentile(&self, q: f64) -> Option<u64> {
+        percentile(&self.latency, q)
+    }
+
+    /// The TTFT at quantile `q`, or None without streamed calls.
+    pub fn ttft_percentile(&self, q: f64) -> Option<u64> {
+        percentile(&self.ttft, q)
+    }
+
+    /// Errors per request (0 without requests).
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
+
+    fn decode(row: &AnyRow, columns: Columns) -> Result<Rollup, StoreError> {
+        let mut r = Rollup::default();
+        if columns.counters {
+            for (slot, name) in r.counters_mut().into_iter().zip(COUNTER_COLUMNS) {
+                *slot = row.try_get(name)?;
+            }
+        }
+        if columns.latency {
+            for (i, slot) in r.latency.iter_mut().enumerate() {
+                *slot = row.try_get(latency_column(i).as_str())?;
+            }
+        }
+        if columns.ttft {
+            for (i, slot) in r.ttft.iter_mut().enumerate() {
+                *slot = row.try_get(ttft_column(i).as_str())?;
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// The nearest-rank percentile of a histogram, as [`bucket_value`] of its bucket.
+fn percentile(hist: &[i64; HISTOGRAM_BUCKETS], q: f64) -> Option<u64> {
+    let n: i64 = hist.iter().sum();
+    if n <= 0 {
+        return None;
+    }
+    let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as i64).clamp(1, n);
+    let mut seen = 0i64;
+    for (i, count) in hist.iter().enumerate() {
+        seen += count;
+        if seen >= rank {
+            return Some(bucket_value(i));
+        }
+    }
+    Some(bucket_value(HISTOGRAM_BUCKETS - 1))
+}
+
+/// Which column groups a query reads.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    counters: bool,
+    latency: bool,
+    ttft: bool,
+}
+
+const EVERY_COLUMN: Columns = Columns {
+    counters: true,
+    latency: true,
+    ttft: true,
+};
+
+impl Columns {
+    fn names(self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.counters {
+            out.extend(COUNTER_COLUMNS.iter().map(|c| c.to_string()));
+        }
+        if self.latency {
+            out.extend((0..HISTOGRAM_BUCKETS).map(latency_column));
+        }
+        if self.ttft {
+            out.extend((0..HISTOGRAM_BUCKETS).map(ttft_column));
+        }
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Writing
+
+/// The dimensions a call counts in, with its value in each.
+fn dimensions(c: &CallRecord) -> impl Iterator<Item = (Dimension, &str)> {
+    let llm = matches!(c.door.as_str(), "openai" | "anthropic" | "responses");
+    let service = matches!(c.door.as_str(), "service" | "prompt_api" | "mcp");
+    [
+        (Dimension::All, Some("")),
+        (Dimension::Consumer, c.consumer.as_deref()),
+        (Dimension::Team, c.team.as_deref()),
+        (Dimension::Key, c.key_id.as_deref()),
+        (Dimension::Model, c.model.as_deref().filter(|_| llm)),
+        (Dimension::Provider, c.provider.as_deref()),
+        (Dimension::Service, c.model.as_deref().filter(|_| service)),
+        (Dimension::Status, None),
+    ]
+    .into_iter()
+    .filter_map(|(d, v)| v.map(|v| (d, v)))
+}
+
+/// One rollup row's key: granularity, bucket start, dimension, value. Sorted, so
+/// concurrent writers upsert rows in the same order (no deadlock on PostgreSQL).
+type RowKey = (Granularity, i64, Dimension, String);
+
+/// Sums a batch of calls into rollup rows of every granularity.
+pub(crate) fn aggregate(calls: &[&CallRecord]) -> BTreeMap<RowKey, Rollup> {
+    // Minutes first, keyed by borrowed values (no allocation per call), then hours and
+    // days from the minutes.
+    let mut minutes: HashMap<(i64, Dimension, &str), Rollup> = HashMap::new();
+    let mut statuses: HashMap<(i64, u16), Rollup> = HashMap::new();
+    for c in calls {
+        let minute = Granularity::Minute.floor(c.at.timestamp_millis());
+        let one = Rollup::of_call(c);
+        for (d, v) in dimensions(c) {
+            minutes.entry((minute, d, v)).or_default().merge(&one);
+        }
+        statuses.entry((minute, c.status)).or_default().merge(&one);
+    }
+    let mut out: BTreeMap<RowKey, Rollup> = BTreeMap::new();
+    for ((minute, d, v), r) in minutes {
+        for g in Granularity::ALL {
+            out.entry((g, g.floor(minute), d, text(v)))
+                .or_default()
+                .merge(&r);
+        }
+    }
+    for ((minute, status), r) in statuses {
+        for g in Granularity::ALL {
+            out.entry((g, g.floor(minute), Dimension::Status, status.to_string()))
+                .or_default()
+                .merge(&r);
+        }
+    }
+    out
+}
+
+/// Rows of the large fixed upsert.
+const ROLLUPS_PER_STATEMENT: usize = 32;
+
+fn upsert_sql(g: Granularity, rows: usize) -> String {
+    let mut columns = vec!["bucket".to_string(), "dim".to_string(), "value".to_string()];
+    columns.extend(VALUE_COLUMNS.iter().cloned());
+    let table = g.table();
+    let set = VALUE_COLUMNS
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    multi_row_insert(
+        table,
+        &columns.join(", "),
+        columns.len(),
+        rows,
+        &format!("ON CONFLICT (dim, bucket, value) DO UPDATE SET {set}"),
+    )
+}
+
+/// `[granularity] -> (many rows, one row)`.
+static UPSERTS: LazyLock<[(String, String); 3]> = LazyLock::new(|| {
+    Granularity::ALL.map(|g| (upsert_sql(g, ROLLUPS_PER_STATEMENT), upsert_sql(g, 1)))
+});
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn bind_rollup<'q>(mut q: AnyQuery<'q>, key: &RowKey, r: &Rollup) -> AnyQuery<'q> {
+    q = q.bind(key.1).bind(key.2.as_str()).bind(key.3.clone());
+    for v in r.counters() {
+        q = q.bind(v);
+    }
+    for v in r.latency {
+        q = q.bind(v);
+    }
+    for v in r.ttft {
+        q = q.bind(v);
+    }
+    q
+}
+
+/// Adds the rollups of `calls` (the rows just inserted) on `conn`, inside the
+/// inserting transaction.
+pub(crate) async fn add_rollups_on(
+    conn: &mut AnyConnection,
+    calls: &[&CallRecord],
+) -> Result<(), StoreError> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let rows = aggregate(calls);
+    for g in Granularity::ALL {
+        let rows: Vec<(&RowKey, &Rollup)> = rows.iter().filter(|(k, _)| k.0 == g).collect();
+        let Some((many, one)) = UPSERTS.get(g.index()) else {
+            continue;
+        };
+        let mut chunks = rows.chunks_exact(ROLLUPS_PER_STATEMENT);
+        for chunk in &mut chunks {
+            let mut q = sqlx::query(many.as_str());
+            for (k, r) in chunk {
+                q = bind_rollup(q, k, r);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        for (k, r) in chunks.remainder() {
+            bind_rollup(sqlx::query(one.as_str()), k, r)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// Reading
+
+/// Splits `[from, to)` (minute-aligned) into the fewest rollup ranges: whole days,
+/// whole hours at the edges, then minutes.
+pub(crate) fn tile(from: i64, to: i64) -> Vec<(Granularity, i64, i64)> {
+    let mut out = Vec::new();
+    tile_into(&mut out, Granularity::Day, from, to);
+    out
+}
+
+fn tile_into(out: &mut Vec<(Granularity, i64, i64)>, g: Granularity, from: i64, to: i64) {
+    if from >= to {
+        return;
+    }
+    let finer = match g {
+        Granularity::Day => Some(Granularity::Hour),
+        Granularity::Hour => Some(Granularity::Minute),
+        Granularity::Minute => None,
+    };
+    let Some(finer) = finer else {
+        out.push((g, from, to));
+        return;
+    };
+    let (lo, hi) = (g.ceil(from), g.floor(to));
+    if lo < hi {
+        tile_into(out, finer, from, lo);
+        out.push((g, lo, hi));
+        tile_into(out, finer, hi, to);
+    } else {
+        tile_into(out, finer, from, to);
+    }
+}
+
+/// `SELECT value, SUM(col).. FROM table WHERE dim = $1 AND bucket >= $2 AND bucket < $3
+/// [AND value = $4] GROUP BY value`. The casts: SUM over BIGINT is NUMERIC on
+/// PostgreSQL, which the Any driver cannot decode.
+fn sum_sql(g: Granularity, columns: Columns, one_value: bool) -> String {
+    let sums = columns
+        .names()
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT value, {sums} FROM {} WHERE dim = $1 AND bucket >= $2 AND bucket < $3{} \
+         GROUP BY value",
+        g.table(),
+        if one_value { " AND value = $4" } else { "" }
+    )
+}
+
+/// Fixed sum statements: `[granularity][columns][one value]`.
+static SUMS: LazyLock<HashMap<(Granularity, u8, bool), String>> = LazyLock::new(|| {
+    let mut m = HashMap::new();
+    for g in Granularity::ALL {
+        for (k, cols) in COLUMN_SETS.iter().enumerate() {
+            for one in [false, true] {
+                m.insert((g, k as u8, one), sum_sql(g, *cols, one));
+            }
+        }
+    }
+    m
+});
+
+/// The column sets queries use: everything, counters only, counters and latency,
+/// TTFT only.
+const COLUMN_SETS: [Columns; 4] = [
+    EVERY_COLUMN,
+    Columns {
+        counters: true,
+        latency: false,
+        ttft: false,
+    },
+    Columns {
+        counters: false,
+        latency: true,
+        ttft: false,
+    },
+    Columns {
+        counters: false,
+        latency: false,
+        ttft: true,
+    },
+];
+
+/// What one analytics value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    Requests,
+    Errors,
+    ErrorRate,
+    TokensInput,
+    TokensOutput,
+    CostUsd,
+    LatencyP50,
+    LatencyP95,
+    LatencyP99,
+    TtftP50,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 10] = [
+        Metric::Requests,
+        Metric::Errors,
+        Metric::ErrorRate,
+        Metric::TokensInput,
+        Metric::TokensOutput,
+        Metric::CostUsd,
+        Metric::LatencyP50,
+        Metric::LatencyP95,
+        Metric::LatencyP99,
+        Metric::TtftP50,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Requests => "requests",
+            Metric::Errors => "errors",
+            Metric::ErrorRate => "error_rate",
+            Metric::TokensInput => "tokens_input",
+            Metric::TokensOutput => "tokens_output",
+            Metric::CostUsd => "cost_usd",
+            Metric::LatencyP50 => "latency_p50_ms",
+            Metric::LatencyP95 => "latency_p95_ms",
+            Metric::LatencyP99 => "latency_p99_ms",
+            Metric::TtftP50 => "ttft_p50_ms",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Which column set ([`COLUMN_SETS`]) it needs.
+    fn column_set(self) -> u8 {
+        match self {
+            Metric::LatencyP50 | Metric::LatencyP95 | Metric::LatencyP99 => 2,
+            Metric::TtftP50 => 3,
+            _ => 1,
+        }
+    }
+
+    /// Its value over `r`; None for a percentile without data.
+    pub fn value(self, r: &Rollup) -> Option<f64> {
+        match self {
+            Metric::Requests => Some(r.requests as f64),
+            Metric::Errors => Some(r.errors as f64),
+            Metric::ErrorRate => Some(r.error_rate()),
+            Metric::TokensInput => Some(r.input_tokens as f64),
+            Metric::TokensOutput => Some(r.output_tokens as f64),
+            Metric::CostUsd => Some(tollgate_core::money::micros_to_usd(r.cost_micros)),
+            Metric::LatencyP50 => r.latency_percentile(0.50).map(|v| v as f64),
+            Metric::LatencyP95 => r.latency_percentile(0.95).map(|v| v as f64),
+            Metric::LatencyP99 => r.latency_percentile(0.99).map(|v| v as f64),
+            Metric::TtftP50 => r.ttft_percentile(0.50).map(|v| v as f64),
+        }
+    }
+}
+
+/// Most buckets one time series may have (a minute series over about a week).
+pub const MAX_SERIES_POINTS: i64 = 10_080;
+
+/// One series of [`Store::timeseries`]: its dimension value (`all` without one) and
+/// `(bucket start, rollup)` points, oldest first; buckets without calls are absent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub key: String,
+    pub points: Vec<(DateTime<Utc>, Rollup)>,
+}
+
+fn series_sql(g: Granularity, set: u8) -> String {
+    let cols = COLUMN_SETS
+        .get(usize::from(set))
+        .copied()
+        .unwrap_or(EVERY_COLUMN)
+        .names()
+        .join(", ");
+    format!(
+        "SELECT bucket, value, {cols} FROM {} WHERE dim = $1 AND bucket >= $2 AND bucket < $3 \
+         ORDER BY value, bucket",
+        g.table()
+    )
+}
+
+static SERIES: LazyLock<HashMap<(Granularity, u8), String>> = LazyLock::new(|| {
+    let mut m = HashMap::new();
+    for g in Granularity::ALL {
+        for set in 0..COLUMN_SETS.len() as u8 {
+            m.insert((g, set), series_sql(g, set));
+        }
+    }
+    m
+});
+
+fn sql_of<K: std::hash::Hash + Eq>(
+    map: &'static HashMap<K, String>,
+    k: &K,
+) -> Result<&'static str, StoreError> {
+    map.get(k)
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::InvalidInput("no such rollup query".to_string()))
+}
+
+fn key_of(d: Dimension, value: String) -> String {
+    if d == Dimension::All {
+        "all".to_string()
+    } else {
+        value
+    }
+}
+
+impl Store {
+    /// The rollups of `by` (or everything) per `interval` bucket, for buckets starting
+    /// in `[from, to)` (`from` rounded down to the interval; a range of more than
+    /// [`MAX_SERIES_POINTS`] buckets keeps its last ones). `metric` only chooses which
+    /// columns are read; the others are 0 in the returned rollups.
+    pub async fn timeseries(
+        &self,
+        metric: Metric,
+        by: Dimension,
+        interval: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Series>, StoreError> {
+        let from = interval.floor(from.timestamp_millis());
+        let to = to.timestamp_millis();
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        // At most MAX_SERIES_POINTS buckets: a longer range is cut at its start.
+        let from = from.max(
+            interval.floor(to.saturating_sub(1)) - (MAX_SERIES_POINTS - 1) * interval.width_ms(),
+        );
+        let set = metric.column_set();
+        let columns = COLUMN_SETS
+            .get(usize::from(set))
+            .copied()
+            .unwrap_or(EVERY_COLUMN);
+        let rows = sqlx::query(sql_of(&SERIES, &(interval, set))?)
+            .bind(by.as_str())
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: Vec<Series> = Vec::new();
+        for row in &rows {
+            let value: String = row.try_get("value")?;
+            let t = from_ms(row.try_get("bucket")?)?;
+            let r = Rollup::decode(row, columns)?;
+            let key = key_of(by, value);
+            match out.last_mut() {
+                Some(s) if s.key == key => s.points.push((t, r)),
+                _ => out.push(Series {
+                    key,
+                    points: vec![(t, r)],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The rollups of `by` (or everything) over `[from, to)`, `from` rounded down and
+    /// `to` up to the minute (so `to` = now includes the current minute), one per
+    /// dimension value, read from the coarsest rollups that tile the
+    /// range exactly (minute rows at ragged edges, which expire with the raw calls).
+    pub async fn totals_by(
+        &self,
+        by: Dimension,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, Rollup)>, StoreError> {
+        let from = Granularity::Minute.floor(from.timestamp_millis());
+        let to = Granularity::Minute.ceil(to.timestamp_millis());
+        let mut merged: BTreeMap<String, Rollup> = BTreeMap::new();
+        for (g, lo, hi) in tile(from, to) {
+            let rows = sqlx::query(sql_of(&SUMS, &(g, 0, false))?)
+                .bind(by.as_str())
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(&self.pool)
+                .await?;
+            for row in &rows {
+                let value: String = row.try_get("value")?;
+                let r = Rollup::decode(row, EVERY_COLUMN)?;
+                merged.entry(value).or_default().merge(&r);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(v, r)| (key_of(by, v), r))
+            .collect())
+    }
+
+    /// The calls of `scope` at or after `since`, added up, exactly: day rollups for
+    /// whole days, hour rollups for the rest of the first day, minute rollups for the
+    /// rest of the first hour, and the raw calls of the first, partial minute.
+    pub async fn usage_since(
+        &self,
+        scope: &UsageScope,
+        since: DateTime<Utc>,
+    ) -> Result<UsageTotals, StoreError> {
+        let (head_sql, dim, name) = match scope {
+            UsageScope::Consumer(name) => (HEAD_CONSUMER, Dimension::Consumer, name),
+            UsageScope::Team(name) => (HEAD_TEAM, Dimension::Team, name),
+            UsageScope::Key(id) => (HEAD_KEY, Dimension::Key, id),
+        };
+        let since = since.timestamp_millis();
+        let head_end = Granularity::Minute.ceil(since);
+        let mut total = Rollup::default();
+        let mut conn = self.pool.acquire().await?;
+        if head_end > since {
+            let row = sqlx::query(head_sql)
+                .bind(name.as_str())
+                .bind(since)
+                .bind(head_end)
+                .fetch_one(&mut *conn)
+                .await?;
+            total.merge(&Rollup::decode(&row, COLUMN_SETS[1])?);
+        }
+        // Far enough ahead for any record, and day-aligned.
+        let end = Granularity::Day.floor(i64::MAX / 4);
+        for (g, lo, hi) in tile(head_end, end) {
+            let rows = sqlx::query(sql_of(&SUMS, &(g, 1, true))?)
+                .bind(dim.as_str())
+                .bind(lo)
+                .bind(hi)
+                .bind(name.as_str())
+                .fetch_all(&mut *conn)
+                .await?;
+            for row in &rows {
+                total.merge(&Rollup::decode(row, COLUMN_SETS[1])?);
+            }
+        }
+        let u = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(UsageTotals {
+            requests: u(total.requests),
+            input_tokens: u(total.input_tokens)
+                + u(total.cache_read_tokens)
+                + u(total.cache_write_tokens),
+            output_tokens: u(total.output_tokens),
+            cache_read_tokens: u(total.cache_read_tokens),
+            cache_write_tokens: u(total.cache_write_tokens),
+            reasoning_tokens: u(total.reasoning_tokens),
+            cost_micros: total.cost_micros,
+        })
+    }
+}
+
+/// The counters of a scope's raw calls in `[$2, $3)`, named like the rollup columns.
+macro_rules! head_sql {
+    ($column:literal) => {
+        concat!(
+            "SELECT COUNT(*) AS requests, \
+             CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors, \
+             CAST(COALESCE(SUM(CASE WHEN status >= 400 AND status < 500 THEN 1 ELSE 0 END), 0) AS BIGINT) AS client_errors, \
+             CAST(COALESCE(SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END), 0) AS BIGINT) AS server_errors, \
+             CAST(COALESCE(SUM(CASE WHEN status = 401 THEN 1 ELSE 0 END), 0) AS BIGINT) AS unauthorized, \
+             CAST(COALESCE(SUM(CASE WHEN status = 402 THEN 1 ELSE 0 END), 0) AS BIGINT) AS budget_refused, \
+             CAST(COALESCE(SUM(CASE WHEN status = 429 THEN 1 ELSE 0 END), 0) AS BIGINT) AS rate_limited, \
+             CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+             CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+             CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens, \
+             CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
+             CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT) AS reasoning_tokens, \
+             CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros, \
+             CAST(COALESCE(SUM(CASE WHEN ttft_ms IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS ttft_count \
+             FROM calls WHERE ",
+            $column,
+            " = $1 AND at >= $2 AND at < $3"
+        )
+    };
+}
+
+const HEAD_CONSUMER: &str = head_sql!("consumer");
+const HEAD_TEAM: &str = head_sql!("team");
+const HEAD_KEY: &str = head_sql!("key_id");
+
+// ---------------------------------------------------------------------------------
+// Retention
+
+/// How long calls and rollups are kept (`storage.retention`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Raw calls and minute rollups.
+    pub calls_days: u32,
+    /// Hour and day rollups.
+    pub rollups_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            calls_days: 30,
+            rollups_days: 400,
+        }
+    }
+}
+
+/// What one [`Store::expire`] pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    pub calls: u64,
+    pub minute_rows: u64,
+    pub hour_rows: u64,
+    pub day_rows: u64,
+}
+
+/// Rows per DELETE: each is a short transaction, so the journal's writes interleave.
+pub const EXPIRE_CHUNK: i64 = 5_000;
+
+const EXPIRE_CALLS: &str = "DELETE FROM calls WHERE request_id IN \
+     (SELECT request_id FROM calls WHERE at < $1 ORDER BY at LIMIT $2)";
+
+static EXPIRE_ROLLUPS: LazyLock<[String; 3]> = LazyLock::new(|| {
+    Granularity::ALL.map(|g| {
+        let t = g.table();
+        format!(
+            "DELETE FROM {t} WHERE (dim, bucket, value) IN \
+             (SELECT dim, bucket, value FROM {t} WHERE dim = $1 AND bucket < $2 LIMIT $3)"
+        )
+    })
+});
+
+fn days_ms(days: u32) -> i64 {
+    i64::from(days) * DAY_MS
+}
+
+impl Store {
+    /// One retention pass: deletes the calls older than `calls_days` and the rollups
+    /// that ended before their horizon (minute rows with the calls, hour and day rows
+    /// after `rollups_days`), [`EXPIRE_CHUNK`] rows per statement.
+    pub async fn expire(
+        &self,
+        now: DateTime<Utc>,
+        retention: Retention,
+    ) -> Result<Expired, StoreError> {
+        let now = now.timestamp_millis();
+        let calls_cutoff = now.saturating_sub(days_ms(retention.calls_days));
+        let rollups_cutoff = now.saturating_sub(days_ms(retention.rollups_days));
+        let mut out = Expired::default();
+        loop {
+            let n = sqlx::query(EXPIRE_CALLS)
+                .bind(calls_cutoff)
+                .bind(EXPIRE_CHUNK)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            out.calls += n;
+            if n < EXPIRE_CHUNK as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        for g in Granularity::ALL {
+            let cutoff = match g {
+                Granularity::Minute => calls_cutoff,
+                _ => rollups_cutoff,
+            };
+            // A bucket goes once all of it is past the cutoff.
+            let before = g.floor(cutoff).saturating_sub(g.width_ms()) + 1;
+            let sql = EXPIRE_ROLLUPS
+                .get(g.index())
+                .ok_or_else(|| StoreError::InvalidInput("no such rollup table".into()))?;
+            for d in Dimension::ALL {
+                loop {
+                    let n = sqlx::query(sql.as_str())
+                        .bind(d.as_str())
+                        .bind(before)
+                        .bind(EXPIRE_CHUNK)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    match g {
+                        Granularity::Minute => out.minute_rows += n,
+                        Granularity::Hour => out.hour_rows += n,
+                        Granularity::Day => out.day_rows += n,
+                    }
+                    if n < EXPIRE_CHUNK as u64 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_cover_the_range_once() {
+        let day = DAY_MS;
+        let from = 3 * day + 5 * HOUR_MS + 7 * MINUTE_MS;
+        let to = 9 * day + 2 * HOUR_MS + 11 * MINUTE_MS;
+        let t = tile(from, to);
+        let mut at = from;
+        for (g, lo, hi) in &t {
+            assert_eq!(*lo, at);
+            assert_eq!(lo % g.width_ms(), 0);
+            assert_eq!(hi % g.width_ms(), 0);
+            at = *hi;
+        }
+        assert_eq!(at, to);
+        assert_eq!(t.len(), 5);
+        assert!(tile(from, from).is_empty());
+        assert_eq!(
+            tile(MINUTE_MS, 3 * MINUTE_MS),
+            vec![(Granularity::Minute, MINUTE_MS, 3 * MINUTE_MS)]
+        );
+    }
+
+    #[test]
+    fn histogram_buckets_and_percentiles() {
+        assert_eq!(histogram_bucket(0), 0);
+        assert_eq!(histogram_bucket(1), 0);
+        assert_eq!(histogram_bucket(2), 1);
+        assert_eq!(histogram_bucket(3), 2);
+        assert_eq!(histogram_bucket(120_000), 25);
+        assert_eq!(histogram_bucket(u64::MAX), 26);
+        let mut h = [0i64; HISTOGRAM_BUCKETS];
+        h[histogram_bucket(80)] = 90;
+        h[histogram_bucket(900)] = 10;
+        assert_eq!(percentile(&h, 0.5), Some(100));
+        assert_eq!(percentile(&h, 0.9), Some(100));
+        assert_eq!(percentile(&h, 0.95), Some(1000));
+        assert_eq!(percentile(&[0; HISTOGRAM_BUCKETS], 0.5), None);
+    }
+}
