@@ -14,28 +14,11 @@ use utoipa::ToSchema;
 use super::View;
 use super::resource::{self, AdminResource, api, issues};
 use crate::error::AdminError;
+use crate::error::responses::{BadRequest, Conflict, NotFound};
 use crate::state::AdminState;
 
 /// A service with its bookkeeping.
 pub type ServiceView = View<ServiceSpec>;
-
-/// The admin API's error answer (OpenAI's envelope).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServiceErrorBody {
-    pub error: ServiceErrorObject,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServiceErrorObject {
-    pub message: String,
-    /// `invalid_request_error`, `authentication_error`, `permission_error`, ...
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `invalid_request`, `not_found`, `conflict`, ...
-    pub code: String,
-    /// The offending field, when one is to blame.
-    pub param: Option<String>,
-}
 
 impl AdminResource for ServiceSpec {
     const WHAT: &'static str = "service";
@@ -76,8 +59,7 @@ impl AdminResource for ServiceSpec {
 }
 
 #[utoipa::path(get, path = "/admin/v1/services", tag = "services",
-    responses((status = 200, body = Vec<ServiceView>),
-        (status = 401, body = ServiceErrorBody), (status = 403, body = ServiceErrorBody)),
+    responses((status = 200, body = Vec<ServiceView>)),
     security(("bearer" = [])))]
 pub(crate) async fn list_services(
     State(st): State<AdminState>,
@@ -86,9 +68,13 @@ pub(crate) async fn list_services(
 }
 
 #[utoipa::path(post, path = "/admin/v1/services", tag = "services", request_body = ServiceSpec,
-    responses((status = 201, body = ServiceView), (status = 400, body = ServiceErrorBody),
-        (status = 401, body = ServiceErrorBody), (status = 403, body = ServiceErrorBody),
-        (status = 409, body = ServiceErrorBody)),
+    responses((status = 201, body = ServiceView, links(
+            ("get" = (operation_id = "get_service", parameters(("name" = "$response.body#/name")))),
+            ("put" = (operation_id = "put_service", parameters(("name" = "$response.body#/name")))),
+            ("lifecycle" = (operation_id = "put_service_lifecycle", parameters(("name" = "$response.body#/name")))),
+            ("delete" = (operation_id = "delete_service", parameters(("name" = "$response.body#/name"))))
+        )), (status = 400, response = BadRequest),
+        (status = 409, response = Conflict)),
     security(("bearer" = [])))]
 pub(crate) async fn create_service(
     State(st): State<AdminState>,
@@ -98,8 +84,7 @@ pub(crate) async fn create_service(
 }
 
 #[utoipa::path(get, path = "/admin/v1/services/{name}", tag = "services", params(("name" = String, Path)),
-    responses((status = 200, body = ServiceView), (status = 401, body = ServiceErrorBody),
-        (status = 403, body = ServiceErrorBody), (status = 404, body = ServiceErrorBody)),
+    responses((status = 200, body = ServiceView), (status = 404, response = NotFound)),
     security(("bearer" = [])))]
 pub(crate) async fn get_service(
     State(st): State<AdminState>,
@@ -109,9 +94,8 @@ pub(crate) async fn get_service(
 }
 
 #[utoipa::path(put, path = "/admin/v1/services/{name}", tag = "services", params(("name" = String, Path)), request_body = ServiceSpec,
-    responses((status = 200, body = ServiceView), (status = 400, body = ServiceErrorBody),
-        (status = 401, body = ServiceErrorBody), (status = 403, body = ServiceErrorBody),
-        (status = 404, body = ServiceErrorBody), (status = 409, body = ServiceErrorBody)),
+    responses((status = 200, body = ServiceView), (status = 400, response = BadRequest),
+        (status = 404, response = NotFound), (status = 409, response = Conflict)),
     security(("bearer" = [])))]
 pub(crate) async fn put_service(
     State(st): State<AdminState>,
@@ -122,8 +106,7 @@ pub(crate) async fn put_service(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/services/{name}", tag = "services", params(("name" = String, Path)),
-    responses((status = 204), (status = 401, body = ServiceErrorBody),
-        (status = 403, body = ServiceErrorBody), (status = 404, body = ServiceErrorBody)),
+    responses((status = 204, description = "Deleted"), (status = 404, response = NotFound)),
     security(("bearer" = [])))]
 pub(crate) async fn delete_service(
     State(st): State<AdminState>,
@@ -154,10 +137,9 @@ pub fn may_move(from: ServiceLifecycle, to: ServiceLifecycle) -> bool {
 }
 
 #[utoipa::path(put, path = "/admin/v1/services/{name}/lifecycle", tag = "services", params(("name" = String, Path)), request_body = LifecycleChange,
-    responses((status = 200, body = ServiceView), (status = 400, body = ServiceErrorBody),
-        (status = 401, body = ServiceErrorBody), (status = 403, body = ServiceErrorBody),
-        (status = 404, body = ServiceErrorBody),
-        (status = 409, description = "`invalid_transition`: the move is not allowed from the current state", body = ServiceErrorBody)),
+    responses((status = 200, body = ServiceView), (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict)),
     security(("bearer" = [])))]
 pub(crate) async fn put_service_lifecycle(
     State(st): State<AdminState>,
