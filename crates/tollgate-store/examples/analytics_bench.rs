@@ -5,6 +5,10 @@
 //! the journal's writer takes (calls and rollups in one transaction per batch), then
 //! times each analytics query and reports the database size, as Markdown.
 //!
+//! Records are generated in time order (as the journal writes them) at the density of
+//! RECORDS over 30 days; with INGEST_SECONDS set, the ingest stops after that long and
+//! the queries run over the stored prefix.
+//!
 //! Usage: analytics_bench URL [RECORDS] [BATCH]
 //!   URL: sqlite:///path/file.db or postgres://...?options=-c%20search_path%3Dschema
 
