@@ -5,8 +5,10 @@
 #
 #   bash bench/analytics/run.sh [sqlite|postgres|both]
 #
-# Environment: RECORDS (default 10000000), BATCH (default 1000), BENCH_DIR (where the
-# SQLite file goes; default a temp dir), PG_URL (default
+# Environment: RECORDS (default 10000000), BATCH (default 1000), INGEST_SECONDS (stop
+# the ingest after that long: a time-ordered prefix of the RECORDS-record data set is
+# stored and queried; the rate and the time all RECORDS would take are printed),
+# BENCH_DIR (where the SQLite file goes; default a temp dir), PG_URL (default
 # postgres://postgres@127.0.0.1:5432/test; a schema bench_analytics is created there
 # and dropped afterwards). The databases are deleted at the end (KEEP=1 keeps them).
 set -euo pipefail

@@ -5,6 +5,10 @@
 //! the journal's writer takes (calls and rollups in one transaction per batch), then
 //! times each analytics query and reports the database size, as Markdown.
 //!
+//! Records are generated in time order (as the journal writes them) at the density of
+//! RECORDS over 30 days; with INGEST_SECONDS set, the ingest stops after that long and
+//! the queries run over the stored prefix.
+//!
 //! Usage: analytics_bench URL [RECORDS] [BATCH]
 //!   URL: sqlite:///path/file.db or postgres://...?options=-c%20search_path%3Dschema
 
@@ -55,11 +59,9 @@ fn record(rng: &mut SmallRng, i: u64, n: u64) -> CallRecord {
         980..=994 => 500,
         _ => 502,
     };
-    let consumer = format!("consumer-{:02}", rng.random_range(0..CONSUMERS));
-    let team = format!(
-        "team-{}",
-        consumer.len() % 7 + consumer.as_bytes()[10] as usize % 3
-    );
+    let c = rng.random_range(0..CONSUMERS);
+    let consumer = format!("consumer-{c:02}");
+    let team = format!("team-{}", c % 10);
     let door_roll: u32 = rng.random_range(0..100);
     let (door, model) = if door_roll < 90 {
         (
@@ -148,8 +150,14 @@ async fn main() {
     let mut rng = SmallRng::seed_from_u64(42);
     let t0 = Instant::now();
     let mut last = Instant::now();
+    // INGEST_SECONDS stops the ingest early: the records written are then a prefix (in
+    // time) of the N-record data set, at its density.
+    let budget = std::env::var("INGEST_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs);
     let mut i = existing;
-    while i < n {
+    while i < n && budget.is_none_or(|b| t0.elapsed() < b) {
         let m = (n - i).min(batch as u64);
         let calls: Vec<CallRecord> = (i..i + m).map(|j| record(&mut rng, j, n)).collect();
         store.insert_calls(&calls).await.expect("insert");
@@ -164,14 +172,26 @@ async fn main() {
     }
     let secs = t0.elapsed().as_secs_f64();
     if i > existing {
+        let rate = (i - existing) as f64 / secs;
         println!(
-            "Ingest: {} records in {secs:.0} s = {:.0} records/s\n",
+            "Ingest: {} records in {secs:.0} s = {rate:.0} records/s{}\n",
             i - existing,
-            (i - existing) as f64 / secs
+            if i < n {
+                format!(
+                    " (stopped early: {i} of {n} records stored; all {n} would take about {:.0} min at this rate)",
+                    n as f64 / rate / 60.0
+                )
+            } else {
+                String::new()
+            }
         );
     }
     println!("| query | ms |\n|---|---|");
-    let end = start() + chrono::Duration::days(DAYS);
+    // The queries end where the stored data does (the next hour after the last record),
+    // as a dashboard's "now" would: the whole 30 days, or the end of a stopped prefix.
+    let stored = store.count_calls().await.expect("count");
+    let data_end = start().timestamp_millis() + (stored as i64 * DAYS * 86_400_000) / n as i64;
+    let end = DateTime::from_timestamp_millis(Granularity::Hour.ceil(data_end + 1)).expect("end");
     let last_day = end - chrono::Duration::days(1);
     let mut worst = Duration::ZERO;
     let dims = [
@@ -208,8 +228,9 @@ async fn main() {
         }
     }
     for d in dims {
-        // Ragged edges: day, hour and minute rows together.
-        let from = start() + chrono::Duration::minutes(17 * 60 + 13);
+        // Ragged edges: day, hour and minute rows together (even on a stopped prefix
+        // of a few hours).
+        let from = start() + chrono::Duration::minutes(73);
         let (r, t) = timed(
             &format!("top by {} over 30 days (ragged edges)", d.as_str()),
             store.totals_by(d, from, end),

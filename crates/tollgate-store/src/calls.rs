@@ -8,6 +8,12 @@
 //! second, so the SQL text never depends on the batch size and the connection's
 //! prepared-statement cache always hits (SQLite otherwise re-parses a long multi-row
 //! INSERT for every batch).
+//!
+//! Each fixed statement exists in two placeholder styles ([`Fixed`]): `$N` for
+//! PostgreSQL and plain `?` for SQLite, whose driver looks every `$N` up by name in a
+//! linear list when binding (`sqlite3_bind_parameter_name`), quadratic in a statement's
+//! parameters; with `$N` that lookup took 64 % of the ingest time of a 2,368-parameter
+//! rollup upsert.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -187,17 +193,62 @@ pub const CALLS_PER_STATEMENT: usize = 64;
 /// so a replayed batch counts nothing twice.
 const INSERT_SUFFIX: &str = "ON CONFLICT (request_id) DO NOTHING RETURNING request_id";
 
-static INSERT_MANY: LazyLock<String> = LazyLock::new(|| {
-    multi_row_insert(
+static INSERT_MANY: LazyLock<Fixed> = LazyLock::new(|| {
+    Fixed::new(multi_row_insert(
         "calls",
         CALL_COLUMNS,
         CALL_COLUMN_COUNT,
         CALLS_PER_STATEMENT,
         INSERT_SUFFIX,
-    )
+    ))
 });
-static INSERT_ONE: LazyLock<String> =
-    LazyLock::new(|| multi_row_insert("calls", CALL_COLUMNS, CALL_COLUMN_COUNT, 1, INSERT_SUFFIX));
+static INSERT_ONE: LazyLock<Fixed> = LazyLock::new(|| {
+    Fixed::new(multi_row_insert(
+        "calls",
+        CALL_COLUMNS,
+        CALL_COLUMN_COUNT,
+        1,
+        INSERT_SUFFIX,
+    ))
+});
+
+/// A fixed statement written with `$1, $2, ..` (each once, in order, as
+/// [`multi_row_insert`] writes them), and the same with plain `?` for SQLite (see the
+/// module's doc for why).
+pub(crate) struct Fixed {
+    numbered: String,
+    positional: String,
+}
+
+impl Fixed {
+    pub(crate) fn new(numbered: String) -> Fixed {
+        let mut positional = String::with_capacity(numbered.len());
+        let mut chars = numbered.chars().peekable();
+        while let Some(ch) = chars.next() {
+            if ch == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                while chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                    chars.next();
+                }
+                positional.push('?');
+            } else {
+                positional.push(ch);
+            }
+        }
+        Fixed {
+            numbered,
+            positional,
+        }
+    }
+
+    /// The text for `conn`'s engine.
+    pub(crate) fn on(&self, conn: &AnyConnection) -> &str {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            &self.positional
+        } else {
+            &self.numbered
+        }
+    }
+}
 static SELECT_CALL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {CALL_COLUMNS} FROM calls WHERE request_id = $1"));
 
@@ -315,9 +366,10 @@ pub(crate) async fn insert_calls_on(
     calls: &[&CallRecord],
 ) -> Result<u64, StoreError> {
     let mut inserted: HashSet<String> = HashSet::new();
+    let (many, one) = (INSERT_MANY.on(conn), INSERT_ONE.on(conn));
     let mut chunks = calls.chunks_exact(CALLS_PER_STATEMENT);
     for chunk in &mut chunks {
-        let mut q = sqlx::query(INSERT_MANY.as_str());
+        let mut q = sqlx::query(many);
         for c in chunk {
             q = bind_call(q, c)?;
         }
@@ -326,7 +378,7 @@ pub(crate) async fn insert_calls_on(
         }
     }
     for c in chunks.remainder() {
-        let q = bind_call(sqlx::query(INSERT_ONE.as_str()), c)?;
+        let q = bind_call(sqlx::query(one), c)?;
         if let Some(row) = q.fetch_optional(&mut *conn).await? {
             inserted.insert(row.try_get("request_id")?);
         }
@@ -417,5 +469,31 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(to_u64(row.try_get("n")?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_statements_have_both_placeholder_styles() {
+        let f = Fixed::new(multi_row_insert(
+            "t",
+            "a, b",
+            2,
+            2,
+            "ON CONFLICT DO NOTHING",
+        ));
+        assert_eq!(
+            f.numbered,
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(
+            f.positional,
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT DO NOTHING"
+        );
+        // A `$` not followed by a digit is kept.
+        assert_eq!(Fixed::new("a$b $12c".into()).positional, "a$b ?c");
     }
 }

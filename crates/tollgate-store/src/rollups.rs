@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::calls::{CallRecord, UsageScope, UsageTotals, multi_row_insert, text, to_i64};
+use crate::calls::{CallRecord, Fixed, UsageScope, UsageTotals, multi_row_insert, text, to_i64};
 use crate::error::StoreError;
 use crate::from_ms;
 use crate::store::Store;
@@ -323,21 +323,29 @@ impl Rollup {
         }
     }
 
-    fn decode(row: &AnyRow, columns: Columns) -> Result<Rollup, StoreError> {
+    /// Reads `columns` from `row`, where they are selected in [`Columns::names`] order
+    /// starting at column `first`. By position, not by name: a 36,000-row series
+    /// would otherwise look up (and format) a million column names.
+    fn decode(row: &AnyRow, columns: Columns, first: usize) -> Result<Rollup, StoreError> {
         let mut r = Rollup::default();
+        let mut at = first;
+        let mut next = || {
+            at += 1;
+            at - 1
+        };
         if columns.counters {
-            for (slot, name) in r.counters_mut().into_iter().zip(COUNTER_COLUMNS) {
-                *slot = row.try_get(name)?;
+            for slot in r.counters_mut() {
+                *slot = row.try_get(next())?;
             }
         }
         if columns.latency {
-            for (i, slot) in r.latency.iter_mut().enumerate() {
-                *slot = row.try_get(latency_column(i).as_str())?;
+            for slot in r.latency.iter_mut() {
+                *slot = row.try_get(next())?;
             }
         }
         if columns.ttft {
-            for (i, slot) in r.ttft.iter_mut().enumerate() {
-                *slot = row.try_get(ttft_column(i).as_str())?;
+            for slot in r.ttft.iter_mut() {
+                *slot = row.try_get(next())?;
             }
         }
         Ok(r)
@@ -470,8 +478,13 @@ fn upsert_sql(g: Granularity, rows: usize) -> String {
 }
 
 /// `[granularity] -> (many rows, one row)`.
-static UPSERTS: LazyLock<[(String, String); 3]> = LazyLock::new(|| {
-    Granularity::ALL.map(|g| (upsert_sql(g, ROLLUPS_PER_STATEMENT), upsert_sql(g, 1)))
+static UPSERTS: LazyLock<[(Fixed, Fixed); 3]> = LazyLock::new(|| {
+    Granularity::ALL.map(|g| {
+        (
+            Fixed::new(upsert_sql(g, ROLLUPS_PER_STATEMENT)),
+            Fixed::new(upsert_sql(g, 1)),
+        )
+    })
 });
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -505,16 +518,17 @@ pub(crate) async fn add_rollups_on(
         let Some((many, one)) = UPSERTS.get(g.index()) else {
             continue;
         };
+        let (many, one) = (many.on(conn), one.on(conn));
         let mut chunks = rows.chunks_exact(ROLLUPS_PER_STATEMENT);
         for chunk in &mut chunks {
-            let mut q = sqlx::query(many.as_str());
+            let mut q = sqlx::query(many);
             for (k, r) in chunk {
                 q = bind_rollup(q, k, r);
             }
             q.execute(&mut *conn).await?;
         }
         for (k, r) in chunks.remainder() {
-            bind_rollup(sqlx::query(one.as_str()), k, r)
+            bind_rollup(sqlx::query(one), k, r)
                 .execute(&mut *conn)
                 .await?;
         }
@@ -702,7 +716,7 @@ fn series_sql(g: Granularity, set: u8) -> String {
         .join(", ");
     format!(
         "SELECT bucket, value, {cols} FROM {} WHERE dim = $1 AND bucket >= $2 AND bucket < $3 \
-         ORDER BY value, bucket",
+         ORDER BY bucket",
         g.table()
     )
 }
@@ -767,20 +781,30 @@ impl Store {
             .bind(to)
             .fetch_all(&self.pool)
             .await?;
+        // Rows come in the primary key's order (bucket, then value), which needs no
+        // sort; they are split into series here, each oldest first.
+        let mut index: HashMap<String, usize> = HashMap::new();
         let mut out: Vec<Series> = Vec::new();
         for row in &rows {
-            let value: String = row.try_get("value")?;
-            let t = from_ms(row.try_get("bucket")?)?;
-            let r = Rollup::decode(row, columns)?;
-            let key = key_of(by, value);
-            match out.last_mut() {
-                Some(s) if s.key == key => s.points.push((t, r)),
-                _ => out.push(Series {
-                    key,
-                    points: vec![(t, r)],
-                }),
+            let value: String = row.try_get(1)?;
+            let t = from_ms(row.try_get(0)?)?;
+            let r = Rollup::decode(row, columns, 2)?;
+            let i = match index.get(&value) {
+                Some(&i) => i,
+                None => {
+                    out.push(Series {
+                        key: key_of(by, value.clone()),
+                        points: Vec::new(),
+                    });
+                    index.insert(value, out.len() - 1);
+                    out.len() - 1
+                }
+            };
+            if let Some(s) = out.get_mut(i) {
+                s.points.push((t, r));
             }
         }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
 
@@ -805,8 +829,8 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
             for row in &rows {
-                let value: String = row.try_get("value")?;
-                let r = Rollup::decode(row, EVERY_COLUMN)?;
+                let value: String = row.try_get(0)?;
+                let r = Rollup::decode(row, EVERY_COLUMN, 1)?;
                 merged.entry(value).or_default().merge(&r);
             }
         }
@@ -840,7 +864,7 @@ impl Store {
                 .bind(head_end)
                 .fetch_one(&mut *conn)
                 .await?;
-            total.merge(&Rollup::decode(&row, COLUMN_SETS[1])?);
+            total.merge(&Rollup::decode(&row, COLUMN_SETS[1], 0)?);
         }
         // Far enough ahead for any record, and day-aligned.
         let end = Granularity::Day.floor(i64::MAX / 4);
@@ -853,7 +877,7 @@ impl Store {
                 .fetch_all(&mut *conn)
                 .await?;
             for row in &rows {
-                total.merge(&Rollup::decode(row, COLUMN_SETS[1])?);
+                total.merge(&Rollup::decode(row, COLUMN_SETS[1], 1)?);
             }
         }
         let u = |v: i64| u64::try_from(v).unwrap_or(0);

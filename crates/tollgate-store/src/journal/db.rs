@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use sqlx::AnyConnection;
 
 use super::Entry;
-use crate::calls::{insert_calls_on, multi_row_insert, text};
+use crate::calls::{Fixed, insert_calls_on, multi_row_insert, text};
 use crate::error::StoreError;
 use crate::store::Store;
 use crate::{CallRecord, LedgerEntry};
@@ -17,23 +17,23 @@ const CHARGES_PER_STATEMENT: usize = 64;
 /// A request is charged at most once (a unique index on charges' request ids).
 const LEDGER_SUFFIX: &str = "ON CONFLICT DO NOTHING";
 
-static CHARGES_MANY: LazyLock<String> = LazyLock::new(|| {
-    multi_row_insert(
+static CHARGES_MANY: LazyLock<Fixed> = LazyLock::new(|| {
+    Fixed::new(multi_row_insert(
         "credit_ledger",
         LEDGER_COLUMNS,
         LEDGER_COLUMN_COUNT,
         CHARGES_PER_STATEMENT,
         LEDGER_SUFFIX,
-    )
+    ))
 });
-static CHARGES_ONE: LazyLock<String> = LazyLock::new(|| {
-    multi_row_insert(
+static CHARGES_ONE: LazyLock<Fixed> = LazyLock::new(|| {
+    Fixed::new(multi_row_insert(
         "credit_ledger",
         LEDGER_COLUMNS,
         LEDGER_COLUMN_COUNT,
         1,
         LEDGER_SUFFIX,
-    )
+    ))
 });
 
 /// Writes a batch, all or nothing. Replaying a batch is harmless: calls and charges
@@ -59,9 +59,10 @@ async fn insert_charges_on(
     conn: &mut AnyConnection,
     charges: &[&LedgerEntry],
 ) -> Result<(), StoreError> {
+    let (many, one) = (CHARGES_MANY.on(conn), CHARGES_ONE.on(conn));
     let mut chunks = charges.chunks_exact(CHARGES_PER_STATEMENT);
     for chunk in &mut chunks {
-        let mut q = sqlx::query(CHARGES_MANY.as_str());
+        let mut q = sqlx::query(many);
         for e in chunk {
             q = q
                 .bind(text(&e.consumer))
@@ -75,7 +76,7 @@ async fn insert_charges_on(
         q.execute(&mut *conn).await?;
     }
     for e in chunks.remainder() {
-        sqlx::query(CHARGES_ONE.as_str())
+        sqlx::query(one)
             .bind(text(&e.consumer))
             .bind(e.at.timestamp_millis())
             .bind(e.amount_micros)
