@@ -6,7 +6,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use serde::Serialize;
 use tollgate_core::spec::{ServiceLifecycle, ServiceSpec};
 use tollgate_store::{Store, StoreError, Stored};
 use utoipa::ToSchema;
