@@ -39,53 +39,99 @@ consumers:
     )
 }
 
+/// Clients sending chat requests as `tg-payer` until stopped, each keeping the id and
+/// cost of every request answered in full.
+struct Load {
+    answered: Arc<Mutex<Vec<(String, f64)>>>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// `clients` concurrent clients; with `every_answer_ok` each answer must be a 200
+    /// (otherwise failed requests are skipped, as when the gateway is killed).
+    fn start(gw: &Gateway, clients: usize, every_answer_ok: bool) -> Load {
+        let answered: Arc<Mutex<Vec<(String, f64)>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..clients)
+            .map(|_| {
+                let (answered, stop, url) = (
+                    answered.clone(),
+                    stop.clone(),
+                    gw.gw("/v1/chat/completions"),
+                );
+                tokio::spawn(async move {
+                    let http = client();
+                    while !stop.load(Ordering::Relaxed) {
+                        let sent = http
+                            .post(&url)
+                            .bearer_auth("tg-payer")
+                            .json(&json!({"model": "priced", "max_tokens": 50,
+                                "messages": [{"role": "user", "content": "hello there"}]}))
+                            .send()
+                            .await;
+                        let Ok(res) = sent else { continue };
+                        if every_answer_ok {
+                            assert_eq!(res.status(), 200, "the gateway keeps answering");
+                        } else if res.status() != 200 {
+                            continue;
+                        }
+                        let id = res.headers()["x-request-id"]
+                            .to_str()
+                            .expect("id")
+                            .to_string();
+                        let cost: f64 = res.headers()["x-tollgate-cost-usd"]
+                            .to_str()
+                            .expect("cost")
+                            .parse()
+                            .expect("number");
+                        // Answered means the whole body arrived.
+                        if res.bytes().await.is_ok() {
+                            answered.lock().expect("lock").push((id, cost));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load {
+            answered,
+            stop,
+            workers,
+        }
+    }
+
+    fn answered(&self) -> usize {
+        self.answered.lock().expect("lock").len()
+    }
+
+    async fn wait_for(&self, n: usize) {
+        while self.answered() < n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the clients (a client's failed assertion fails the test here) and
+    /// returns what was answered.
+    async fn stop(self) -> Vec<(String, f64)> {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers {
+            if let Err(e) = w.await
+                && e.is_panic()
+            {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+        self.answered.lock().expect("lock").clone()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_under_load_loses_no_answered_request_or_charge() {
     let mock = MockProvider::start().await.expect("mock");
     let cfg = config(&mock);
     let gw = Gateway::start(&cfg);
-    let answered: Arc<Mutex<Vec<(String, f64)>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for _ in 0..16 {
-        let (answered, stop, url) = (
-            answered.clone(),
-            stop.clone(),
-            gw.gw("/v1/chat/completions"),
-        );
-        workers.push(tokio::spawn(async move {
-            let http = client();
-            while !stop.load(Ordering::Relaxed) {
-                let sent = http
-                    .post(&url)
-                    .bearer_auth("tg-payer")
-                    .json(&json!({"model": "priced", "max_tokens": 50,
-                        "messages": [{"role": "user", "content": "hello there"}]}))
-                    .send()
-                    .await;
-                let Ok(res) = sent else { continue };
-                if res.status() != 200 {
-                    continue;
-                }
-                let id = res.headers()["x-request-id"]
-                    .to_str()
-                    .expect("id")
-                    .to_string();
-                let cost: f64 = res.headers()["x-tollgate-cost-usd"]
-                    .to_str()
-                    .expect("cost")
-                    .parse()
-                    .expect("number");
-                // Answered means the whole body arrived.
-                if res.bytes().await.is_ok() {
-                    answered.lock().expect("lock").push((id, cost));
-                }
-            }
-        }));
-    }
-    while answered.lock().expect("lock").len() < 400 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let load = Load::start(&gw, 16, false);
+    load.wait_for(400).await;
     Command::new("kill")
         .arg("-KILL")
         .arg(gw.pid().to_string())
@@ -93,11 +139,7 @@ async fn sigkill_under_load_loses_no_answered_request_or_charge() {
         .expect("kill");
     // Let the workers see the dead gateway, then stop them.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        let _ = w.await;
-    }
-    let answered = answered.lock().expect("lock").clone();
+    let answered = load.stop().await;
     assert!(answered.len() >= 400);
 
     // Restart on the same data directory.
@@ -233,64 +275,13 @@ async fn postgres_outage_under_load_loses_and_duplicates_nothing() {
     );
     let gw = Gateway::start(&cfg);
 
-    let answered: Arc<Mutex<Vec<(String, f64)>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for _ in 0..8 {
-        let (answered, stop, url) = (
-            answered.clone(),
-            stop.clone(),
-            gw.gw("/v1/chat/completions"),
-        );
-        workers.push(tokio::spawn(async move {
-            let http = client();
-            while !stop.load(Ordering::Relaxed) {
-                let Ok(res) = http
-                    .post(&url)
-                    .bearer_auth("tg-payer")
-                    .json(&json!({"model": "priced", "max_tokens": 50,
-                        "messages": [{"role": "user", "content": "hello there"}]}))
-                    .send()
-                    .await
-                else {
-                    continue;
-                };
-                assert_eq!(res.status(), 200, "the gateway keeps answering");
-                let id = res.headers()["x-request-id"]
-                    .to_str()
-                    .expect("id")
-                    .to_string();
-                let cost: f64 = res.headers()["x-tollgate-cost-usd"]
-                    .to_str()
-                    .expect("cost")
-                    .parse()
-                    .expect("number");
-                if res.bytes().await.is_ok() {
-                    answered.lock().expect("lock").push((id, cost));
-                }
-            }
-        }));
-    }
-    let wait_for = |n: usize| {
-        let answered = answered.clone();
-        async move {
-            while answered.lock().expect("lock").len() < n {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    };
-    wait_for(100).await;
+    let load = Load::start(&gw, 8, true);
+    load.wait_for(100).await;
     hop.fail();
-    let before_outage = answered.lock().expect("lock").len();
-    wait_for(before_outage + 200).await;
+    load.wait_for(load.answered() + 200).await;
     hop.recover();
-    let after_outage = answered.lock().expect("lock").len();
-    wait_for(after_outage + 100).await;
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.await.expect("worker");
-    }
-    let answered = answered.lock().expect("lock").clone();
+    load.wait_for(load.answered() + 100).await;
+    let answered = load.stop().await;
 
     // Read what reached PostgreSQL (directly, not through the hop).
     let store = open_store_at(&gw, &direct).await;

@@ -15,10 +15,8 @@
 mod common;
 
 use common::*;
-use std::fs::{self, File};
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The schemathesis version the admin API is checked with.
@@ -64,131 +62,17 @@ consumers:
     )
 }
 
-/// The workspace's `target/` (the parent of `CARGO_TARGET_TMPDIR`).
-fn target_dir() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).to_path_buf()
-}
-
-fn venv_bin(venv: &Path, name: &str) -> PathBuf {
-    if cfg!(windows) {
-        venv.join("Scripts").join(format!("{name}.exe"))
-    } else {
-        venv.join("bin").join(name)
-    }
-}
-
-/// Runs a setup command; panics with its output when it cannot start or fails.
-fn run_setup(what: &str, cmd: &mut Command) {
-    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| {
-        panic!("{what}: could not run {cmd:?}: {e} (this test needs python3 with venv and pip)")
-    });
-    assert!(
-        out.status.success(),
-        "{what} failed ({}): {cmd:?}\n--- stdout\n{}\n--- stderr\n{}\nThis test needs python3 (with the venv module and pip) and access to PyPI.",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-}
-
-/// The virtualenv with the pinned schemathesis: made once, reused while the pin is the
-/// same. A lock file serialises its creation across test processes; the marker file
-/// holding the pins is written last, so a half-made venv is made again.
-fn ensure_venv() -> PathBuf {
-    let target = target_dir();
-    fs::create_dir_all(&target).expect("create target dir");
-    let venv = target.join("schemathesis-venv");
-    let marker = venv.join("tollgate-requirements.txt");
-    let wanted = REQUIREMENTS.join("\n");
-
-    let lock = File::create(target.join("schemathesis-venv.lock")).expect("create the lock");
-    lock.lock().expect("lock schemathesis-venv.lock");
-    let ready = fs::read_to_string(&marker).is_ok_and(|s| s == wanted)
-        && venv_bin(&venv, "python").exists();
-    if !ready {
-        eprintln!(
-            "schemathesis test: creating {} with {REQUIREMENTS:?}",
-            venv.display()
-        );
-        if venv.exists() {
-            fs::remove_dir_all(&venv).expect("remove the stale schemathesis-venv");
-        }
-        run_setup(
-            "python3 -m venv",
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        );
-        run_setup(
-            "pip install",
-            Command::new(venv_bin(&venv, "python"))
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                ])
-                .args(REQUIREMENTS),
-        );
-        fs::write(&marker, &wanted).expect("write the schemathesis-venv marker");
-    }
-    drop(lock);
-    venv
-}
-
-/// Runs `cmd` to completion, killing it after `limit`.
-fn run_with_timeout(cmd: &mut Command, limit: Duration) -> (Output, bool) {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start schemathesis");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + limit;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for schemathesis") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("wait for the killed schemathesis");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let out = Output {
-        status,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    };
-    (out, timed_out)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_api_conforms_to_its_openapi_document() {
     // Blocking, before anything runs on the runtime.
-    let venv = ensure_venv();
+    let venv = python::ensure_venv("schemathesis-venv", REQUIREMENTS);
 
     let mock = MockProvider::start().await.expect("mock");
     let gw = Gateway::start(&config(&mock));
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
     let report = tempfile::tempdir().expect("report dir");
 
-    let mut cmd = Command::new(venv_bin(&venv, "schemathesis"));
+    let mut cmd = Command::new(python::venv_bin(&venv, "schemathesis"));
     cmd.arg("--config-file")
         .arg(dir.join("schemathesis.toml"))
         .arg("--no-color")
@@ -213,7 +97,7 @@ async fn admin_api_conforms_to_its_openapi_document() {
 
     let started = Instant::now();
     let (out, timed_out) =
-        tokio::task::spawn_blocking(move || run_with_timeout(&mut cmd, RUN_TIMEOUT))
+        tokio::task::spawn_blocking(move || python::run_with_timeout(&mut cmd, RUN_TIMEOUT))
             .await
             .expect("run schemathesis");
     let stdout = String::from_utf8_lossy(&out.stdout);
