@@ -183,18 +183,19 @@ impl Balancer {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let open: Vec<usize> = (0..self.weights.len())
-            .filter(|i| !exclude.contains(i))
-            .collect();
-        let warm: Vec<usize> = open
-            .iter()
-            .copied()
-            .filter(|&i| s.cool_until[i].is_none_or(|t| t <= now))
-            .collect();
-        let eligible = if warm.is_empty() { open } else { warm };
-        let total: i64 = eligible.iter().map(|&i| self.weights[i]).sum();
+        let n = self.weights.len();
+        let open = |i: usize| !exclude.contains(&i);
+        let warm = |s: &BalancerState, i: usize| s.cool_until[i].is_none_or(|t| t <= now);
+        // Cooling nodes count only when no open node is warm. No allocation: this runs
+        // on every service request.
+        let any_warm = (0..n).any(|i| open(i) && warm(&s, i));
+        let mut total: i64 = 0;
         let mut best: Option<usize> = None;
-        for &i in &eligible {
+        for i in 0..n {
+            if !open(i) || (any_warm && !warm(&s, i)) {
+                continue;
+            }
+            total += self.weights[i];
             s.current[i] += self.weights[i];
             if best.is_none_or(|b| s.current[i] > s.current[b]) {
                 best = Some(i);
