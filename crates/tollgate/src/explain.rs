@@ -14,7 +14,7 @@ use serde_json::Value;
 use tollgate_config::Config;
 use tollgate_store::{SecretCipher, Store};
 
-use crate::serve::{data_dir, sqlite_in_place};
+use crate::serve::sqlite_file;
 
 /// What `explain` found.
 pub enum Found {
@@ -35,9 +35,20 @@ pub async fn run(
         }
         None => Config::default(),
     };
-    let database = sqlite_in_place(&config.storage.database)?;
-    let cipher = SecretCipher::load_or_create(&data_dir()).context("loading the master key")?;
-    let store = Store::connect(&database, cipher)
+    let database = &config.storage.database;
+    // A read: never create a database (or its directory) where there is none.
+    if let Some(file) = sqlite_file(database)
+        && !file.exists()
+    {
+        anyhow::bail!(
+            "no database at {} (run where the gateway runs, or pass its --config)",
+            file.display()
+        );
+    }
+    // Call records are not encrypted: a throwaway key, so that no master key file is
+    // created or needed to read them.
+    let cipher = SecretCipher::new(rand::random());
+    let store = Store::connect(database, cipher)
         .await
         .context("opening the database")?;
     let record = store

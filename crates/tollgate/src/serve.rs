@@ -230,26 +230,28 @@ fn open_cache(config: &Config) -> anyhow::Result<Option<Arc<tollgate_cache::Cach
 }
 
 /// `TOLLGATE_DATA_DIR`, or `./tollgate-data`: the SQLite default and the master key.
-pub(crate) fn data_dir() -> PathBuf {
+fn data_dir() -> PathBuf {
     std::env::var_os("TOLLGATE_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("tollgate-data"))
 }
 
-/// Creates the parent directory of a SQLite file so the first start just works.
-pub(crate) fn sqlite_in_place(url: &str) -> anyhow::Result<String> {
-    if let Some(path) = url
+/// The file of a SQLite URL (`sqlite://PATH[?options]`); None for other databases.
+pub(crate) fn sqlite_file(url: &str) -> Option<&Path> {
+    let path = url
         .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(Path::new(path.split('?').next().unwrap_or(path)))
+}
+
+/// Creates the parent directory of a SQLite file so the first start just works.
+fn sqlite_in_place(url: &str) -> anyhow::Result<String> {
+    if let Some(parent) = sqlite_file(url)
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
     {
-        let file = path.split('?').next().unwrap_or(path);
-        if let Some(parent) = Path::new(file)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     Ok(url.to_string())
 }

@@ -301,4 +301,21 @@ async fn refusals_and_failovers_are_explained_from_their_steps() {
     let (ok, _, err) = explain(&gw, "no-such-request", false);
     assert!(!ok);
     assert!(err.contains("no call record `no-such-request`"), "{err}");
+
+    // Where there is no database, explain says so and creates nothing.
+    let empty = tempfile::tempdir().expect("dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .current_dir(empty.path())
+        .env_remove("TOLLGATE_DATA_DIR")
+        .args(["explain", "req_x"])
+        .output()
+        .expect("run tollgate explain");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no database at"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(empty.path()).expect("list").count(),
+        0,
+        "a read creates no files"
+    );
 }
