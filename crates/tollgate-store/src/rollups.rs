@@ -304,23 +304,19 @@ impl Rollup {
         }
     }
 
-    /// The latency at quantile `q` (0 < q <= 1), or None without calls.
-    pub fn latency_percentile(&self, q: f64) -> Option<u64> {
-        percentile(&self.latency, q)
+    /// The latency at `percent` (1 to 100), or None without calls.
+    pub fn latency_percentile(&self, percent: u32) -> Option<u64> {
+        percentile(&self.latency, percent)
     }
 
-    /// The TTFT at quantile `q`, or None without streamed calls.
-    pub fn ttft_percentile(&self, q: f64) -> Option<u64> {
-        percentile(&self.ttft, q)
+    /// The TTFT at `percent`, or None without streamed calls.
+    pub fn ttft_percentile(&self, percent: u32) -> Option<u64> {
+        percentile(&self.ttft, percent)
     }
 
     /// Errors per request (0 without requests).
     pub fn error_rate(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.requests as f64
-        }
+        error_rate(self.requests, self.errors)
     }
 
     /// Reads `columns` from `row`, where they are selected in [`Columns::names`] order
@@ -352,13 +348,15 @@ impl Rollup {
     }
 }
 
-/// The nearest-rank percentile of a histogram, as [`bucket_value`] of its bucket.
-fn percentile(hist: &[i64; HISTOGRAM_BUCKETS], q: f64) -> Option<u64> {
+/// The nearest-rank percentile of a histogram (`percent` of 100), as [`bucket_value`]
+/// of its bucket. Integer arithmetic, as in [`percentile_bucket_sql`], so a percentile
+/// computed by the database and one computed here agree exactly.
+fn percentile(hist: &[i64; HISTOGRAM_BUCKETS], percent: u32) -> Option<u64> {
     let n: i64 = hist.iter().sum();
     if n <= 0 {
         return None;
     }
-    let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as i64).clamp(1, n);
+    let rank = nearest_rank(n, percent);
     let mut seen = 0i64;
     for (i, count) in hist.iter().enumerate() {
         seen += count;
@@ -367,6 +365,43 @@ fn percentile(hist: &[i64; HISTOGRAM_BUCKETS], q: f64) -> Option<u64> {
         }
     }
     Some(bucket_value(HISTOGRAM_BUCKETS - 1))
+}
+
+/// Errors per request (0 without requests).
+fn error_rate(requests: i64, errors: i64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        errors as f64 / requests as f64
+    }
+}
+
+/// The SQL expression (both engines) for the histogram bucket index of the
+/// nearest-rank `percent` of one rollup row's `prefix_00..` histogram whose total is
+/// the column `total` (every call has a latency, so the latency total is `requests`;
+/// the TTFT one is `ttft_count`), NULL when it is empty: [`percentile`] in SQL, with
+/// the same integer rank. The arms run in order and stop at the first bucket whose
+/// running count reaches the rank.
+fn percentile_bucket_sql(prefix: &str, total: &str, percent: u32) -> String {
+    let p = percent.min(100);
+    let rank = format!("(({total}) * {p} + 99) / 100");
+    let mut sql = format!("CAST(CASE WHEN {total} <= 0 THEN NULL");
+    let mut running = String::new();
+    for i in 0..HISTOGRAM_BUCKETS - 1 {
+        if !running.is_empty() {
+            running.push_str(" + ");
+        }
+        running.push_str(&format!("{prefix}_{i:02}"));
+        sql.push_str(&format!(" WHEN {running} >= {rank} THEN {i}"));
+    }
+    sql.push_str(&format!(" ELSE {} END AS BIGINT)", HISTOGRAM_BUCKETS - 1));
+    sql
+}
+
+/// `ceil(n * percent / 100)`, at least 1 and at most `n`.
+fn nearest_rank(n: i64, percent: u32) -> i64 {
+    let p = i64::from(percent.min(100));
+    (n.saturating_mul(p).saturating_add(99) / 100).clamp(1, n.max(1))
 }
 
 /// Which column groups a query reads.
@@ -588,39 +623,31 @@ fn sum_sql(g: Granularity, columns: Columns, one_value: bool) -> String {
     )
 }
 
-/// Fixed sum statements: `[granularity][columns][one value]`.
-static SUMS: LazyLock<HashMap<(Granularity, u8, bool), String>> = LazyLock::new(|| {
+/// Fixed sum statements by granularity, column set ([`EVERY_COLUMN`] or
+/// [`COUNTERS_ONLY`]) and whether one dimension value is asked for.
+static SUMS: LazyLock<HashMap<(Granularity, bool, bool), String>> = LazyLock::new(|| {
     let mut m = HashMap::new();
     for g in Granularity::ALL {
-        for (k, cols) in COLUMN_SETS.iter().enumerate() {
+        for counters_only in [false, true] {
+            let cols = if counters_only {
+                COUNTERS_ONLY
+            } else {
+                EVERY_COLUMN
+            };
             for one in [false, true] {
-                m.insert((g, k as u8, one), sum_sql(g, *cols, one));
+                m.insert((g, counters_only, one), sum_sql(g, cols, one));
             }
         }
     }
     m
 });
 
-/// The column sets queries use: everything, counters only, counters and latency,
-/// TTFT only.
-const COLUMN_SETS: [Columns; 4] = [
-    EVERY_COLUMN,
-    Columns {
-        counters: true,
-        latency: false,
-        ttft: false,
-    },
-    Columns {
-        counters: false,
-        latency: true,
-        ttft: false,
-    },
-    Columns {
-        counters: false,
-        latency: false,
-        ttft: true,
-    },
-];
+/// The counters without the histograms (usage documents).
+const COUNTERS_ONLY: Columns = Columns {
+    counters: true,
+    latency: false,
+    ttft: false,
+};
 
 /// What one analytics value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -670,13 +697,42 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
-    /// Which column set ([`COLUMN_SETS`]) it needs.
-    fn column_set(self) -> u8 {
+    /// What a series query selects for it after `bucket, value`: the one or two
+    /// counters it is made of, or for a percentile the histogram bucket index the
+    /// database finds ([`percentile_bucket_sql`]). A point then costs one or two
+    /// values to read and decode, not a 14-counter or 27-bucket row: a by-consumer
+    /// minute series over a day is 72,000 points.
+    fn series_columns(self) -> String {
         match self {
-            Metric::LatencyP50 | Metric::LatencyP95 | Metric::LatencyP99 => 2,
-            Metric::TtftP50 => 3,
-            _ => 1,
+            Metric::Requests => "requests".to_string(),
+            Metric::Errors => "errors".to_string(),
+            Metric::ErrorRate => "requests, errors".to_string(),
+            Metric::TokensInput => "input_tokens".to_string(),
+            Metric::TokensOutput => "output_tokens".to_string(),
+            Metric::CostUsd => "cost_micros".to_string(),
+            Metric::LatencyP50 => percentile_bucket_sql("lat", "requests", 50),
+            Metric::LatencyP95 => percentile_bucket_sql("lat", "requests", 95),
+            Metric::LatencyP99 => percentile_bucket_sql("lat", "requests", 99),
+            Metric::TtftP50 => percentile_bucket_sql("ttft", "ttft_count", 50),
         }
+    }
+
+    /// Its value from a series row whose [`Metric::series_columns`] start at column
+    /// `first`: what [`Metric::value`] gives for that row's rollup.
+    fn decode_point(self, row: &AnyRow, first: usize) -> Result<Option<f64>, StoreError> {
+        Ok(match self {
+            Metric::ErrorRate => Some(error_rate(row.try_get(first)?, row.try_get(first + 1)?)),
+            Metric::CostUsd => Some(tollgate_core::money::micros_to_usd(row.try_get(first)?)),
+            Metric::LatencyP50 | Metric::LatencyP95 | Metric::LatencyP99 | Metric::TtftP50 => {
+                let bucket: Option<i64> = row.try_get(first)?;
+                bucket.map(|i| {
+                    bucket_value(usize::try_from(i).unwrap_or(HISTOGRAM_BUCKETS - 1)) as f64
+                })
+            }
+            Metric::Requests | Metric::Errors | Metric::TokensInput | Metric::TokensOutput => {
+                Some(row.try_get::<i64, _>(first)? as f64)
+            }
+        })
     }
 
     /// Its value over `r`; None for a percentile without data.
@@ -688,10 +744,10 @@ impl Metric {
             Metric::TokensInput => Some(r.input_tokens as f64),
             Metric::TokensOutput => Some(r.output_tokens as f64),
             Metric::CostUsd => Some(tollgate_core::money::micros_to_usd(r.cost_micros)),
-            Metric::LatencyP50 => r.latency_percentile(0.50).map(|v| v as f64),
-            Metric::LatencyP95 => r.latency_percentile(0.95).map(|v| v as f64),
-            Metric::LatencyP99 => r.latency_percentile(0.99).map(|v| v as f64),
-            Metric::TtftP50 => r.ttft_percentile(0.50).map(|v| v as f64),
+            Metric::LatencyP50 => r.latency_percentile(50).map(|v| v as f64),
+            Metric::LatencyP95 => r.latency_percentile(95).map(|v| v as f64),
+            Metric::LatencyP99 => r.latency_percentile(99).map(|v| v as f64),
+            Metric::TtftP50 => r.ttft_percentile(50).map(|v| v as f64),
         }
     }
 }
@@ -700,32 +756,28 @@ impl Metric {
 pub const MAX_SERIES_POINTS: i64 = 10_080;
 
 /// One series of [`Store::timeseries`]: its dimension value (`all` without one) and
-/// `(bucket start, rollup)` points, oldest first; buckets without calls are absent.
+/// `(bucket start, metric value)` points, oldest first; buckets without calls are
+/// absent, and a percentile of a bucket without data (TTFT without streams) is None.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub key: String,
-    pub points: Vec<(DateTime<Utc>, Rollup)>,
+    pub points: Vec<(DateTime<Utc>, Option<f64>)>,
 }
 
-fn series_sql(g: Granularity, set: u8) -> String {
-    let cols = COLUMN_SETS
-        .get(usize::from(set))
-        .copied()
-        .unwrap_or(EVERY_COLUMN)
-        .names()
-        .join(", ");
+fn series_sql(g: Granularity, metric: Metric) -> String {
     format!(
-        "SELECT bucket, value, {cols} FROM {} WHERE dim = $1 AND bucket >= $2 AND bucket < $3 \
+        "SELECT bucket, value, {} FROM {} WHERE dim = $1 AND bucket >= $2 AND bucket < $3 \
          ORDER BY bucket",
+        metric.series_columns(),
         g.table()
     )
 }
 
-static SERIES: LazyLock<HashMap<(Granularity, u8), String>> = LazyLock::new(|| {
+static SERIES: LazyLock<HashMap<(Granularity, Metric), String>> = LazyLock::new(|| {
     let mut m = HashMap::new();
     for g in Granularity::ALL {
-        for set in 0..COLUMN_SETS.len() as u8 {
-            m.insert((g, set), series_sql(g, set));
+        for metric in Metric::ALL {
+            m.insert((g, metric), series_sql(g, metric));
         }
     }
     m
@@ -749,10 +801,10 @@ fn key_of(d: Dimension, value: String) -> String {
 }
 
 impl Store {
-    /// The rollups of `by` (or everything) per `interval` bucket, for buckets starting
+    /// `metric` of `by` (or of everything) per `interval` bucket, for buckets starting
     /// in `[from, to)` (`from` rounded down to the interval; a range of more than
-    /// [`MAX_SERIES_POINTS`] buckets keeps its last ones). `metric` only chooses which
-    /// columns are read; the others are 0 in the returned rollups.
+    /// [`MAX_SERIES_POINTS`] buckets keeps its last ones): each point is
+    /// [`Metric::value`] of one rollup row, computed from the few columns it needs.
     pub async fn timeseries(
         &self,
         metric: Metric,
@@ -770,12 +822,7 @@ impl Store {
         let from = from.max(
             interval.floor(to.saturating_sub(1)) - (MAX_SERIES_POINTS - 1) * interval.width_ms(),
         );
-        let set = metric.column_set();
-        let columns = COLUMN_SETS
-            .get(usize::from(set))
-            .copied()
-            .unwrap_or(EVERY_COLUMN);
-        let rows = sqlx::query(sql_of(&SERIES, &(interval, set))?)
+        let rows = sqlx::query(sql_of(&SERIES, &(interval, metric))?)
             .bind(by.as_str())
             .bind(from)
             .bind(to)
@@ -788,7 +835,7 @@ impl Store {
         for row in &rows {
             let value: String = row.try_get(1)?;
             let t = from_ms(row.try_get(0)?)?;
-            let r = Rollup::decode(row, columns, 2)?;
+            let v = metric.decode_point(row, 2)?;
             let i = match index.get(&value) {
                 Some(&i) => i,
                 None => {
@@ -801,7 +848,7 @@ impl Store {
                 }
             };
             if let Some(s) = out.get_mut(i) {
-                s.points.push((t, r));
+                s.points.push((t, v));
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -822,7 +869,7 @@ impl Store {
         let to = Granularity::Minute.ceil(to.timestamp_millis());
         let mut merged: BTreeMap<String, Rollup> = BTreeMap::new();
         for (g, lo, hi) in tile(from, to) {
-            let rows = sqlx::query(sql_of(&SUMS, &(g, 0, false))?)
+            let rows = sqlx::query(sql_of(&SUMS, &(g, false, false))?)
                 .bind(by.as_str())
                 .bind(lo)
                 .bind(hi)
@@ -864,12 +911,12 @@ impl Store {
                 .bind(head_end)
                 .fetch_one(&mut *conn)
                 .await?;
-            total.merge(&Rollup::decode(&row, COLUMN_SETS[1], 0)?);
+            total.merge(&Rollup::decode(&row, COUNTERS_ONLY, 0)?);
         }
         // Far enough ahead for any record, and day-aligned.
         let end = Granularity::Day.floor(i64::MAX / 4);
         for (g, lo, hi) in tile(head_end, end) {
-            let rows = sqlx::query(sql_of(&SUMS, &(g, 1, true))?)
+            let rows = sqlx::query(sql_of(&SUMS, &(g, true, true))?)
                 .bind(dim.as_str())
                 .bind(lo)
                 .bind(hi)
@@ -877,7 +924,7 @@ impl Store {
                 .fetch_all(&mut *conn)
                 .await?;
             for row in &rows {
-                total.merge(&Rollup::decode(row, COLUMN_SETS[1], 1)?);
+                total.merge(&Rollup::decode(row, COUNTERS_ONLY, 1)?);
             }
         }
         let u = |v: i64| u64::try_from(v).unwrap_or(0);
@@ -1072,9 +1119,16 @@ mod tests {
         let mut h = [0i64; HISTOGRAM_BUCKETS];
         h[histogram_bucket(80)] = 90;
         h[histogram_bucket(900)] = 10;
-        assert_eq!(percentile(&h, 0.5), Some(100));
-        assert_eq!(percentile(&h, 0.9), Some(100));
-        assert_eq!(percentile(&h, 0.95), Some(1000));
-        assert_eq!(percentile(&[0; HISTOGRAM_BUCKETS], 0.5), None);
+        assert_eq!(percentile(&h, 50), Some(100));
+        assert_eq!(percentile(&h, 90), Some(100));
+        assert_eq!(percentile(&h, 95), Some(1000));
+        assert_eq!(percentile(&[0; HISTOGRAM_BUCKETS], 50), None);
+        // Exact ranks where a float product would round: 95 % of 20 is 19.
+        let mut h = [0i64; HISTOGRAM_BUCKETS];
+        h[0] = 19;
+        h[5] = 1;
+        assert_eq!(percentile(&h, 95), Some(bucket_value(0)));
+        assert_eq!(nearest_rank(1, 1), 1);
+        assert_eq!(nearest_rank(200, 99), 198);
     }
 }

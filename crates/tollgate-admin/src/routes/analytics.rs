@@ -235,10 +235,7 @@ pub(crate) async fn analytics_timeseries(
                 points: s
                     .points
                     .into_iter()
-                    .map(|(t, r)| Point {
-                        t,
-                        value: metric.value(&r),
-                    })
+                    .map(|(t, value)| Point { t, value })
                     .collect(),
             })
             .collect(),
@@ -277,7 +274,7 @@ pub(crate) async fn analytics_top(
     let mut rows: Vec<(Option<f64>, TopRow)> = totals
         .into_iter()
         .map(|(key, r)| {
-            let p = |q: f64| r.latency_percentile(q).map(|v| v as f64);
+            let p = |percent: u32| r.latency_percentile(percent).map(|v| v as f64);
             (
                 metric.value(&r),
                 TopRow {
@@ -288,9 +285,9 @@ pub(crate) async fn analytics_top(
                     tokens_input: r.input_tokens,
                     tokens_output: r.output_tokens,
                     cost_usd: micros_to_usd(r.cost_micros),
-                    latency_p50_ms: p(0.50),
-                    latency_p95_ms: p(0.95),
-                    latency_p99_ms: p(0.99),
+                    latency_p50_ms: p(50),
+                    latency_p95_ms: p(95),
+                    latency_p99_ms: p(99),
                 },
             )
         })

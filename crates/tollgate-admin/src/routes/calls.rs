@@ -313,7 +313,9 @@ pub(crate) async fn list_calls(
 #[utoipa::path(get, path = "/admin/v1/calls/{request_id}", tag = "calls",
     params(("request_id" = String, Path, description = "The request's `x-request-id`")),
     responses(
-        (status = 200, description = "The call record", body = CallView),
+        (status = 200, description = "The call record", body = CallView, links(
+            ("explain" = (operation_id = "explain_call", parameters(("request_id" = "$response.body#/request_id"))))
+        )),
         (status = 404, response = NotFound),
     ),
     security(("bearer" = [])))]

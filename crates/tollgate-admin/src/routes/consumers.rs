@@ -75,7 +75,16 @@ impl AdminResource for ConsumerSpec {
 }
 
 #[utoipa::path(get, path = "/admin/v1/consumers", tag = "consumers",
-    responses((status = 200, body = Vec<ConsumerView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<ConsumerView>, description = "All of them; the links follow the first", links(
+            ("get" = (operation_id = "get_consumer", parameters(("name" = "$response.body#/0/name")))),
+            ("put" = (operation_id = "put_consumer", parameters(("name" = "$response.body#/0/name")))),
+            ("delete" = (operation_id = "delete_consumer", parameters(("name" = "$response.body#/0/name")))),
+            ("keys" = (operation_id = "list_keys", parameters(("name" = "$response.body#/0/name")))),
+            ("create_key" = (operation_id = "create_key", parameters(("name" = "$response.body#/0/name")))),
+            ("usage" = (operation_id = "consumer_usage", parameters(("name" = "$response.body#/0/name")))),
+            ("credits" = (operation_id = "list_credits", parameters(("name" = "$response.body#/0/name")))),
+            ("add_credits" = (operation_id = "add_credits", parameters(("name" = "$response.body#/0/name"))))
+        ))), security(("bearer" = [])))]
 pub(crate) async fn list_consumers(
     State(st): State<AdminState>,
 ) -> Result<Json<Vec<ConsumerView>>, AdminError> {

@@ -88,7 +88,11 @@ async fn consumer_exists(st: &AdminState, name: &str) -> Result<(), AdminError> 
 }
 
 #[utoipa::path(get, path = "/admin/v1/consumers/{name}/keys", tag = "keys", params(("name" = String, Path)),
-    responses((status = 200, body = Vec<KeyView>), (status = 404, response = NotFound)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<KeyView>, description = "The consumer's keys; the links follow the first", links(
+            ("get" = (operation_id = "get_key", parameters(("id" = "$response.body#/0/id")))),
+            ("revoke" = (operation_id = "revoke_key", parameters(("id" = "$response.body#/0/id"))))
+        )),
+        (status = 404, response = NotFound)), security(("bearer" = [])))]
 pub(crate) async fn list_keys(
     State(st): State<AdminState>,
     Path(name): Path<String>,

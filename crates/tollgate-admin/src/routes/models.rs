@@ -68,7 +68,11 @@ impl AdminResource for ModelSpec {
 }
 
 #[utoipa::path(get, path = "/admin/v1/models", tag = "models",
-    responses((status = 200, body = Vec<ModelView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<ModelView>, description = "All of them; the links follow the first", links(
+            ("get" = (operation_id = "get_model", parameters(("name" = "$response.body#/0/name")))),
+            ("put" = (operation_id = "put_model", parameters(("name" = "$response.body#/0/name")))),
+            ("delete" = (operation_id = "delete_model", parameters(("name" = "$response.body#/0/name"))))
+        ))), security(("bearer" = [])))]
 pub(crate) async fn list_models(
     State(st): State<AdminState>,
 ) -> Result<Json<Vec<ModelView>>, AdminError> {

@@ -52,7 +52,11 @@ async fn found(st: &AdminState, name: &str) -> Result<Stored<ProviderSpec>, Admi
 }
 
 #[utoipa::path(get, path = "/admin/v1/providers", tag = "providers",
-    responses((status = 200, body = Vec<ProviderView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<ProviderView>, description = "All of them; the links follow the first", links(
+            ("get" = (operation_id = "get_provider", parameters(("name" = "$response.body#/0/name")))),
+            ("put" = (operation_id = "put_provider", parameters(("name" = "$response.body#/0/name")))),
+            ("delete" = (operation_id = "delete_provider", parameters(("name" = "$response.body#/0/name"))))
+        ))), security(("bearer" = [])))]
 pub(crate) async fn list_providers(
     State(st): State<AdminState>,
 ) -> Result<Json<Vec<ProviderView>>, AdminError> {

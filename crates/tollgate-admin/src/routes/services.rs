@@ -58,7 +58,12 @@ impl AdminResource for ServiceSpec {
 }
 
 #[utoipa::path(get, path = "/admin/v1/services", tag = "services",
-    responses((status = 200, body = Vec<ServiceView>)),
+    responses((status = 200, body = Vec<ServiceView>, description = "All of them; the links follow the first", links(
+            ("get" = (operation_id = "get_service", parameters(("name" = "$response.body#/0/name")))),
+            ("put" = (operation_id = "put_service", parameters(("name" = "$response.body#/0/name")))),
+            ("lifecycle" = (operation_id = "put_service_lifecycle", parameters(("name" = "$response.body#/0/name")))),
+            ("delete" = (operation_id = "delete_service", parameters(("name" = "$response.body#/0/name"))))
+        ))),
     security(("bearer" = [])))]
 pub(crate) async fn list_services(
     State(st): State<AdminState>,

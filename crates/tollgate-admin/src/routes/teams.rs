@@ -49,7 +49,11 @@ impl AdminResource for TeamSpec {
 }
 
 #[utoipa::path(get, path = "/admin/v1/teams", tag = "teams",
-    responses((status = 200, body = Vec<TeamView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<TeamView>, description = "All of them; the links follow the first", links(
+            ("get" = (operation_id = "get_team", parameters(("name" = "$response.body#/0/name")))),
+            ("put" = (operation_id = "put_team", parameters(("name" = "$response.body#/0/name")))),
+            ("delete" = (operation_id = "delete_team", parameters(("name" = "$response.body#/0/name"))))
+        ))), security(("bearer" = [])))]
 pub(crate) async fn list_teams(
     State(st): State<AdminState>,
 ) -> Result<Json<Vec<TeamView>>, AdminError> {

@@ -176,7 +176,11 @@ fn written(outcome: UserWrite, username: &str) -> Result<(), AdminError> {
 }
 
 #[utoipa::path(get, path = "/admin/v1/users", tag = "users",
-    responses((status = 200, body = Vec<UserView>)),
+    responses((status = 200, body = Vec<UserView>, description = "All of them; the links follow the first", links(
+            ("get" = (operation_id = "get_user", parameters(("username" = "$response.body#/0/username")))),
+            ("put" = (operation_id = "put_user", parameters(("username" = "$response.body#/0/username")))),
+            ("delete" = (operation_id = "delete_user", parameters(("username" = "$response.body#/0/username"))))
+        ))),
     security(("bearer" = [])))]
 pub(crate) async fn list_users(
     State(st): State<AdminState>,
