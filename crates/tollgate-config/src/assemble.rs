@@ -466,9 +466,7 @@ fn storage(raw: RawStorage, issues: &mut Vec<Issue>) -> StorageConfig {
     let retention = retention(raw.retention, issues);
     let log_bodies_max_bytes = match raw.log_bodies_max_bytes {
         None => defaults.log_bodies_max_bytes,
-        Some(n) if (1..=StorageConfig::MAX_LOG_BODIES_MAX_BYTES as u64).contains(&n) => {
-            n as usize
-        }
+        Some(n) if (1..=StorageConfig::MAX_LOG_BODIES_MAX_BYTES as u64).contains(&n) => n as usize,
         Some(_) => {
             issues.push(Issue::new(
                 "storage.log_bodies_max_bytes",

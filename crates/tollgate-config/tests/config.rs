@@ -926,7 +926,7 @@ fn log_bodies_on_models_and_consumers_and_its_cap() {
         ),
         [
             "t.yaml:2:25: storage.log_bodies_max_bytes: must be from 1 to 16777216 (bytes kept of each logged body)",
-            "t.yaml:5:17: consumers[0].log_bodies: expected a boolean",
+            "t.yaml:5:17: consumers[0].log_bodies: expected true or false",
         ]
     );
 }

@@ -213,10 +213,7 @@ pub fn begin(
         return;
     }
     let secrets = Secrets::new(snapshot.clone(), presented_key(headers));
-    call.log_bodies(
-        BodyLog::new(st.log_bodies_max_bytes, secrets),
-        request_body,
-    );
+    call.log_bodies(BodyLog::new(st.log_bodies_max_bytes, secrets), request_body);
 }
 
 /// The text of `bytes`: lossy UTF-8, without a multi-byte character cut at the end.
@@ -296,7 +293,14 @@ mod tests {
                 )
             })
             .collect();
-        Arc::new(Snapshot::build(1, vec![provider], vec![], vec![], vec![], keys))
+        Arc::new(Snapshot::build(
+            1,
+            vec![provider],
+            vec![],
+            vec![],
+            vec![],
+            keys,
+        ))
     }
 
     fn log(cap: usize) -> BodyLog {
@@ -329,7 +333,8 @@ mod tests {
 
     #[test]
     fn configured_and_presented_keys_are_redacted_exactly() {
-        let body = br#"{"a":"upstream-key-1234","b":"tg-team-a-key","c":"team-b-key-999","d":"short"}"#;
+        let body =
+            br#"{"a":"upstream-key-1234","b":"tg-team-a-key","c":"team-b-key-999","d":"short"}"#;
         let out = log(1 << 20).render_bytes(body);
         assert_eq!(
             out,
@@ -350,7 +355,10 @@ mod tests {
     #[test]
     fn short_words_that_look_alike_are_not_secrets() {
         let body = b"ask-me about sk-learn, a bearer of news, tg-bot";
-        assert_eq!(log(1 << 20).render_bytes(body), String::from_utf8_lossy(body));
+        assert_eq!(
+            log(1 << 20).render_bytes(body),
+            String::from_utf8_lossy(body)
+        );
     }
 
     #[test]
@@ -368,7 +376,10 @@ mod tests {
         body.push_str(" sk-abcdefghijklmnopqrstuvwxyz0123456789 tail");
         let out = log(100).render_bytes(body.as_bytes());
         assert!(!out.contains("sk-abc"), "{out}");
-        assert!(out.starts_with(&format!("{} [REDACTED]", "x".repeat(80))), "{out}");
+        assert!(
+            out.starts_with(&format!("{} [REDACTED]", "x".repeat(80))),
+            "{out}"
+        );
         // A private key cut by the capture is redacted to the end.
         let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
         pem.push_str(&"A".repeat(5000));

@@ -193,7 +193,11 @@ async fn bodies_are_logged(database: Option<&str>) {
     let body = r.request_body.expect("request body");
     let marker = format!("…[truncated: {} bytes in all]", sent.len());
     let kept = body.strip_suffix(&marker).unwrap_or_else(|| {
-        panic!("no truncation marker on {} bytes: ...{}", body.len(), &body[body.len() - 80..])
+        panic!(
+            "no truncation marker on {} bytes: ...{}",
+            body.len(),
+            &body[body.len() - 80..]
+        )
     });
     assert_eq!(kept, &sent[..CAP]);
     // The answer echoes the prompt: cut likewise.
@@ -215,7 +219,10 @@ async fn bodies_are_logged(database: Option<&str>) {
     );
     let (status, id, answer) = send(post(KEY_C, &ask("leaky", &prompt))).await;
     assert_eq!(status, 200);
-    assert!(answer.contains("compat-key"), "the client's answer is its own: {answer}");
+    assert!(
+        answer.contains("compat-key"),
+        "the client's answer is its own: {answer}"
+    );
     let r = record(&store, &id).await;
     let (req, res) = (
         r.request_body.expect("request body"),
@@ -290,7 +297,12 @@ async fn bodies_are_logged(database: Option<&str>) {
             .send()
             .await
             .expect("send");
-        assert_eq!(res.status().as_u16(), 201, "{}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status().as_u16(),
+            201,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
         let name = shape["name"].as_str().expect("name");
         let got: Value = http
             .get(gw.admin(&format!("{path}/{name}")))
@@ -328,7 +340,11 @@ async fn bodies_are_logged(database: Option<&str>) {
     assert_eq!(r.door, "service");
     assert_eq!(
         r.request_body,
-        Some(format!("{}…[truncated: {} bytes in all]", &sent[..CAP], sent.len()))
+        Some(format!(
+            "{}…[truncated: {} bytes in all]",
+            &sent[..CAP],
+            sent.len()
+        ))
     );
     assert_eq!(r.response_body, Some(stored(&answer)));
     let echoed: Value = serde_json::from_str(&answer).expect("echo");

@@ -144,10 +144,7 @@ async fn serve(
     };
     if caller.consumer.log_bodies {
         // Both bodies stream through: they are captured on their way (see `proxy`).
-        let secrets = Secrets::new(
-            snapshot.clone(),
-            crate::auth::presented_key(req.headers()),
-        );
+        let secrets = Secrets::new(snapshot.clone(), crate::auth::presented_key(req.headers()));
         call.log_streamed_bodies(BodyLog::new(st.log_bodies_max_bytes, secrets));
     }
     match spec.lifecycle {
