@@ -20,6 +20,11 @@
 //!    its relay before its last bytes go out; a stream whose client left is finished
 //!    when its body is dropped ([`Drop`]).
 //!
+//! When the model or consumer has `log_bodies` on ([`crate::body_log`]), the bodies go
+//! into the record too: the route stores the request body once it knows the flag
+//! ([`Call::log_bodies`]); a whole answer is copied by [`layer`] before the call
+//! finishes, a stream by its relay as it passes, a service's bodies by its proxy.
+//!
 //! The state sits behind a `std` mutex that is never held across an `.await`.
 //!
 //! Monitoring hangs on the same life: each call has a `request` tracing span (its

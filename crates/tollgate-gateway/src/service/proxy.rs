@@ -6,6 +6,10 @@
 //! request is tried once more on another node when its method is idempotent and it
 //! has no body (a streamed body cannot be sent twice). Otherwise the node's answer,
 //! whatever its status, goes back as it is, minus hop-by-hop headers.
+//!
+//! When the consumer logs bodies (`log_bodies`), the first bytes of both bodies are
+//! copied as they pass ([`crate::body_log`]), and the call is finished when the
+//! answer's body ends rather than when its headers go out.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
