@@ -138,6 +138,8 @@ pub(crate) struct RawStorage {
     pub redis_prefix: Option<String>,
     #[serde(default)]
     pub retention: Option<RawRetention>,
+    #[serde(default)]
+    pub log_bodies_max_bytes: Option<u64>,
     /// Fields with type errors.
     #[serde(skip)]
     pub unread: Vec<String>,
@@ -164,6 +166,7 @@ impl Section for RawStorage {
             .or(other.redis_failure_policy);
         self.redis_prefix = self.redis_prefix.take().or(other.redis_prefix);
         self.retention = self.retention.take().or(other.retention);
+        self.log_bodies_max_bytes = self.log_bodies_max_bytes.or(other.log_bodies_max_bytes);
         self.unread.extend(other.unread);
     }
 
@@ -461,8 +464,23 @@ fn storage(raw: RawStorage, issues: &mut Vec<Issue>) -> StorageConfig {
         }
     };
     let retention = retention(raw.retention, issues);
+    let log_bodies_max_bytes = match raw.log_bodies_max_bytes {
+        None => defaults.log_bodies_max_bytes,
+        Some(n) if (1..=StorageConfig::MAX_LOG_BODIES_MAX_BYTES as u64).contains(&n) => n as usize,
+        Some(_) => {
+            issues.push(Issue::new(
+                "storage.log_bodies_max_bytes",
+                format!(
+                    "must be from 1 to {} (bytes kept of each logged body)",
+                    StorageConfig::MAX_LOG_BODIES_MAX_BYTES
+                ),
+            ));
+            defaults.log_bodies_max_bytes
+        }
+    };
     StorageConfig {
         retention,
+        log_bodies_max_bytes,
         database: raw.database.unwrap_or(defaults.database),
         redis: raw.redis,
         cache,

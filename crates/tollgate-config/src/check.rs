@@ -669,6 +669,7 @@ mod tests {
                 ..Price::default()
             }),
             rate_limit: None,
+            log_bodies: false,
         };
         let issues = check_model(&m, &|p| p == "known", &|n| n == "b");
         assert_eq!(
@@ -711,6 +712,7 @@ mod tests {
                 period: Period::Monthly,
             }),
             credits_usd: Some(-0.5),
+            log_bodies: false,
         };
         assert_eq!(
             paths(&check_consumer(&c, &|_| false, &|m| m == "m")),

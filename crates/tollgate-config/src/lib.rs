@@ -155,6 +155,10 @@ pub struct StorageConfig {
     pub redis_prefix: String,
     /// `storage.retention`: how long call records and rollups are kept.
     pub retention: RetentionConfig,
+    /// `storage.log_bodies_max_bytes`: the most of each request or response body a
+    /// call record keeps when bodies are logged (`log_bodies` on a model or consumer);
+    /// the rest is cut and marked. It bounds the memory a logged call holds too.
+    pub log_bodies_max_bytes: usize,
 }
 
 /// `storage.retention: {calls_days, rollups_days}`: raw call records (and minute
@@ -177,6 +181,10 @@ impl Default for RetentionConfig {
 impl StorageConfig {
     pub const DEFAULT_DATABASE: &'static str = "sqlite://tollgate-data/tollgate.db";
     pub const DEFAULT_REDIS_PREFIX: &'static str = "tollgate:";
+    /// 32 KiB.
+    pub const DEFAULT_LOG_BODIES_MAX_BYTES: usize = 32 * 1024;
+    /// 16 MiB (the default `server.max_body_bytes`): beyond it a body is not a log line.
+    pub const MAX_LOG_BODIES_MAX_BYTES: usize = 16 * 1024 * 1024;
 }
 
 impl Default for StorageConfig {
@@ -188,6 +196,7 @@ impl Default for StorageConfig {
             redis_fail_open: true,
             redis_prefix: Self::DEFAULT_REDIS_PREFIX.to_string(),
             retention: RetentionConfig::default(),
+            log_bodies_max_bytes: Self::DEFAULT_LOG_BODIES_MAX_BYTES,
         }
     }
 }

@@ -105,6 +105,7 @@ impl fmt::Debug for StorageConfig {
             redis_fail_open,
             redis_prefix,
             retention,
+            log_bodies_max_bytes,
         } = self;
         f.debug_struct("StorageConfig")
             .field("database", &redact_url(database))
@@ -113,6 +114,7 @@ impl fmt::Debug for StorageConfig {
             .field("redis_fail_open", redis_fail_open)
             .field("redis_prefix", redis_prefix)
             .field("retention", retention)
+            .field("log_bodies_max_bytes", log_bodies_max_bytes)
             .finish()
     }
 }

@@ -73,6 +73,7 @@ fn full_example_parses_to_expected_values() {
             redis_fail_open: true,
             redis_prefix: "tollgate:".into(),
             retention: tollgate_config::RetentionConfig::default(),
+            log_bodies_max_bytes: StorageConfig::DEFAULT_LOG_BODIES_MAX_BYTES,
         }
     );
 
@@ -754,6 +755,7 @@ fn checks_are_usable_against_existing_resources() {
         max_output_tokens: None,
         price: None,
         rate_limit: None,
+        log_bodies: false,
     };
     assert!(check_model(&model, &|p| p == "stored", &|m| m == "other").is_empty());
     let issues = check_model(&model, &|_| false, &|_| false);
@@ -781,6 +783,7 @@ fn checks_are_usable_against_existing_resources() {
             period: Period::Total,
         }),
         credits_usd: Some(0.0),
+        log_bodies: false,
     };
     assert!(check_consumer(&consumer, &|_| false, &|_| false).is_empty());
 }
@@ -897,4 +900,33 @@ fn redis_failure_policy_and_prefix() {
     let text = err.to_string();
     assert!(text.starts_with("t.yaml:2:"), "{text}");
     assert!(text.contains("storage.redis_failure_policy"), "{text}");
+}
+
+#[test]
+fn log_bodies_on_models_and_consumers_and_its_cap() {
+    let text = "storage:\n  log_bodies_max_bytes: 4096\nproviders:\n  - {name: p, kind: openai}\nmodels:\n  - name: m\n    targets: [{provider: p, model: x}]\n    log_bodies: true\n  - name: n\n    targets: [{provider: p, model: x}]\nconsumers:\n  - name: c\n    log_bodies: true\n  - name: d\n";
+    let c = ok(text, &[]);
+    assert_eq!(c.storage.log_bodies_max_bytes, 4096);
+    let flags: Vec<bool> = c.models.iter().map(|m| m.log_bodies).collect();
+    assert_eq!(flags, [true, false]);
+    let flags: Vec<bool> = c.consumers.iter().map(|c| c.log_bodies).collect();
+    assert_eq!(flags, [true, false]);
+    // Off by default, and left out of the stored shape when off.
+    assert_eq!(
+        ok("", &[]).storage.log_bodies_max_bytes,
+        StorageConfig::DEFAULT_LOG_BODIES_MAX_BYTES
+    );
+    let shape = serde_json::to_value(&c.models[1]).unwrap();
+    assert!(shape.get("log_bodies").is_none(), "{shape}");
+
+    assert_eq!(
+        errors(
+            "storage:\n  log_bodies_max_bytes: 0\nconsumers:\n  - name: c\n    log_bodies: yes please\n",
+            &[]
+        ),
+        [
+            "t.yaml:2:25: storage.log_bodies_max_bytes: must be from 1 to 16777216 (bytes kept of each logged body)",
+            "t.yaml:5:17: consumers[0].log_bodies: expected true or false",
+        ]
+    );
 }

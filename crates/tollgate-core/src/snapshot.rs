@@ -144,6 +144,7 @@ mod tests {
             rate_limit: None,
             budget: None,
             credits_usd: None,
+            log_bodies: false,
         }
     }
 
@@ -159,6 +160,7 @@ mod tests {
             max_output_tokens: None,
             price: None,
             rate_limit: None,
+            log_bodies: false,
         }
     }
 

@@ -262,6 +262,16 @@ pub struct ModelSpec {
     /// A cap on all traffic to this model, whoever sends it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitSpec>,
+    /// Keep request and response bodies in this model's call records (capped at
+    /// `storage.log_bodies_max_bytes`, secrets redacted). Off by default: prompts are
+    /// the consumers' data.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub log_bodies: bool,
+}
+
+/// Serde's `skip_serializing_if` for flags that are off by default.
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -361,6 +371,10 @@ pub struct ConsumerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0, maximum = 1000000000)]
     pub credits_usd: Option<f64>,
+    /// Keep request and response bodies in this consumer's call records, whatever
+    /// the model (see [`ModelSpec::log_bodies`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub log_bodies: bool,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -438,6 +452,7 @@ impl std::fmt::Debug for ConsumerSpec {
             .field("rate_limit", &self.rate_limit)
             .field("budget", &self.budget)
             .field("credits_usd", &self.credits_usd)
+            .field("log_bodies", &self.log_bodies)
             .finish()
     }
 }

@@ -38,7 +38,7 @@ use crate::lifecycle::Call;
 use crate::reply::ApiError;
 use crate::state::GatewayState;
 use crate::usage::{Usage, billed};
-use crate::{auth, body, tokens};
+use crate::{auth, body, body_log, tokens};
 
 /// The route handler.
 pub async fn handler(
@@ -63,7 +63,21 @@ async fn run(
     let caller = tracing::info_span!("auth")
         .in_scope(|| auth::authenticate_call(&snapshot, headers, call))?;
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
+    // As for chat: the consumer's `log_bodies` from here, the model's once known.
+    body_log::begin(
+        call,
+        caller.consumer.log_bodies,
+        st,
+        &snapshot,
+        headers,
+        &bytes,
+    );
     let request = parse(&bytes)?;
+    let model_logs = snapshot
+        .models
+        .get(&request.model)
+        .is_some_and(|m| m.log_bodies);
+    body_log::begin(call, model_logs, st, &snapshot, headers, &bytes);
     drop(bytes);
     call.set_model(&request.model, false);
     let model: Arc<ModelSpec> = snapshot

@@ -28,6 +28,7 @@
 pub mod admission;
 pub mod auth;
 pub mod body;
+pub mod body_log;
 pub mod chat;
 pub mod door;
 pub mod embeddings;

@@ -20,6 +20,11 @@
 //!    its relay before its last bytes go out; a stream whose client left is finished
 //!    when its body is dropped ([`Drop`]).
 //!
+//! When the model or consumer has `log_bodies` on ([`crate::body_log`]), the bodies go
+//! into the record too: the route stores the request body once it knows the flag
+//! ([`Call::log_bodies`]); a whole answer is copied by [`layer`] before the call
+//! finishes, a stream by its relay as it passes, a service's bodies by its proxy.
+//!
 //! The state sits behind a `std` mutex that is never held across an `.await`.
 //!
 //! Monitoring hangs on the same life: each call has a `request` tracing span (its
@@ -33,6 +38,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -49,6 +55,7 @@ use tollgate_telemetry::names;
 use tracing::Span;
 use tracing::field::Empty;
 
+use crate::body_log::{BodyLog, Capture};
 use crate::metering::{Metering, consumer_scope};
 use crate::reply::ErrorCode;
 use crate::request_id::RequestId;
@@ -109,6 +116,11 @@ pub struct CallState {
     /// Headers for the answer, whichever answer it is (rate-limit figures, budget
     /// remaining, cache mark).
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Body logging, when the model or consumer has `log_bodies` on.
+    body_log: Option<Arc<BodyLog>>,
+    /// The bodies as stored (capped, redacted), when logged.
+    request_body: Option<String>,
+    response_body: Option<String>,
     holds: Holds,
     /// A streamed body owns the end of this call: the layer must not finish it.
     streaming: bool,
@@ -177,6 +189,9 @@ impl Call {
                 client_ip: None,
                 user_agent: None,
                 headers: Vec::new(),
+                body_log: None,
+                request_body: None,
+                response_body: None,
                 holds: Holds::default(),
                 streaming: false,
                 finished: false,
@@ -322,6 +337,49 @@ impl Call {
         s.error_code = error_code.map(str::to_string);
     }
 
+    /// Turns body logging on (once: the first caller's settings stay) and stores the
+    /// request body, rendered by `log` (capped and redacted, off the lock).
+    pub fn log_bodies(&self, log: BodyLog, request_body: &[u8]) {
+        if self.body_log().is_some() {
+            return;
+        }
+        let text = log.render_bytes(request_body);
+        let mut s = self.state();
+        if s.body_log.is_none() {
+            s.body_log = Some(Arc::new(log));
+            s.request_body = Some(text);
+        }
+    }
+
+    /// Turns body logging on for a request whose body streams through (a service's):
+    /// it is captured on its way and stored with [`Call::log_request_body`].
+    pub fn log_streamed_bodies(&self, log: BodyLog) {
+        let mut s = self.state();
+        if s.body_log.is_none() {
+            s.body_log = Some(Arc::new(log));
+        }
+    }
+
+    /// Stores the request body captured on its way through, if bodies are logged.
+    pub fn log_request_body(&self, capture: Capture) {
+        let Some(log) = self.body_log() else { return };
+        let text = log.render(capture);
+        self.state().request_body = Some(text);
+    }
+
+    /// The call's body logging, if it is on.
+    pub fn body_log(&self) -> Option<Arc<BodyLog>> {
+        self.state().body_log.clone()
+    }
+
+    /// Stores the response body as the client got it (rendered off the lock), if
+    /// bodies are logged.
+    pub fn log_response_body(&self, capture: Capture) {
+        let Some(log) = self.body_log() else { return };
+        let text = log.render(capture);
+        self.state().response_body = Some(text);
+    }
+
     /// A streamed body now owns the end of this call.
     pub fn hand_to_stream(&self) {
         self.state().streaming = true;
@@ -443,8 +501,8 @@ impl Closing {
             client_ip: s.client_ip.take(),
             user_agent: s.user_agent.take(),
             steps: JsonText::new(&Value::Array(std::mem::take(&mut s.steps))),
-            request_body: None,
-            response_body: None,
+            request_body: s.request_body.take(),
+            response_body: s.response_body.take(),
         };
         let settle = Settle {
             holds,
@@ -746,7 +804,36 @@ pub async fn layer(
         s.streaming
     };
     if !streaming {
+        // An answer not handed to a stream is in memory already: a door's whole
+        // answer, an error, a cached stream replayed. (A service's node answer, when
+        // bodies are logged, is always handed to a stream that logs it: `proxy`.)
+        if let Some(log) = call.body_log() {
+            res = log_whole_answer(res, &log, &call).await;
+        }
         call.finish().await;
     }
     res
+}
+
+/// Logs the body of a whole answer (JSON, an error, a cached stream replayed) and
+/// hands the answer back as it was: its chunks are kept by reference, not copied.
+async fn log_whole_answer(res: Response, log: &BodyLog, call: &Call) -> Response {
+    use futures::StreamExt;
+    let (parts, body) = res.into_parts();
+    let mut capture = log.capture();
+    let mut chunks = Vec::new();
+    let mut data = body.into_data_stream();
+    while let Some(chunk) = data.next().await {
+        if let Ok(c) = &chunk {
+            capture.push(c);
+        }
+        chunks.push(chunk);
+    }
+    call.log_response_body(capture);
+    let body = match <[_; 1]>::try_from(chunks) {
+        Ok([Ok(one)]) => Body::from(one),
+        Ok([chunk]) => Body::from_stream(futures::stream::iter([chunk])),
+        Err(chunks) => Body::from_stream(futures::stream::iter(chunks)),
+    };
+    Response::from_parts(parts, body)
 }

@@ -21,7 +21,7 @@ use crate::admission::{self, Plan};
 use crate::lifecycle::Call;
 use crate::reply::ApiError;
 use crate::state::GatewayState;
-use crate::{auth, body, chat, tokens};
+use crate::{auth, body, body_log, chat, tokens};
 
 /// Parses and validates a body in `door`'s format (400 on any fault, with the
 /// offending field as `param` where known).
@@ -104,7 +104,22 @@ async fn phases(
         .in_scope(|| auth::authenticate_call(&snapshot, headers, call))?;
     // read and parse (413, 400)
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
+    // Bodies are logged from here when the consumer asks (a bad request included),
+    // or once the model is known when the model does.
+    body_log::begin(
+        call,
+        caller.consumer.log_bodies,
+        st,
+        &snapshot,
+        headers,
+        &bytes,
+    );
     let request = parse_door_request(door, &bytes)?;
+    let model_logs = snapshot
+        .models
+        .get(request.model())
+        .is_some_and(|m| m.log_bodies);
+    body_log::begin(call, model_logs, st, &snapshot, headers, &bytes);
     drop(bytes);
     call.set_model(request.model(), request.is_stream());
     // resolve (404, 403)

@@ -18,6 +18,7 @@ use tollgate_core::Door;
 use tollgate_core::error::broken_stream_event;
 use tracing::Instrument;
 
+use crate::body_log::Capture;
 use crate::forward::Candidate;
 use crate::lifecycle::Call;
 use crate::tokens;
@@ -51,6 +52,8 @@ struct Relay {
     /// before any usage: `[DONE]` is held back until the estimated usage goes out.
     held_done: bool,
     tap: Option<StreamTap>,
+    /// The stream as the client gets it, up to the cap, when bodies are logged.
+    capture: Option<Capture>,
     ended: bool,
 }
 
@@ -77,7 +80,17 @@ impl Relay {
             // Too large to cache: stop recording, keep streaming.
             self.tap = None;
         }
+        if let Some(c) = self.capture.as_mut() {
+            c.push(&out);
+        }
         out
+    }
+
+    /// Hands the captured stream to the call's record.
+    fn log_body(&mut self) {
+        if let Some(c) = self.capture.take() {
+            self.call.log_response_body(c);
+        }
     }
 
     /// The usage to book: the upstream's, else the estimate and `delivered_tokens` (a
@@ -143,6 +156,9 @@ impl Relay {
             {
                 self.tap = None;
             }
+            if let Some(c) = self.capture.as_mut() {
+                c.push(&extra);
+            }
             let mut t = tail.to_vec();
             t.extend_from_slice(&extra);
             tail = Bytes::from(t);
@@ -166,6 +182,7 @@ impl Relay {
                 tap.guard.abandon();
             }
         }
+        self.log_body();
         // The record and charge are in the journal before the last bytes go out.
         self.call.finish().await;
         tail
@@ -243,6 +260,7 @@ impl Drop for Relay {
                 }
             });
             self.book(delivered);
+            self.log_body();
         }
     }
 }
@@ -269,6 +287,7 @@ pub fn stream_body(
     call: Call,
     tap: Option<StreamTap>,
 ) -> Body {
+    let capture = call.body_log().map(|log| log.capture());
     let relay = Relay {
         upstream: upstream.bytes_stream().boxed(),
         transcoder,
@@ -279,6 +298,7 @@ pub fn stream_body(
         delivered_len: 0,
         held_done: false,
         tap,
+        capture,
         ended: false,
     };
     // The stream is polled by hyper, outside the request's span: each chunk's work

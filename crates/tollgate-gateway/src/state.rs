@@ -24,6 +24,9 @@ pub struct GatewayState {
     pub cache: Option<Arc<Cache>>,
     /// REST services: their upstream client and the current routing table.
     pub services: Arc<crate::service::Services>,
+    /// The most of each body a call record keeps when bodies are logged
+    /// (`storage.log_bodies_max_bytes`).
+    pub log_bodies_max_bytes: usize,
 }
 
 impl GatewayState {
@@ -36,7 +39,13 @@ impl GatewayState {
             routing: Arc::new(Routing::system()),
             cache: None,
             services: Arc::new(crate::service::Services::new()),
+            log_bodies_max_bytes: crate::body_log::DEFAULT_MAX_BYTES,
         }
+    }
+
+    pub fn with_log_bodies_max_bytes(mut self, cap: usize) -> Self {
+        self.log_bodies_max_bytes = cap;
+        self
     }
 
     /// Routes with `routing` (shared with the admin API, which shows its state).

@@ -36,6 +36,7 @@ fn model(name: &str, price: (u32, u32, Option<u32>, Option<u32>), cap: Option<u3
             cache_write_per_mtok: price.3.map(|p| f64::from(p) / 10.0),
         }),
         rate_limit: None,
+        log_bodies: false,
     }
 }
 

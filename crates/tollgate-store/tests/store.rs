@@ -78,6 +78,7 @@ fn model(name: &str) -> ModelSpec {
             ..Price::default()
         }),
         rate_limit: None,
+        log_bodies: false,
     }
 }
 
@@ -110,6 +111,7 @@ fn consumer(name: &str) -> ConsumerSpec {
             period: Period::Monthly,
         }),
         credits_usd: Some(10.0),
+        log_bodies: false,
     }
 }
 

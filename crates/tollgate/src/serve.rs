@@ -86,7 +86,8 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             Some(metering.clone()),
         )
         .with_routing(routing.clone())
-        .with_cache(cache),
+        .with_cache(cache)
+        .with_log_bodies_max_bytes(config.storage.log_bodies_max_bytes),
     );
     let admin = tollgate_admin::router(AdminState {
         store: store.clone(),

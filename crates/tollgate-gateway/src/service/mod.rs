@@ -24,6 +24,7 @@ use tollgate_core::spec::ServiceLifecycle;
 use tollgate_core::{Door, GatewayError};
 use tollgate_limits::{Admission, AdmitError, RateRule};
 
+use crate::body_log::{BodyLog, Secrets};
 use crate::lifecycle::Call;
 use crate::metering::rate_header_pairs;
 use crate::reply::ApiError;
@@ -118,7 +119,7 @@ pub async fn dispatch(
 
 async fn serve(
     st: &GatewayState,
-    snapshot: &Snapshot,
+    snapshot: &Arc<Snapshot>,
     call: &Call,
     svc: &Compiled,
     rest: &str,
@@ -141,6 +142,11 @@ async fn serve(
         Ok(c) => c,
         Err(e) => return refuse(e),
     };
+    if caller.consumer.log_bodies {
+        // Both bodies stream through: they are captured on their way (see `proxy`).
+        let secrets = Secrets::new(snapshot.clone(), crate::auth::presented_key(req.headers()));
+        call.log_streamed_bodies(BodyLog::new(st.log_bodies_max_bytes, secrets));
+    }
     match spec.lifecycle {
         ServiceLifecycle::Draft => return refuse(not_found()),
         ServiceLifecycle::Retired => {

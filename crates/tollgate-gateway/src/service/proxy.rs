@@ -6,8 +6,13 @@
 //! request is tried once more on another node when its method is idempotent and it
 //! has no body (a streamed body cannot be sent twice). Otherwise the node's answer,
 //! whatever its status, goes back as it is, minus hop-by-hop headers.
+//!
+//! When the consumer logs bodies (`log_bodies`), the first bytes of both bodies are
+//! copied as they pass ([`crate::body_log`]), and the call is finished when the
+//! answer's body ends rather than when its headers go out.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -18,7 +23,10 @@ use tollgate_core::spec::ServiceSpec;
 use tollgate_core::{Door, GatewayError, UpstreamCode};
 use tollgate_store::CallAttempt;
 
+use futures::StreamExt;
+
 use super::table::Compiled;
+use crate::body_log::Capture;
 use crate::lifecycle::Call;
 use crate::reply::ApiError;
 use crate::state::GatewayState;
@@ -149,6 +157,10 @@ pub async fn forward(
     let retryable =
         is_idempotent(&parts.method) && !has_body(&parts.headers) && spec.upstream.nodes.len() > 1;
     let request_id = call.request_id();
+    // With bodies logged, the request body is copied (up to the cap) as it is sent.
+    let request_capture = call
+        .body_log()
+        .map(|log| Arc::new(Mutex::new(log.capture())));
     let mut body = Some(body);
     let mut tried: Vec<usize> = Vec::new();
     let started = Instant::now();
@@ -181,7 +193,15 @@ pub async fn forward(
             .request(parts.method.clone(), &url)
             .headers(headers);
         if !retryable && let Some(b) = body.take() {
-            builder = builder.body(reqwest::Body::wrap_stream(b.into_data_stream()));
+            let data = b.into_data_stream();
+            builder = builder.body(match request_capture.clone() {
+                Some(capture) => reqwest::Body::wrap_stream(data.inspect(move |chunk| {
+                    if let Ok(bytes) = chunk {
+                        lock(&capture).push(bytes);
+                    }
+                })),
+                None => reqwest::Body::wrap_stream(data),
+            });
         }
         let attempt_started = Instant::now();
         let sent = tokio::time::timeout(spec.upstream.timeout(), builder.send()).await;
@@ -199,6 +219,9 @@ pub async fn forward(
                 attempt.reason = Some("timeout".into());
                 attempt.error_code = Some("upstream_timeout".into());
                 call.attempt(attempt);
+                if let Some(request) = &request_capture {
+                    call.log_request_body(take(request));
+                }
                 return ApiError::new(
                     Door::OpenAi,
                     GatewayError::Upstream {
@@ -245,11 +268,96 @@ pub async fn forward(
                 }
                 call.attempt(attempt);
                 call.answered_by(&node.url, route, started.elapsed().as_millis() as u64);
-                return answer(resp);
+                return match request_capture {
+                    Some(request) => logged_answer(resp, call, request),
+                    None => answer(resp),
+                };
             }
         }
     }
+    if let Some(request) = request_capture {
+        call.log_request_body(take(&request));
+    }
     ApiError::new(Door::OpenAi, last_error).into_response()
+}
+
+fn lock(c: &Mutex<Capture>) -> std::sync::MutexGuard<'_, Capture> {
+    c.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What was captured of the request body so far (an empty capture is left).
+fn take(c: &Mutex<Capture>) -> Capture {
+    let mut guard = lock(c);
+    let empty = Capture::like(&guard);
+    std::mem::replace(&mut *guard, empty)
+}
+
+/// The bodies of a service call whose bodies are logged, stored in its record when
+/// the answer ends or the client goes.
+struct LoggedBodies {
+    call: Call,
+    request: Arc<Mutex<Capture>>,
+    response: Option<Capture>,
+}
+
+impl LoggedBodies {
+    fn store(&mut self) {
+        if let Some(response) = self.response.take() {
+            self.call.log_request_body(take(&self.request));
+            self.call.log_response_body(response);
+        }
+    }
+}
+
+impl Drop for LoggedBodies {
+    fn drop(&mut self) {
+        // The client went away mid-answer: what passed is stored; the call then
+        // closes as `client_closed` when its last handle goes.
+        self.store();
+    }
+}
+
+/// [`answer`] for a call whose bodies are logged: the answer streams as it would, a
+/// copy of its first bytes is kept, and the call (handed to the stream) is finished
+/// when the answer ends, so that its record holds both bodies.
+fn logged_answer(resp: reqwest::Response, call: &Call, request: Arc<Mutex<Capture>>) -> Response {
+    let status = resp.status();
+    let mut headers = resp.headers().clone();
+    strip_hop_by_hop(&mut headers);
+    let Some(log) = call.body_log() else {
+        return answer(resp);
+    };
+    let bodies = LoggedBodies {
+        call: call.clone(),
+        request,
+        response: Some(log.capture()),
+    };
+    call.hand_to_stream();
+    let upstream = resp.bytes_stream().boxed();
+    let stream = futures::stream::unfold(
+        (upstream, Some(bodies)),
+        |(mut upstream, bodies)| async move {
+            let mut bodies = bodies?;
+            match upstream.next().await {
+                Some(Ok(chunk)) => {
+                    if let Some(c) = bodies.response.as_mut() {
+                        c.push(&chunk);
+                    }
+                    Some((Ok(chunk), (upstream, Some(bodies))))
+                }
+                end => {
+                    bodies.store();
+                    bodies.call.finish().await;
+                    // An upstream error still ends the client's body as an error.
+                    end.map(|e| (e, (upstream, None)))
+                }
+            }
+        },
+    );
+    let mut res = Response::new(Body::from_stream(stream));
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
+    res
 }
 
 /// The node's answer, streamed, minus hop-by-hop headers.
