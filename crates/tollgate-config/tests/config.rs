@@ -62,6 +62,7 @@ fn full_example_parses_to_expected_values() {
             admin_listen: "127.0.0.1:8081".parse().unwrap(),
             admin_token: Some("admin-token-1".into()),
             max_body_bytes: 16_777_216,
+            public_url: Some("https://api.example.com".into()),
         }
     );
     assert_eq!(

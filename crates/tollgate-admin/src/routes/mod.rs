@@ -7,8 +7,10 @@ mod health;
 mod keys;
 mod models;
 mod providers;
+mod releases;
 mod resource;
 mod routing;
+mod service_openapi;
 mod services;
 mod session;
 mod teams;
@@ -35,7 +37,9 @@ pub(crate) use health::*;
 pub(crate) use keys::*;
 pub(crate) use models::*;
 pub(crate) use providers::*;
+pub(crate) use releases::*;
 pub(crate) use routing::*;
+pub(crate) use service_openapi::*;
 pub(crate) use services::*;
 pub(crate) use session::*;
 pub(crate) use teams::*;
@@ -93,6 +97,23 @@ pub fn router(state: AdminState) -> Router {
             "/admin/v1/services/{name}/lifecycle",
             axum::routing::put(put_service_lifecycle),
         )
+        .route("/admin/v1/services/import", services_import_route())
+        .route(
+            "/admin/v1/services/{name}/openapi.json",
+            get(export_service_openapi),
+        )
+        .route(
+            "/admin/v1/services/{name}/releases",
+            get(list_service_releases).post(create_service_release),
+        )
+        .route(
+            "/admin/v1/services/{name}/releases/{version}/diff",
+            get(diff_service_release),
+        )
+        .route(
+            "/admin/v1/services/{name}/releases/{version}/publish",
+            post(publish_service_release),
+        )
         .route("/admin/v1/calls", get(list_calls))
         .route("/admin/v1/calls/export", get(export_calls))
         .route("/admin/v1/calls/{request_id}", get(get_call))
@@ -117,6 +138,22 @@ pub fn router(state: AdminState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(tollgate_gateway_request_id))
         .with_state(state)
+}
+
+/// `/admin/v1/services/import`: `POST` imports a document (up to
+/// [`service_openapi::MAX_IMPORT_BYTES`]). The literal segment wins over
+/// `/admin/v1/services/{name}` in the router, so the other methods are that route's
+/// for a service named `import`.
+fn services_import_route() -> axum::routing::MethodRouter<AdminState> {
+    use axum::extract::{Path, State};
+    let name = || Path("import".to_string());
+    post(import_service)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            service_openapi::MAX_IMPORT_BYTES,
+        ))
+        .get(move |st: State<AdminState>| get_service(st, name()))
+        .put(move |st: State<AdminState>, body: axum::body::Bytes| put_service(st, name(), body))
+        .delete(move |st: State<AdminState>| delete_service(st, name()))
 }
 
 /// `x-request-id` on admin answers too.
