@@ -161,6 +161,25 @@ pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
     use tollgate_core::spec::CredentialType;
     let mut out = Vec::new();
     check_name(&s.name, &mut out);
+    // The name is a path segment of the admin API (`/admin/v1/services/{name}`), where
+    // `import` is taken by `POST /admin/v1/services/import`.
+    let n = &s.name;
+    if !n.is_empty()
+        && (n.len() > 128
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+    {
+        out.push(Issue::new(
+            "name",
+            "must be 1 to 128 letters, digits, `.`, `_` or `-`",
+        ));
+    } else if n == "import" {
+        out.push(Issue::new(
+            "name",
+            "`import` is reserved (POST /admin/v1/services/import imports an OpenAPI document)",
+        ));
+    }
     let p = &s.path_prefix;
     if !p.starts_with('/')
         || p.len() < 2

@@ -57,6 +57,17 @@ consumers:
     team: platform
     api_keys: ["{KEY_A}"]
     credits_usd: 5
+services:
+  - name: weather
+    path_prefix: /svc/weather
+    upstream: {{nodes: [{{url: "http://127.0.0.1:9"}}]}}
+    routes:
+      - name: forecast
+        methods: [GET]
+        path: "/forecast/{{city}}"
+        docs:
+          summary: A forecast
+          parameters: [{{name: city, in: path, required: true, schema: {{type: string}}}}]
 "#,
         openai = mock.openai_base_url(),
     )

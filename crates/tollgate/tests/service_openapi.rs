@@ -531,6 +531,15 @@ async fn bad_documents_are_refused_naming_what_is_wrong_and_roles_hold() {
             "{says}: {v}"
         );
     }
+    // Over the size limit: refused in the error envelope.
+    let (s, v) = admin.import("application/json", " ".repeat(17 << 20)).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 16 MiB")),
+        "{v}"
+    );
     let (s, v) = admin.call(Method::GET, "/admin/v1/services", None).await;
     assert_eq!((s, v), (200, json!([])), "nothing was created");
 
@@ -550,23 +559,28 @@ async fn bad_documents_are_refused_naming_what_is_wrong_and_roles_hold() {
         )
         .await;
     assert_eq!(s, 409, "the prefix is taken: {v}");
-    // A service named `import` is still a service like any other.
-    let (s, _) = admin
+    // A document over axum's default body limit (2 MiB) but within 16 MiB is taken.
+    let big = good
+        .replace("name: pets", "name: big")
+        .replace("/svc/pets", "/svc/big")
+        .replace("Pets, as a service", &"x".repeat(3 << 20));
+    let (s, v) = admin.import("application/yaml", big).await;
+    assert_eq!(s, 201, "{}", v["error"]);
+    assert_eq!(v["description"].as_str().map(str::len), Some(3 << 20));
+
+    // `import` is no service name: the path is the import's.
+    let (s, v) = admin
         .import(
             "application/yaml",
             good.replace("name: pets", "name: import")
                 .replace("/svc/pets", "/svc/import"),
         )
         .await;
-    assert_eq!(s, 201);
-    let (s, v) = admin
-        .call(Method::GET, "/admin/v1/services/import", None)
-        .await;
-    assert_eq!((s, &v["path_prefix"]), (200, &json!("/svc/import")), "{v}");
-    let (s, _) = admin
-        .call(Method::DELETE, "/admin/v1/services/import", None)
-        .await;
-    assert_eq!(s, 204);
+    assert_eq!(
+        (s, v["error"]["param"].as_str()),
+        (400, Some("name")),
+        "{v}"
+    );
 
     // Unknown services: 404.
     for (method, path) in [

@@ -97,7 +97,12 @@ pub fn router(state: AdminState) -> Router {
             "/admin/v1/services/{name}/lifecycle",
             axum::routing::put(put_service_lifecycle),
         )
-        .route("/admin/v1/services/import", services_import_route())
+        .route(
+            "/admin/v1/services/import",
+            post(import_service).layer(axum::extract::DefaultBodyLimit::max(
+                service_openapi::MAX_IMPORT_BYTES,
+            )),
+        )
         .route(
             "/admin/v1/services/{name}/openapi.json",
             get(export_service_openapi),
@@ -138,22 +143,6 @@ pub fn router(state: AdminState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(tollgate_gateway_request_id))
         .with_state(state)
-}
-
-/// `/admin/v1/services/import`: `POST` imports a document (up to
-/// [`service_openapi::MAX_IMPORT_BYTES`]). The literal segment wins over
-/// `/admin/v1/services/{name}` in the router, so the other methods are that route's
-/// for a service named `import`.
-fn services_import_route() -> axum::routing::MethodRouter<AdminState> {
-    use axum::extract::{Path, State};
-    let name = || Path("import".to_string());
-    post(import_service)
-        .layer(axum::extract::DefaultBodyLimit::max(
-            service_openapi::MAX_IMPORT_BYTES,
-        ))
-        .get(move |st: State<AdminState>| get_service(st, name()))
-        .put(move |st: State<AdminState>, body: axum::body::Bytes| put_service(st, name(), body))
-        .delete(move |st: State<AdminState>| delete_service(st, name()))
 }
 
 /// `x-request-id` on admin answers too.

@@ -235,8 +235,8 @@ pub(crate) async fn publish_service_release(
     let then = release(&st, &name, &version).await?;
     spec.upstream = then.snapshot.upstream;
     spec.routes = then.snapshot.routes;
-    // The release passed the checks when it was taken; if it no longer does (another
-    // service took its prefix, a rule tightened), it conflicts with the present.
+    // The release passed the checks when it was taken; if it no longer does (a rule
+    // tightened since), it conflicts with the present.
     spec.check(&st.store).await.map_err(|e| match e {
         AdminError::Invalid { message, .. } => AdminError::Conflict(format!(
             "Release `{version}` no longer passes the service checks: {message}"

@@ -28,10 +28,7 @@ pub struct ServiceImport {
     /// The document's OpenAPI version: `3.0.x` or `3.1.x`.
     #[schema(pattern = "^3\\.[01]\\.[0-9]+$", example = "3.1.0")]
     openapi: String,
-    /// The document's Info Object (`title`, `version`); `description` (or else
-    /// `title`) becomes the service's description.
-    #[schema(value_type = Object)]
-    info: Value,
+    info: ImportInfo,
     /// The document's Paths Object: a route per operation.
     #[schema(value_type = Object)]
     paths: Value,
@@ -45,6 +42,17 @@ pub struct ServiceImport {
     #[schema(min_length = 2, pattern = "^/[^{}*]*[^/]$", example = "/svc/pets")]
     path_prefix: String,
     upstream: ServiceUpstream,
+}
+
+/// The document's Info Object (other fields of it are allowed and ignored).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImportInfo {
+    title: String,
+    /// The API's version (not the OpenAPI version).
+    version: String,
+    /// Becomes the service's description (else `title` does).
+    description: Option<String>,
 }
 
 /// An OpenAPI 3.1 document describing a service as consumers reach it.
@@ -85,8 +93,15 @@ pub struct ServiceOpenApi {
 pub(crate) async fn import_service(
     State(st): State<AdminState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<ServiceView>), AdminError> {
+    // Too large or cut short: in the error envelope, not axum's plain text.
+    let body = body.map_err(|e| {
+        AdminError::invalid(format!(
+            "The document could not be read (at most {} MiB): {e}",
+            MAX_IMPORT_BYTES >> 20
+        ))
+    })?;
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
