@@ -7,11 +7,13 @@
 
 pub mod auth;
 pub mod error;
+mod oas;
 pub mod openapi;
 pub mod roles;
 pub mod routes;
 pub mod snapshot;
 pub mod state;
 
+pub use oas::GatewayUrl;
 pub use routes::router;
 pub use state::AdminState;

@@ -30,6 +30,8 @@ use crate::routes;
         routes::consumer_usage, routes::list_credits, routes::add_credits,
         routes::routing_state,
         routes::list_services, routes::create_service, routes::get_service, routes::put_service, routes::delete_service, routes::put_service_lifecycle,
+        routes::import_service, routes::export_service_openapi,
+        routes::create_service_release, routes::list_service_releases, routes::diff_service_release, routes::publish_service_release,
         routes::list_calls, routes::get_call, routes::explain_call, routes::export_calls,
         routes::analytics_timeseries, routes::analytics_top,
         routes::list_users, routes::create_user, routes::get_user, routes::put_user, routes::delete_user,

@@ -21,6 +21,8 @@ pub struct AdminState {
     /// The gateway's balancer, circuit breakers and key pools (the same instance the
     /// gateway routes with), for `/metrics` and `/admin/v1/routing`.
     pub routing: Arc<tollgate_routing::Routing>,
+    /// Where consumers reach the gateway (the `servers` of a service's OpenAPI export).
+    pub gateway_url: crate::GatewayUrl,
 }
 
 impl AdminState {

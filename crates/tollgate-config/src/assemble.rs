@@ -104,6 +104,8 @@ pub(crate) struct RawServer {
     pub admin_token: Option<String>,
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// Fields with type errors.
     #[serde(skip)]
     pub unread: Vec<String>,
@@ -115,6 +117,7 @@ impl Section for RawServer {
         self.admin_listen = self.admin_listen.take().or(other.admin_listen);
         self.admin_token = self.admin_token.take().or(other.admin_token);
         self.max_body_bytes = self.max_body_bytes.or(other.max_body_bytes);
+        self.public_url = self.public_url.take().or(other.public_url);
         self.unread.extend(other.unread);
     }
 
@@ -401,11 +404,24 @@ fn server(raw: RawServer, issues: &mut Vec<Issue>) -> ServerConfig {
             "must be greater than 0",
         ));
     }
+    if let Some(url) = &raw.public_url {
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        let host = rest.and_then(|r| r.split('/').next()).unwrap_or("");
+        if host.is_empty() || url.contains(['?', '#', ' ']) {
+            issues.push(Issue::new(
+                "server.public_url",
+                "must be an http:// or https:// URL with a host and no query, e.g. https://api.example.com",
+            ));
+        }
+    }
     ServerConfig {
         listen: listen.unwrap_or(defaults.listen),
         admin_listen: admin_listen.unwrap_or(defaults.admin_listen),
         admin_token: raw.admin_token,
         max_body_bytes: raw.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+        public_url: raw.public_url,
     }
 }
 

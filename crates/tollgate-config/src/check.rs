@@ -161,6 +161,25 @@ pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
     use tollgate_core::spec::CredentialType;
     let mut out = Vec::new();
     check_name(&s.name, &mut out);
+    // The name is a path segment of the admin API (`/admin/v1/services/{name}`), where
+    // `import` is taken by `POST /admin/v1/services/import`.
+    let n = &s.name;
+    if !n.is_empty()
+        && (n.len() > 128
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+    {
+        out.push(Issue::new(
+            "name",
+            "must be 1 to 128 letters, digits, `.`, `_` or `-`",
+        ));
+    } else if n == "import" {
+        out.push(Issue::new(
+            "name",
+            "`import` is reserved (POST /admin/v1/services/import imports an OpenAPI document)",
+        ));
+    }
     let p = &s.path_prefix;
     if !p.starts_with('/')
         || p.len() < 2
@@ -253,6 +272,9 @@ pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
             ));
         }
         let params = route_params(&r.path);
+        if let Some(docs) = &r.docs {
+            check_route_docs(&format!("routes[{i}].docs"), docs, &params, &mut out);
+        }
         if let Some(rw) = &r.rewrite {
             if !rw.starts_with('/') {
                 out.push(Issue::new(
@@ -293,6 +315,62 @@ pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
         }
     }
     out
+}
+
+/// A route's docs must agree with its path, so that the OpenAPI export is a valid
+/// document: a `path` parameter names one of the path's `{params}` and is required; a
+/// parameter is declared once; responses are keyed by status (`200`, `4XX`) or
+/// `default`.
+fn check_route_docs(
+    at: &str,
+    docs: &tollgate_core::service_docs::RouteDocs,
+    params: &[String],
+    out: &mut Vec<Issue>,
+) {
+    use tollgate_core::service_docs::ParameterLocation;
+    let mut seen = std::collections::HashSet::new();
+    for (j, p) in docs.parameters.iter().enumerate() {
+        let here = format!("{at}.parameters[{j}]");
+        if p.name.is_empty() {
+            out.push(Issue::new(format!("{here}.name"), "must not be empty"));
+        }
+        if !seen.insert((p.location, p.name.as_str())) {
+            out.push(Issue::new(
+                format!("{here}.name"),
+                "declared twice in the same place (`in`)",
+            ));
+        }
+        if p.location == ParameterLocation::Path {
+            if !params.contains(&p.name) {
+                out.push(Issue::new(
+                    format!("{here}.name"),
+                    "is a `path` parameter the route's path does not have",
+                ));
+            }
+            if !p.required {
+                out.push(Issue::new(
+                    format!("{here}.required"),
+                    "must be true for a `path` parameter",
+                ));
+            }
+        }
+    }
+    for code in docs.responses.keys() {
+        if !is_response_key(code) {
+            out.push(Issue::new(
+                format!("{at}.responses"),
+                "keys must be a status code (`200`), a range (`4XX`) or `default`",
+            ));
+        }
+    }
+}
+
+fn is_response_key(code: &str) -> bool {
+    let b = code.as_bytes();
+    code == "default"
+        || (b.len() == 3
+            && (b'1'..=b'5').contains(&b[0])
+            && ((b[1].is_ascii_digit() && b[2].is_ascii_digit()) || &b[1..] == b"XX"))
 }
 
 /// Path prefixes the gateway serves itself.

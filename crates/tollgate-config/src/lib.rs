@@ -116,6 +116,10 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// The gateway's URL as consumers reach it (behind a proxy or TLS terminator), for
+    /// the `servers` of exported OpenAPI documents; without it the admin request's host
+    /// name and the gateway's port are used.
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -134,6 +138,7 @@ impl Default for ServerConfig {
             admin_listen: Self::DEFAULT_ADMIN_LISTEN,
             admin_token: None,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            public_url: None,
         }
     }
 }

@@ -86,12 +86,14 @@ impl fmt::Debug for ServerConfig {
             admin_listen,
             admin_token,
             max_body_bytes,
+            public_url,
         } = self;
         f.debug_struct("ServerConfig")
             .field("listen", listen)
             .field("admin_listen", admin_listen)
             .field("admin_token", &admin_token.as_ref().map(|_| REDACTED))
             .field("max_body_bytes", max_body_bytes)
+            .field("public_url", public_url)
             .finish()
     }
 }

@@ -62,6 +62,7 @@ fn full_example_parses_to_expected_values() {
             admin_listen: "127.0.0.1:8081".parse().unwrap(),
             admin_token: Some("admin-token-1".into()),
             max_body_bytes: 16_777_216,
+            public_url: None,
         }
     );
     assert_eq!(
@@ -558,7 +559,7 @@ fn unknown_keys_are_errors_with_their_path() {
     assert_eq!(
         errors("server:\n  listen: 127.0.0.1:1\n  max_body: 5\n", &[]),
         [
-            "t.yaml:3:3: server.max_body: unknown field `max_body`, expected one of listen, admin_listen, admin_token, max_body_bytes"
+            "t.yaml:3:3: server.max_body: unknown field `max_body`, expected one of listen, admin_listen, admin_token, max_body_bytes, public_url"
         ]
     );
     assert_eq!(
@@ -692,8 +693,8 @@ fn keys_quoted_in_messages_cannot_break_lines() {
     assert_eq!(
         errors("server:\n  \"a\\nb\\r\": 1\n  ${X}: 2\n", &[("X", "c\nd")]),
         [
-            "t.yaml:2:3: server.a\\nb\\r: unknown field `a\\nb\\r`, expected one of listen, admin_listen, admin_token, max_body_bytes",
-            "t.yaml:3:3: server.c\\nd: unknown field `c\\nd`, expected one of listen, admin_listen, admin_token, max_body_bytes",
+            "t.yaml:2:3: server.a\\nb\\r: unknown field `a\\nb\\r`, expected one of listen, admin_listen, admin_token, max_body_bytes, public_url",
+            "t.yaml:3:3: server.c\\nd: unknown field `c\\nd`, expected one of listen, admin_listen, admin_token, max_body_bytes, public_url",
         ]
     );
 }
@@ -875,7 +876,7 @@ fn keys_are_interpolated_too() {
     assert_eq!(
         errors("server:\n  ${FIELD}: 1\n", &[("FIELD", "a: b")]),
         [
-            "t.yaml:2:3: server.a: b: unknown field `a: b`, expected one of listen, admin_listen, admin_token, max_body_bytes"
+            "t.yaml:2:3: server.a: b: unknown field `a: b`, expected one of listen, admin_listen, admin_token, max_body_bytes, public_url"
         ]
     );
 }
@@ -929,4 +930,29 @@ fn log_bodies_on_models_and_consumers_and_its_cap() {
             "t.yaml:5:17: consumers[0].log_bodies: expected true or false",
         ]
     );
+}
+
+#[test]
+fn public_url_is_an_http_url() {
+    let env = |_: &str| None;
+    let c = tollgate_config::parse_str(
+        "server:\n  public_url: https://api.example.com/gw\n",
+        "t.yaml",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(
+        c.server.public_url.as_deref(),
+        Some("https://api.example.com/gw")
+    );
+    for bad in ["api.example.com", "https://", "http://x/?a=b"] {
+        let err = tollgate_config::parse_str(
+            &format!("server:\n  public_url: \"{bad}\"\n"),
+            "t.yaml",
+            &env,
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("server.public_url"), "{bad}: {text}");
+    }
 }

@@ -7,11 +7,13 @@
 //! - [`error`]: the error contract (PRODUCT.md's table) in one place.
 //! - [`keys`]: consumer API keys: generation and hashing.
 //! - [`money`]: integer micro-USD and prices, so sums never drift.
+//! - [`service_docs`]: what a service route does and takes (OpenAPI import/export).
 
 pub mod error;
 pub mod keys;
 pub mod live;
 pub mod money;
+pub mod service_docs;
 pub mod snapshot;
 pub mod spec;
 

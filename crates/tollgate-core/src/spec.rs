@@ -603,6 +603,10 @@ pub struct ServiceRoute {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "/v2/forecast/{city}")]
     pub rewrite: Option<String>,
+    /// What the route does and takes (summary, parameters, bodies), as an OpenAPI
+    /// import found it; the export shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs: Option<crate::service_docs::RouteDocs>,
 }
 
 /// A REST API of the operator's, published under a path prefix of the gateway.

@@ -23,6 +23,7 @@ mod error;
 pub mod journal;
 mod keys;
 mod ledger;
+mod releases;
 mod resources;
 mod rollups;
 mod store;
@@ -41,6 +42,7 @@ pub use error::StoreError;
 pub use journal::{Entry, Journal, JournalError, JournalOptions, JournalStatus};
 pub use keys::{KeyRecord, config_key_id, new_key_id};
 pub use ledger::{LedgerEntry, LedgerKind};
+pub use releases::ServiceRelease;
 pub use rollups::{
     Dimension, EXPIRE_CHUNK, Expired, Granularity, HISTOGRAM_BUCKETS, LATENCY_BOUNDS_MS,
     MAX_SERIES_POINTS, Metric, Retention, Rollup, Series, bucket_value, histogram_bucket,

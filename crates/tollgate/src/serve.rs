@@ -96,6 +96,10 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         metrics: tollgate_telemetry::metrics_handle(),
         metering: metering.clone(),
         routing,
+        gateway_url: tollgate_admin::GatewayUrl {
+            configured: config.server.public_url.as_deref().map(Arc::from),
+            listen: Some(gateway_addr),
+        },
     });
 
     println!("tollgate gateway listening on http://{gateway_addr}");

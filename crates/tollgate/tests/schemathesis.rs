@@ -81,7 +81,13 @@ services:
   - name: weather
     path_prefix: /svc/weather
     upstream: {{nodes: [{{url: "http://127.0.0.1:9"}}]}}
-    routes: [{{name: forecast, methods: [GET], path: "/forecast/{{city}}"}}]
+    routes:
+      - name: forecast
+        methods: [GET]
+        path: "/forecast/{{city}}"
+        docs:
+          summary: A forecast
+          parameters: [{{name: city, in: path, required: true, schema: {{type: string}}}}]
   - name: billing
     path_prefix: /svc/billing
     upstream: {{nodes: [{{url: "http://127.0.0.1:9"}}]}}

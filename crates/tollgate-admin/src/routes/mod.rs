@@ -7,8 +7,10 @@ mod health;
 mod keys;
 mod models;
 mod providers;
+mod releases;
 mod resource;
 mod routing;
+mod service_openapi;
 mod services;
 mod session;
 mod teams;
@@ -35,7 +37,9 @@ pub(crate) use health::*;
 pub(crate) use keys::*;
 pub(crate) use models::*;
 pub(crate) use providers::*;
+pub(crate) use releases::*;
 pub(crate) use routing::*;
+pub(crate) use service_openapi::*;
 pub(crate) use services::*;
 pub(crate) use session::*;
 pub(crate) use teams::*;
@@ -92,6 +96,28 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/admin/v1/services/{name}/lifecycle",
             axum::routing::put(put_service_lifecycle),
+        )
+        .route(
+            "/admin/v1/services/import",
+            post(import_service).layer(axum::extract::DefaultBodyLimit::max(
+                service_openapi::MAX_IMPORT_BYTES,
+            )),
+        )
+        .route(
+            "/admin/v1/services/{name}/openapi.json",
+            get(export_service_openapi),
+        )
+        .route(
+            "/admin/v1/services/{name}/releases",
+            get(list_service_releases).post(create_service_release),
+        )
+        .route(
+            "/admin/v1/services/{name}/releases/{version}/diff",
+            get(diff_service_release),
+        )
+        .route(
+            "/admin/v1/services/{name}/releases/{version}/publish",
+            post(publish_service_release),
         )
         .route("/admin/v1/calls", get(list_calls))
         .route("/admin/v1/calls/export", get(export_calls))

@@ -53,6 +53,15 @@ pub(crate) async fn create<R: AdminResource>(
     body: &[u8],
 ) -> Result<(StatusCode, Json<View<R>>), AdminError> {
     let spec: R = parse_body(body)?;
+    insert(st, spec).await
+}
+
+/// Creates a resource already read from a request: checked, 409 if the name is
+/// taken, saved, live at once.
+pub(crate) async fn insert<R: AdminResource>(
+    st: &AdminState,
+    spec: R,
+) -> Result<(StatusCode, Json<View<R>>), AdminError> {
     spec.check(&st.store).await?;
     if R::fetch(&st.store, spec.name()).await?.is_some() {
         return Err(AdminError::Conflict(format!(

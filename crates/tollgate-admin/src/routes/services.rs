@@ -33,8 +33,9 @@ impl AdminResource for ServiceSpec {
     async fn save(&self, store: &Store) -> Result<(), StoreError> {
         store.upsert_service(self, api()).await
     }
+    /// A service's releases go with it.
     async fn remove(store: &Store, name: &str) -> Result<bool, StoreError> {
-        store.delete_service(name).await
+        store.delete_service_and_releases(name).await
     }
     async fn check(&self, store: &Store) -> Result<(), AdminError> {
         issues(tollgate_config::check_service(self))?;
@@ -76,7 +77,10 @@ pub(crate) async fn list_services(
             ("get" = (operation_id = "get_service", parameters(("name" = "$response.body#/name")))),
             ("put" = (operation_id = "put_service", parameters(("name" = "$response.body#/name")))),
             ("lifecycle" = (operation_id = "put_service_lifecycle", parameters(("name" = "$response.body#/name")))),
-            ("delete" = (operation_id = "delete_service", parameters(("name" = "$response.body#/name"))))
+            ("delete" = (operation_id = "delete_service", parameters(("name" = "$response.body#/name")))),
+            ("openapi" = (operation_id = "export_service_openapi", parameters(("name" = "$response.body#/name")))),
+            ("releases" = (operation_id = "list_service_releases", parameters(("name" = "$response.body#/name")))),
+            ("release" = (operation_id = "create_service_release", parameters(("name" = "$response.body#/name"))))
         )), (status = 400, response = BadRequest),
         (status = 409, response = Conflict)),
     security(("bearer" = [])))]

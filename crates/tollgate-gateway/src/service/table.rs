@@ -251,6 +251,7 @@ mod tests {
             methods: methods.iter().map(|m| m.to_string()).collect(),
             path: path.into(),
             rewrite: rewrite.map(str::to_string),
+            docs: None,
         }
     }
 
