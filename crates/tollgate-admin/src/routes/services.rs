@@ -63,7 +63,10 @@ impl AdminResource for ServiceSpec {
             ("get" = (operation_id = "get_service", parameters(("name" = "$response.body#/0/name")))),
             ("put" = (operation_id = "put_service", parameters(("name" = "$response.body#/0/name")))),
             ("lifecycle" = (operation_id = "put_service_lifecycle", parameters(("name" = "$response.body#/0/name")))),
-            ("delete" = (operation_id = "delete_service", parameters(("name" = "$response.body#/0/name"))))
+            ("delete" = (operation_id = "delete_service", parameters(("name" = "$response.body#/0/name")))),
+            ("openapi" = (operation_id = "export_service_openapi", parameters(("name" = "$response.body#/0/name")))),
+            ("releases" = (operation_id = "list_service_releases", parameters(("name" = "$response.body#/0/name")))),
+            ("release" = (operation_id = "create_service_release", parameters(("name" = "$response.body#/0/name"))))
         ))),
     security(("bearer" = [])))]
 pub(crate) async fn list_services(
