@@ -333,23 +333,32 @@ fn logged_answer(resp: reqwest::Response, call: &Call, request: Arc<Mutex<Captur
         response: Some(log.capture()),
     };
     call.hand_to_stream();
+    // With a length announced, the server stops polling the body once that many bytes
+    // went out (the end is never asked for), so the call finishes with the last byte.
+    let length = resp.content_length();
     let upstream = resp.bytes_stream().boxed();
     let stream = futures::stream::unfold(
-        (upstream, Some(bodies)),
-        |(mut upstream, bodies)| async move {
+        (upstream, Some(bodies), 0u64),
+        move |(mut upstream, bodies, passed)| async move {
             let mut bodies = bodies?;
             match upstream.next().await {
                 Some(Ok(chunk)) => {
                     if let Some(c) = bodies.response.as_mut() {
                         c.push(&chunk);
                     }
-                    Some((Ok(chunk), (upstream, Some(bodies))))
+                    let passed = passed.saturating_add(chunk.len() as u64);
+                    if length.is_some_and(|n| passed >= n) {
+                        bodies.store();
+                        bodies.call.finish().await;
+                        return Some((Ok(chunk), (upstream, None, passed)));
+                    }
+                    Some((Ok(chunk), (upstream, Some(bodies), passed)))
                 }
                 end => {
                     bodies.store();
                     bodies.call.finish().await;
                     // An upstream error still ends the client's body as an error.
-                    end.map(|e| (e, (upstream, None)))
+                    end.map(|e| (e, (upstream, None, passed)))
                 }
             }
         },
