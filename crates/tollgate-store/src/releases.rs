@@ -101,26 +101,6 @@ impl Store {
         .await?;
         row.as_ref().map(decode_release).transpose()
     }
-
-    /// Deletes a service and its releases together; `false` (and nothing deleted) if
-    /// there was no service by that name.
-    pub async fn delete_service_and_releases(&self, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM service_releases WHERE service = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM resources WHERE kind = 'service' AND name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
 }
 
 fn decode_release(row: &AnyRow) -> Result<ServiceRelease, StoreError> {

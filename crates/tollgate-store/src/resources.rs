@@ -18,6 +18,9 @@ use crate::{Source, Stored, from_ms, now_ms};
 /// A resource kind the generic table can hold.
 pub(crate) trait Resource: Serialize + DeserializeOwned + Clone {
     const KIND: &'static str;
+    /// Statements that delete what the resource owns in other tables, run with its
+    /// name as `$1` in the transaction that deletes it.
+    const OWNED: &'static [&'static str] = &[];
     fn name(&self) -> &str;
     /// Removes the secret part from `self` and returns it as bytes to encrypt.
     fn take_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError>;
@@ -94,6 +97,8 @@ impl Resource for ConsumerSpec {
 
 impl Resource for ServiceSpec {
     const KIND: &'static str = "service";
+    /// A service's releases go with it.
+    const OWNED: &'static [&'static str] = &["DELETE FROM service_releases WHERE service = $1"];
     fn name(&self) -> &str {
         &self.name
     }
@@ -192,6 +197,9 @@ impl Store {
 
     async fn delete_resource<R: Resource>(&self, name: &str) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
+        for owned in R::OWNED {
+            sqlx::query(*owned).bind(name).execute(&mut *tx).await?;
+        }
         let done = sqlx::query("DELETE FROM resources WHERE kind = $1 AND name = $2")
             .bind(R::KIND)
             .bind(name)

@@ -101,12 +101,7 @@ async fn releases_are_kept_listed_and_deleted_with_their_service(db: &TestDb) {
             .is_none()
     );
 
-    assert!(
-        store
-            .delete_service_and_releases("weather")
-            .await
-            .expect("delete")
-    );
+    assert!(store.delete_service("weather").await.expect("delete"));
     assert!(store.get_service("weather").await.expect("get").is_none());
     assert!(
         store
@@ -124,10 +119,5 @@ async fn releases_are_kept_listed_and_deleted_with_their_service(db: &TestDb) {
         1,
         "other services keep theirs"
     );
-    assert!(
-        !store
-            .delete_service_and_releases("weather")
-            .await
-            .expect("delete again")
-    );
+    assert!(!store.delete_service("weather").await.expect("delete again"));
 }

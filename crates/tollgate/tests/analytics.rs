@@ -60,22 +60,6 @@ fn msg(model: &str, text: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": text}]})
 }
 
-async fn admin_get(gw: &Gateway, path: &str) -> (u16, String) {
-    let res = client()
-        .get(gw.admin(path))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("send");
-    (res.status().as_u16(), res.text().await.expect("body"))
-}
-
-async fn admin_json(gw: &Gateway, path: &str) -> Value {
-    let (status, body) = admin_get(gw, path).await;
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).expect("json")
-}
-
 /// Which records a filter keeps.
 type Keep = Box<dyn Fn(&Value) -> bool>;
 

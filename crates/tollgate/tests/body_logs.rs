@@ -236,26 +236,15 @@ async fn bodies_are_logged(database: Option<&str>) {
     assert!(res.contains("the upstream key is [REDACTED] ok"), "{res}");
 
     // The admin API returns them, one record and the export.
-    let one: Value = http
-        .get(gw.admin(&format!("/admin/v1/calls/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let one = admin_json(&gw, &format!("/admin/v1/calls/{id}")).await;
     assert_eq!(one["request_body"], req.as_str());
     assert_eq!(one["response_body"], res.as_str());
-    let export = http
-        .get(gw.admin("/admin/v1/calls/export?format=ndjson&consumer=team-c&model=leaky"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let (status, export) = admin_get(
+        &gw,
+        "/admin/v1/calls/export?format=ndjson&consumer=team-c&model=leaky",
+    )
+    .await;
+    assert_eq!(status, 200, "{export}");
     let lines: Vec<Value> = export
         .lines()
         .map(|l| serde_json::from_str(l).expect("ndjson"))
@@ -266,15 +255,7 @@ async fn bodies_are_logged(database: Option<&str>) {
     // A record without bodies has no such fields.
     let (_, plain, _) = send(post(KEY_A, &ask("gpt-mock", "plain"))).await;
     record(&store, &plain).await;
-    let one: Value = http
-        .get(gw.admin(&format!("/admin/v1/calls/{plain}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let one = admin_json(&gw, &format!("/admin/v1/calls/{plain}")).await;
     assert!(one.get("request_body").is_none(), "{one}");
     assert!(one.get("response_body").is_none(), "{one}");
 
@@ -304,26 +285,10 @@ async fn bodies_are_logged(database: Option<&str>) {
             res.text().await.unwrap_or_default()
         );
         let name = shape["name"].as_str().expect("name");
-        let got: Value = http
-            .get(gw.admin(&format!("{path}/{name}")))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let got = admin_json(&gw, &format!("{path}/{name}")).await;
         assert_eq!(got["log_bodies"], true, "{got}");
     }
-    let got: Value = http
-        .get(gw.admin("/admin/v1/consumers/team-a"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let got = admin_json(&gw, "/admin/v1/consumers/team-a").await;
     assert!(got.get("log_bodies").is_none(), "{got}");
 
     // A service: both bodies captured as they stream through, for the consumer that

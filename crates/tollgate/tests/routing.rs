@@ -160,18 +160,6 @@ fn openai_stream(text: &str) -> (String, Value) {
     (out, last)
 }
 
-async fn admin_get(gw: &Gateway, path: &str) -> Value {
-    client()
-        .get(gw.admin(path))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
-}
-
 async fn metrics(gw: &Gateway) -> String {
     client()
         .get(gw.admin("/metrics"))
@@ -333,7 +321,7 @@ async fn dead_keys_are_skipped_alerted_once_and_never_reach_the_client() {
         "documented: {}",
         doc["paths"]
     );
-    let routing = admin_get(&gw, "/admin/v1/routing").await;
+    let routing = admin_json(&gw, "/admin/v1/routing").await;
     assert!(!routing.to_string().contains("unpaid-1"), "{routing}");
     let mixed = routing["providers"]
         .as_array()
@@ -500,7 +488,7 @@ async fn latency_strategy_prefers_the_faster_target() {
         assert_eq!(content(&chat(&gw, KEY_A, "quick").await), "fast");
     }
     assert_eq!(sent(&mock, "gpt@reply=fast"), 20);
-    let latency = admin_get(&gw, "/admin/v1/routing").await;
+    let latency = admin_json(&gw, "/admin/v1/routing").await;
     assert!(
         latency["latency"].as_array().is_some_and(|l| l
             .iter()
@@ -511,7 +499,7 @@ async fn latency_strategy_prefers_the_faster_target() {
 
 /// The breaker's state for `id` from the admin API, and how long it stays open.
 async fn breaker(gw: &Gateway, id: &str) -> (String, u64) {
-    let routing = admin_get(gw, "/admin/v1/routing").await;
+    let routing = admin_json(gw, "/admin/v1/routing").await;
     let b = routing["breakers"]
         .as_array()
         .and_then(|bs| bs.iter().find(|b| b["target"] == id))

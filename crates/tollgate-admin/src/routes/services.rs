@@ -33,9 +33,9 @@ impl AdminResource for ServiceSpec {
     async fn save(&self, store: &Store) -> Result<(), StoreError> {
         store.upsert_service(self, api()).await
     }
-    /// A service's releases go with it.
+    /// A service's releases go with it (in the same transaction).
     async fn remove(store: &Store, name: &str) -> Result<bool, StoreError> {
-        store.delete_service_and_releases(name).await
+        store.delete_service(name).await
     }
     async fn check(&self, store: &Store) -> Result<(), AdminError> {
         issues(tollgate_config::check_service(self))?;

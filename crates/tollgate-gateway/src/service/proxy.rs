@@ -26,7 +26,7 @@ use tollgate_store::CallAttempt;
 use futures::StreamExt;
 
 use super::table::Compiled;
-use crate::body_log::Capture;
+use crate::body_log::{BodyLog, Capture};
 use crate::lifecycle::Call;
 use crate::reply::ApiError;
 use crate::state::GatewayState;
@@ -158,8 +158,9 @@ pub async fn forward(
         is_idempotent(&parts.method) && !has_body(&parts.headers) && spec.upstream.nodes.len() > 1;
     let request_id = call.request_id();
     // With bodies logged, the request body is copied (up to the cap) as it is sent.
-    let request_capture = call
-        .body_log()
+    let body_log = call.body_log();
+    let request_capture = body_log
+        .as_ref()
         .map(|log| Arc::new(Mutex::new(log.capture())));
     let mut body = Some(body);
     let mut tried: Vec<usize> = Vec::new();
@@ -268,9 +269,9 @@ pub async fn forward(
                 }
                 call.attempt(attempt);
                 call.answered_by(&node.url, route, started.elapsed().as_millis() as u64);
-                return match request_capture {
-                    Some(request) => logged_answer(resp, call, request),
-                    None => answer(resp),
+                return match (body_log, request_capture) {
+                    (Some(log), Some(request)) => logged_answer(resp, call, &log, request),
+                    _ => answer(resp),
                 };
             }
         }
@@ -320,19 +321,24 @@ impl Drop for LoggedBodies {
 /// [`answer`] for a call whose bodies are logged: the answer streams as it would, a
 /// copy of its first bytes is kept, and the call (handed to the stream) is finished
 /// when the answer ends, so that its record holds both bodies.
-fn logged_answer(resp: reqwest::Response, call: &Call, request: Arc<Mutex<Capture>>) -> Response {
-    let status = resp.status();
-    let mut headers = resp.headers().clone();
-    strip_hop_by_hop(&mut headers);
-    let Some(log) = call.body_log() else {
-        return answer(resp);
-    };
+fn logged_answer(
+    resp: reqwest::Response,
+    call: &Call,
+    log: &BodyLog,
+    request: Arc<Mutex<Capture>>,
+) -> Response {
     let bodies = LoggedBodies {
         call: call.clone(),
         request,
         response: Some(log.capture()),
     };
     call.hand_to_stream();
+    answer_with(resp, move |resp| logged_body(resp, bodies))
+}
+
+/// The node's answer as the client's body, copied into `bodies` as it passes; the call
+/// finishes with its end.
+fn logged_body(resp: reqwest::Response, bodies: LoggedBodies) -> Body {
     // With a length announced, the server stops polling the body once that many bytes
     // went out (the end is never asked for), so the call finishes with the last byte.
     let length = resp.content_length();
@@ -363,18 +369,21 @@ fn logged_answer(resp: reqwest::Response, call: &Call, request: Arc<Mutex<Captur
             }
         },
     );
-    let mut res = Response::new(Body::from_stream(stream));
-    *res.status_mut() = status;
-    *res.headers_mut() = headers;
-    res
+    Body::from_stream(stream)
 }
 
 /// The node's answer, streamed, minus hop-by-hop headers.
 fn answer(resp: reqwest::Response) -> Response {
+    answer_with(resp, |resp| Body::from_stream(resp.bytes_stream()))
+}
+
+/// The node's status and headers, minus hop-by-hop ones, with the body `body` makes of
+/// the node's answer.
+fn answer_with(resp: reqwest::Response, body: impl FnOnce(reqwest::Response) -> Body) -> Response {
     let status = resp.status();
     let mut headers = resp.headers().clone();
     strip_hop_by_hop(&mut headers);
-    let mut res = Response::new(Body::from_stream(resp.bytes_stream()));
+    let mut res = Response::new(body(resp));
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res

@@ -208,6 +208,24 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// An admin GET with the admin token: status and body text.
+pub async fn admin_get(gw: &Gateway, path: &str) -> (u16, String) {
+    let res = client()
+        .get(gw.admin(path))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("send");
+    (res.status().as_u16(), res.text().await.expect("body"))
+}
+
+/// An admin GET that must answer 200 with JSON.
+pub async fn admin_json(gw: &Gateway, path: &str) -> serde_json::Value {
+    let (status, body) = admin_get(gw, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).expect("json")
+}
+
 /// SSE `data:` payloads of a body (OpenAI streams).
 pub fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
