@@ -67,6 +67,13 @@ pub mod responses {
         description = "Conflicts with the current state (name taken, still in use): `invalid_request_error` / `conflict`"
     )]
     pub struct Conflict(ErrorEnvelope);
+
+    /// The body is larger than the admin API takes.
+    #[derive(ToResponse)]
+    #[response(
+        description = "The body is over the size limit: `invalid_request_error` / `request_too_large`"
+    )]
+    pub struct TooLarge(ErrorEnvelope);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +92,9 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The body is over the limit (`server.max_body_bytes`, or the import's own).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
     /// Something other than storage failed; details go to the log only.
@@ -133,6 +143,11 @@ impl IntoResponse for AdminError {
             AdminError::NotFound(_) => {
                 (StatusCode::NOT_FOUND, "invalid_request_error", "not_found")
             }
+            AdminError::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "request_too_large",
+            ),
             AdminError::Conflict(_) | AdminError::Store(StoreError::Conflict(_)) => {
                 (StatusCode::CONFLICT, "invalid_request_error", "conflict")
             }

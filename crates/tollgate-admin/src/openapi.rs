@@ -13,7 +13,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{PathItem, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::responses::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use crate::error::responses::{BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized};
 use crate::routes;
 
 #[derive(OpenApi)]
@@ -38,7 +38,7 @@ use crate::routes;
     ),
     components(
         schemas(crate::error::ErrorEnvelope),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge),
     ),
     modifiers(&BearerAuth, &AuthErrors, &DeriveFixes),
 )]
@@ -57,9 +57,10 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Adds 401 and 403 to every operation that needs a token: the
-/// [`crate::auth::require_admin`] middleware answers them for every protected route, so
-/// no handler has to remember to list them.
+/// Adds 401 and 403 to every operation that needs a token, and 413 to every one that
+/// takes a body: the [`crate::auth::require_admin`] middleware answers the first two
+/// for every protected route, and [`crate::routes::envelope_too_large`] the third, so no
+/// handler has to remember to list them.
 struct AuthErrors;
 
 fn operations_mut(
@@ -104,7 +105,11 @@ impl Modify for AuthErrors {
                 if op.security.as_ref().is_none_or(Vec::is_empty) {
                     continue;
                 }
-                for (status, name) in [("401", "Unauthorized"), ("403", "Forbidden")] {
+                let body = op.request_body.is_some().then_some(("413", "TooLarge"));
+                for (status, name) in [("401", "Unauthorized"), ("403", "Forbidden")]
+                    .into_iter()
+                    .chain(body)
+                {
                     op.responses
                         .responses
                         .entry(status.to_string())

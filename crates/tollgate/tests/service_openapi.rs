@@ -533,13 +533,23 @@ async fn bad_documents_are_refused_naming_what_is_wrong_and_roles_hold() {
     }
     // Over the size limit: refused in the error envelope.
     let (s, v) = admin.import("application/json", " ".repeat(17 << 20)).await;
-    assert_eq!(s, 400, "{v}");
+    assert_eq!(s, 413, "{v}");
+    assert_eq!(v["error"]["code"], "request_too_large", "{v}");
     assert!(
         v["error"]["message"]
             .as_str()
             .is_some_and(|m| m.contains("at most 16 MiB")),
         "{v}"
     );
+    // Any other admin body over 2 MiB: the same envelope, not axum's plain text.
+    let huge = json!({"name": "huge", "path_prefix": "/svc/huge",
+        "upstream": {"nodes": [{"url": "http://127.0.0.1:9"}]}, "description": "x".repeat(3 << 20)});
+    let (s, v) = admin
+        .call(Method::POST, "/admin/v1/services", Some(huge))
+        .await;
+    assert_eq!(s, 413, "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert_eq!(v["error"]["code"], "request_too_large", "{v}");
     let (s, v) = admin.call(Method::GET, "/admin/v1/services", None).await;
     assert_eq!((s, v), (200, json!([])), "nothing was created");
 

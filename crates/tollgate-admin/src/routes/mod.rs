@@ -19,6 +19,7 @@ mod users;
 
 use axum::Router;
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -141,8 +142,36 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(envelope_too_large))
         .layer(middleware::from_fn(tollgate_gateway_request_id))
         .with_state(state)
+}
+
+/// The largest body an admin request may carry (an OpenAPI import has its own,
+/// larger, limit): resources are small documents.
+pub const MAX_BODY_BYTES: usize = 2 << 20;
+
+/// A body over the limit is refused by axum's extractor with a plain-text 413 before
+/// any handler runs; this puts it in the admin API's error envelope like every other
+/// error (`request_too_large`).
+pub(crate) async fn envelope_too_large(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let res = next.run(req).await;
+    let is_json = res
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if res.status() != http::StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return res;
+    }
+    crate::error::AdminError::TooLarge(format!(
+        "The body is larger than the admin API takes (at most {} MiB)",
+        MAX_BODY_BYTES >> 20
+    ))
+    .into_response()
 }
 
 /// `x-request-id` on admin answers too.

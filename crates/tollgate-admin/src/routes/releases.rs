@@ -193,7 +193,10 @@ pub(crate) async fn create_service_release(
 
 #[utoipa::path(get, path = "/admin/v1/services/{name}/releases", tag = "services",
     operation_id = "list_service_releases", params(("name" = String, Path)),
-    responses((status = 200, description = "The service's releases, oldest first", body = Vec<ReleaseView>),
+    responses((status = 200, description = "The service's releases, oldest first", body = Vec<ReleaseView>, links(
+            ("diff" = (operation_id = "diff_service_release", parameters(("name" = "$response.body#/0/service"), ("version" = "$response.body#/0/version")))),
+            ("publish" = (operation_id = "publish_service_release", parameters(("name" = "$response.body#/0/service"), ("version" = "$response.body#/0/version"))))
+        )),
         (status = 404, response = NotFound)),
     security(("bearer" = [])))]
 pub(crate) async fn list_service_releases(

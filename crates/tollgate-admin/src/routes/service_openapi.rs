@@ -97,10 +97,15 @@ pub(crate) async fn import_service(
 ) -> Result<(StatusCode, Json<ServiceView>), AdminError> {
     // Too large or cut short: in the error envelope, not axum's plain text.
     let body = body.map_err(|e| {
-        AdminError::invalid(format!(
+        let message = format!(
             "The document could not be read (at most {} MiB): {e}",
             MAX_IMPORT_BYTES >> 20
-        ))
+        );
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AdminError::TooLarge(message)
+        } else {
+            AdminError::invalid(message)
+        }
     })?;
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
