@@ -3,7 +3,8 @@
 //! downloads, without ever holding a whole body in memory.
 //!
 //! - `GET /download/{bytes}`: `bytes` bytes of a fixed pattern ([`pattern_byte`]),
-//!   streamed in 64 KiB chunks.
+//!   streamed in 64 KiB chunks (`?chunk_delay_ms=N` paces them, `?cut_after=N` breaks
+//!   off after N bytes).
 //! - anything else: a JSON echo `{"node", "method", "path", "query", "headers",
 //!   "body_len", "body_checksum"}` (the checksum is [`Checksum`]'s, over the body as
 //!   it streamed in). `?status=NNN` (or a path starting `/status/NNN`) answers with that status, `?delay_ms=N` waits
@@ -55,10 +56,32 @@ pub fn pattern_byte(offset: u64) -> u8 {
 
 const CHUNK: usize = 64 * 1024;
 
-async fn download(Path(total): Path<u64>) -> Response {
+/// How a download is sent: `?chunk_delay_ms=N` waits before each chunk after the
+/// first; `?cut_after=N` breaks the connection off after N bytes (the announced
+/// length is still the whole).
+#[derive(Debug, Default, serde::Deserialize)]
+struct DownloadPace {
+    chunk_delay_ms: Option<u64>,
+    cut_after: Option<u64>,
+}
+
+async fn download(
+    Path(total): Path<u64>,
+    axum::extract::Query(pace): axum::extract::Query<DownloadPace>,
+) -> Response {
+    let delay = pace.chunk_delay_ms.map(Duration::from_millis);
     let stream = futures::stream::unfold(0u64, move |sent| async move {
         if sent >= total {
             return None;
+        }
+        if pace.cut_after.is_some_and(|cut| sent >= cut) {
+            // A pause first, so the server flushes the head and what was sent before
+            // the connection breaks (a cut before the head is a refused request).
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            return Some((Err(std::io::Error::other("cut off")), total));
+        }
+        if let Some(d) = delay.filter(|_| sent > 0) {
+            tokio::time::sleep(d).await;
         }
         let n = (total - sent).min(CHUNK as u64);
         let chunk: Vec<u8> = (sent..sent + n).map(pattern_byte).collect();

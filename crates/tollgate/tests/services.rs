@@ -580,3 +580,70 @@ async fn a_service_made_on_one_node_is_live_on_another_sharing_postgres() {
     drop((one, two));
     drop_pg_schema(&database);
 }
+
+/// A service call lasts until its answer's body has gone out: the record's latency
+/// covers a slow download, a node that breaks off mid-body is recorded as such (not as
+/// the client leaving), and an answer with no body (HEAD) is recorded as answered.
+#[tokio::test]
+async fn a_service_call_lasts_until_its_answer_ends() {
+    let a = RestUpstream::start("a").await.expect("upstream");
+    let services = format!(
+        r#"
+  - name: files
+    path_prefix: /files
+    upstream: {{nodes: [{{url: "{a}"}}]}}
+"#,
+        a = a.url()
+    );
+    let gw = Gateway::start(&base_config(&services));
+    let store = open_store(&gw).await;
+
+    // Four 64 KiB chunks, 300 ms apart: the body takes at least 900 ms.
+    let res = client()
+        .get(gw.gw("/files/download/262144?chunk_delay_ms=300"))
+        .bearer_auth(KEY_A)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    let id = request_id(res.headers());
+    let body = res.bytes().await.expect("whole body");
+    assert_eq!(body.len(), 262_144);
+    let r = record(&store, &id).await;
+    assert_eq!((r.status, r.error_code.as_deref()), (200, None), "{r:?}");
+    assert!(r.latency_ms >= 900, "latency covers the body: {r:?}");
+    assert!(
+        r.upstream_latency_ms.is_some_and(|u| u < r.latency_ms),
+        "the node's headers came before the body ended: {r:?}"
+    );
+
+    // The node breaks off after 64 KiB of 256: the client's body ends in an error and
+    // the record says the upstream broke, with the node's status.
+    let res = client()
+        .get(gw.gw("/files/download/262144?cut_after=65536"))
+        .bearer_auth(KEY_A)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    let id = request_id(res.headers());
+    assert!(res.bytes().await.is_err(), "a cut body is no whole body");
+    let r = record(&store, &id).await;
+    assert_eq!(
+        (r.status, r.error_code.as_deref()),
+        (200, Some("upstream_stream_broken")),
+        "{r:?}"
+    );
+
+    // HEAD: no body to wait for; answered, not `client_closed`.
+    let res = client()
+        .head(gw.gw("/files/anything"))
+        .bearer_auth(KEY_A)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    let id = request_id(res.headers());
+    let r = record(&store, &id).await;
+    assert_eq!((r.status, r.error_code.as_deref()), (200, None), "{r:?}");
+}

@@ -7,9 +7,10 @@
 //! has no body (a streamed body cannot be sent twice). Otherwise the node's answer,
 //! whatever its status, goes back as it is, minus hop-by-hop headers.
 //!
-//! When the consumer logs bodies (`log_bodies`), the first bytes of both bodies are
-//! copied as they pass ([`crate::body_log`]), and the call is finished when the
-//! answer's body ends rather than when its headers go out.
+//! The call is finished when the answer's body ends rather than when its headers go
+//! out, so its latency covers the transfer. When the consumer logs bodies
+//! (`log_bodies`), the first bytes of both bodies are copied as they pass
+//! ([`crate::body_log`]).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,7 @@ use tollgate_store::CallAttempt;
 use futures::StreamExt;
 
 use super::table::Compiled;
-use crate::body_log::{BodyLog, Capture};
+use crate::body_log::Capture;
 use crate::lifecycle::Call;
 use crate::reply::ApiError;
 use crate::state::GatewayState;
@@ -269,10 +270,10 @@ pub async fn forward(
                 }
                 call.attempt(attempt);
                 call.answered_by(&node.url, route, started.elapsed().as_millis() as u64);
-                return match (body_log, request_capture) {
-                    (Some(log), Some(request)) => logged_answer(resp, call, &log, request),
-                    _ => answer(resp),
-                };
+                let bodies = body_log
+                    .zip(request_capture)
+                    .map(|(log, request)| (request, log.capture()));
+                return streamed_answer(resp, &parts.method, call, bodies);
             }
         }
     }
@@ -293,24 +294,32 @@ fn take(c: &Mutex<Capture>) -> Capture {
     std::mem::replace(&mut *guard, empty)
 }
 
-/// The bodies of a service call whose bodies are logged, stored in its record when
-/// the answer ends or the client goes.
-struct LoggedBodies {
+/// The end of a service call: what it still has to store (the bodies, when logged)
+/// and the call to finish when the answer's body ends or the client goes.
+struct AnswerTail {
     call: Call,
-    request: Arc<Mutex<Capture>>,
-    response: Option<Capture>,
+    /// The node's status, which the record keeps if the body breaks off.
+    status: u16,
+    /// The request's capture and the answer's, when bodies are logged.
+    bodies: Option<(Arc<Mutex<Capture>>, Capture)>,
 }
 
-impl LoggedBodies {
+impl AnswerTail {
     fn store(&mut self) {
-        if let Some(response) = self.response.take() {
-            self.call.log_request_body(take(&self.request));
+        if let Some((request, response)) = self.bodies.take() {
+            self.call.log_request_body(take(&request));
             self.call.log_response_body(response);
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        if let Some((_, response)) = self.bodies.as_mut() {
+            response.push(chunk);
         }
     }
 }
 
-impl Drop for LoggedBodies {
+impl Drop for AnswerTail {
     fn drop(&mut self) {
         // The client went away mid-answer: what passed is stored; the call then
         // closes as `client_closed` when its last handle goes.
@@ -318,51 +327,65 @@ impl Drop for LoggedBodies {
     }
 }
 
-/// [`answer`] for a call whose bodies are logged: the answer streams as it would, a
-/// copy of its first bytes is kept, and the call (handed to the stream) is finished
-/// when the answer ends, so that its record holds both bodies.
-fn logged_answer(
+/// The node's answer as the client's body. The call is finished when that body ends,
+/// not when its headers go out: its latency covers the whole transfer, a node that
+/// breaks off mid-body and a client that leaves are both in its record, and with
+/// bodies logged, a copy of their first bytes is kept as they pass. An answer with no
+/// body to send (HEAD, 204, 304, a zero length) is finished with its head.
+fn streamed_answer(
     resp: reqwest::Response,
+    method: &Method,
     call: &Call,
-    log: &BodyLog,
-    request: Arc<Mutex<Capture>>,
+    bodies: Option<(Arc<Mutex<Capture>>, Capture)>,
 ) -> Response {
-    let bodies = LoggedBodies {
+    let status = resp.status();
+    let bodiless = *method == Method::HEAD
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED
+        || resp.content_length() == Some(0);
+    let mut tail = AnswerTail {
         call: call.clone(),
-        request,
-        response: Some(log.capture()),
+        status: status.as_u16(),
+        bodies,
     };
+    if bodiless {
+        // Not handed over: the lifecycle layer finishes it as it sends the head.
+        tail.store();
+        return answer_with(resp, |resp| Body::from_stream(resp.bytes_stream()));
+    }
     call.hand_to_stream();
-    answer_with(resp, move |resp| logged_body(resp, bodies))
+    answer_with(resp, move |resp| tail_body(resp, tail))
 }
 
-/// The node's answer as the client's body, copied into `bodies` as it passes; the call
-/// finishes with its end.
-fn logged_body(resp: reqwest::Response, bodies: LoggedBodies) -> Body {
+/// The node's answer, copied into `tail` as it passes; the call finishes with its end.
+fn tail_body(resp: reqwest::Response, tail: AnswerTail) -> Body {
     // With a length announced, the server stops polling the body once that many bytes
     // went out (the end is never asked for), so the call finishes with the last byte.
     let length = resp.content_length();
     let upstream = resp.bytes_stream().boxed();
     let stream = futures::stream::unfold(
-        (upstream, Some(bodies), 0u64),
-        move |(mut upstream, bodies, passed)| async move {
-            let mut bodies = bodies?;
+        (upstream, Some(tail), 0u64),
+        move |(mut upstream, tail, passed)| async move {
+            let mut tail = tail?;
             match upstream.next().await {
                 Some(Ok(chunk)) => {
-                    if let Some(c) = bodies.response.as_mut() {
-                        c.push(&chunk);
-                    }
+                    tail.push(&chunk);
                     let passed = passed.saturating_add(chunk.len() as u64);
                     if length.is_some_and(|n| passed >= n) {
-                        bodies.store();
-                        bodies.call.finish().await;
+                        tail.store();
+                        tail.call.finish().await;
                         return Some((Ok(chunk), (upstream, None, passed)));
                     }
-                    Some((Ok(chunk), (upstream, Some(bodies), passed)))
+                    Some((Ok(chunk), (upstream, Some(tail), passed)))
                 }
                 end => {
-                    bodies.store();
-                    bodies.call.finish().await;
+                    if end.is_some() {
+                        // Cut off mid-body by the node: not the client's doing.
+                        tail.call
+                            .set_outcome(tail.status, Some("upstream_stream_broken"));
+                    }
+                    tail.store();
+                    tail.call.finish().await;
                     // An upstream error still ends the client's body as an error.
                     end.map(|e| (e, (upstream, None, passed)))
                 }
@@ -370,11 +393,6 @@ fn logged_body(resp: reqwest::Response, bodies: LoggedBodies) -> Body {
         },
     );
     Body::from_stream(stream)
-}
-
-/// The node's answer, streamed, minus hop-by-hop headers.
-fn answer(resp: reqwest::Response) -> Response {
-    answer_with(resp, |resp| Body::from_stream(resp.bytes_stream()))
 }
 
 /// The node's status and headers, minus hop-by-hop ones, with the body `body` makes of
