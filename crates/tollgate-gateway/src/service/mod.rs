@@ -75,7 +75,11 @@ impl Services {
         {
             return c.table.clone();
         }
-        let table = Arc::new(ServiceTable::build(snapshot));
+        let previous = self.cached.load_full();
+        let table = Arc::new(ServiceTable::build(
+            snapshot,
+            previous.as_ref().map(|c| c.table.as_ref()),
+        ));
         self.cached.store(Some(Arc::new(Cached {
             snapshot: Arc::downgrade(snapshot),
             table: table.clone(),

@@ -25,7 +25,10 @@ pub struct Compiled {
     pub spec: Arc<ServiceSpec>,
     /// `None` when the service declares no routes (everything under the prefix goes).
     routes: Option<matchit::Router<Vec<usize>>>,
-    pub balancer: Balancer,
+    /// Shared with the next snapshot's table while the nodes stay the same, so a
+    /// configuration change elsewhere neither forgets a node's cooldown nor restarts
+    /// the weighted rotation.
+    pub balancer: Arc<Balancer>,
 }
 
 /// What a path and method resolve to within a service.
@@ -43,7 +46,9 @@ pub enum RouteMatch {
 }
 
 impl ServiceTable {
-    pub fn build(snapshot: &Snapshot) -> ServiceTable {
+    /// The table of `snapshot`; a service whose nodes (URLs and weights) are those of
+    /// `previous` keeps its balancer.
+    pub fn build(snapshot: &Snapshot, previous: Option<&ServiceTable>) -> ServiceTable {
         let mut table = ServiceTable::default();
         let mut specs: Vec<&Arc<ServiceSpec>> = snapshot.services.values().collect();
         specs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -61,9 +66,15 @@ impl ServiceTable {
                 tracing::warn!(service = %spec.name, error = %e, "service prefix not routable; skipped");
                 continue;
             }
+            let kept = previous
+                .and_then(|p| p.services.iter().find(|c| c.spec.name == spec.name))
+                .filter(|c| c.spec.upstream.nodes == spec.upstream.nodes)
+                .map(|c| c.balancer.clone());
             table.services.push(Compiled {
                 routes: compile_routes(spec),
-                balancer: Balancer::new(spec.upstream.nodes.iter().map(|n| n.weight)),
+                balancer: kept.unwrap_or_else(|| {
+                    Arc::new(Balancer::new(spec.upstream.nodes.iter().map(|n| n.weight)))
+                }),
                 spec: spec.clone(),
             });
         }
@@ -273,7 +284,7 @@ mod tests {
             ),
             spec("/svc/open", vec![]),
         ]);
-        let t = ServiceTable::build(&snap);
+        let t = ServiceTable::build(&snap, None);
         assert!(t.find("/svc/weatherx").is_none());
         assert!(t.find("/other").is_none());
         let (w, rest) = t.find("/svc/weather/forecast/paris").expect("found");
@@ -316,5 +327,33 @@ mod tests {
         assert!((0..5).all(|_| b.pick(&[]) == Some(1)));
         assert_eq!(b.pick(&[1]), Some(0), "a cooling node beats none");
         assert_eq!(b.pick(&[0, 1]), None);
+    }
+
+    #[test]
+    fn a_new_snapshot_keeps_the_balancer_of_unchanged_nodes() {
+        let weather = spec("/svc/weather", vec![]);
+        let mut moved = spec("/svc/open", vec![]);
+        moved.name = "open".into();
+        let first = ServiceTable::build(
+            &Snapshot::default().with_services(vec![weather.clone(), moved.clone()]),
+            None,
+        );
+        let (w, _) = first.find("/svc/weather").expect("weather");
+        w.balancer.cool_down(0);
+        // Another change (a route added to weather, open's nodes changed): weather's
+        // cooldown stays, open starts afresh.
+        let mut weather2 = weather.clone();
+        weather2.routes.push(route("r", &["GET"], "/r", None));
+        let mut moved2 = moved.clone();
+        moved2.upstream.nodes[0].url = "http://10.0.0.9".into();
+        let second = ServiceTable::build(
+            &Snapshot::default().with_services(vec![weather2, moved2]),
+            Some(&first),
+        );
+        let (w2, _) = second.find("/svc/weather").expect("weather");
+        assert!(Arc::ptr_eq(&w.balancer, &w2.balancer));
+        let (o1, _) = first.find("/svc/open").expect("open");
+        let (o2, _) = second.find("/svc/open").expect("open");
+        assert!(!Arc::ptr_eq(&o1.balancer, &o2.balancer));
     }
 }
