@@ -56,7 +56,10 @@ pub(crate) fn presented_token(headers: &http::HeaderMap) -> Option<String> {
 
 /// Resolves the token to a caller. A session whose stored role this build does not
 /// know gets no rights (403), rather than some default.
-async fn authenticate(st: &AdminState, headers: &http::HeaderMap) -> Result<Caller, AdminError> {
+pub(crate) async fn authenticate(
+    st: &AdminState,
+    headers: &http::HeaderMap,
+) -> Result<Caller, AdminError> {
     let token = presented_token(headers).ok_or(AdminError::Unauthorized)?;
     if let Some(admin) = &st.admin_token
         && bool::from(admin.as_bytes().ct_eq(token.as_bytes()))

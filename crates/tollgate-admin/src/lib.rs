@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 mod oas;
 pub mod openapi;
+pub mod portal;
 pub mod roles;
 pub mod routes;
 pub mod snapshot;

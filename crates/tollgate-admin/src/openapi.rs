@@ -100,6 +100,13 @@ impl Modify for DeriveFixes {
 
 impl Modify for AuthErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        add_auth_errors(openapi);
+    }
+}
+
+/// What [`AuthErrors`] does, for the portal's document too.
+pub(crate) fn add_auth_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    {
         for item in openapi.paths.paths.values_mut() {
             for op in operations_mut(item) {
                 if op.security.as_ref().is_none_or(Vec::is_empty) {
@@ -122,10 +129,15 @@ impl Modify for AuthErrors {
     }
 }
 
-/// The document as served: utoipa 5.5 writes a link's fields in snake_case
-/// (`operation_id`), which OpenAPI tools do not read, so they are renamed here.
+/// The admin API's document as served.
 pub fn document_value() -> serde_json::Value {
-    let mut doc = serde_json::to_value(AdminApi::openapi()).unwrap_or_default();
+    served(AdminApi::openapi())
+}
+
+/// A document as served: utoipa 5.5 writes a link's fields in snake_case
+/// (`operation_id`), which OpenAPI tools do not read, so they are renamed here.
+pub(crate) fn served(api: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(api).unwrap_or_default();
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
         for op in paths
             .values_mut()

@@ -135,6 +135,7 @@ pub fn router(state: AdminState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .merge(protected)
+        .merge(crate::portal::router(state.clone()))
         .route("/", get(landing))
         .route("/admin/v1/login", post(login))
         .route("/admin/v1/openapi.json", get(crate::openapi::document))

@@ -39,28 +39,49 @@ pub(crate) async fn login(
     State(st): State<AdminState>,
     body: axum::body::Bytes,
 ) -> Result<Response, AdminError> {
-    let req: LoginRequest = super::parse_body(&body)?;
+    let (user, token) = open_session(&st, &body, |_| Ok(())).await?;
+    let answer = LoginResponse {
+        token: token.clone(),
+        username: user.username,
+        role: user.role,
+        expires_in_seconds: SESSION_TTL.as_secs(),
+    };
+    Ok(with_session_cookie(Json(answer).into_response(), &token))
+}
+
+/// Checks a login body's username and password and, if `admit` lets that user in,
+/// opens a session: the user and the session token.
+pub(crate) async fn open_session(
+    st: &AdminState,
+    body: &[u8],
+    admit: impl FnOnce(&tollgate_store::User) -> Result<(), AdminError>,
+) -> Result<(tollgate_store::User, String), AdminError> {
+    let req: LoginRequest = super::parse_body(body)?;
     let user = st
         .store
         .verify_user(&req.username, &req.password)
         .await?
         .ok_or(AdminError::Unauthorized)?;
+    admit(&user)?;
     let token = st.store.create_session(&user.username, SESSION_TTL).await?;
+    Ok((user, token))
+}
+
+/// How long a session lasts, in seconds.
+pub(crate) fn session_ttl_seconds() -> u64 {
+    SESSION_TTL.as_secs()
+}
+
+/// `res` with the session cookie set (HttpOnly, SameSite=Strict).
+pub(crate) fn with_session_cookie(mut res: Response, token: &str) -> Response {
     let cookie = format!(
         "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         SESSION_TTL.as_secs()
     );
-    let mut res = Json(LoginResponse {
-        token,
-        username: user.username,
-        role: user.role,
-        expires_in_seconds: SESSION_TTL.as_secs(),
-    })
-    .into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(http::header::SET_COOKIE, v);
     }
-    Ok(res)
+    res
 }
 
 #[utoipa::path(post, path = "/admin/v1/logout", tag = "session", responses((status = 204, description = "The session is over")), security(("bearer" = [])))]

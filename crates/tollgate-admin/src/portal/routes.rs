@@ -1,0 +1,248 @@
+//! The portal's operations. Each acts on the session's consumer ([`Developer`]); the
+//! key and usage operations are the admin API's, called with that consumer.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+use tollgate_core::spec::{ServiceLifecycle, ServiceSpec};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{Developer, developer_of};
+use crate::error::AdminError;
+use crate::error::responses::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized};
+use crate::routes::{
+    self, CreatedKey, KeyView, LoginRequest, open_session, session_ttl_seconds, with_session_cookie,
+};
+use crate::state::AdminState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tollgate developer portal API", description = "What a developer does for their own consumer: read the catalogue, manage their keys, read their usage. Log in with `POST /portal/v1/login` as a console user with the `developer` role; send the token as `Authorization: Bearer` (or keep the session cookie). Every operation acts on the developer's own consumer only. Errors are in the OpenAI envelope."),
+    paths(login, logout, catalog, list_keys, create_key, revoke_key, usage),
+    components(
+        schemas(crate::error::ErrorEnvelope),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, TooLarge),
+    ),
+    modifiers(&PortalAuth),
+)]
+pub struct PortalApi;
+
+/// The session as a bearer token; 401 and 403 on every operation that needs one.
+struct PortalAuth;
+
+impl Modify for PortalAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        crate::openapi::add_auth_errors(openapi);
+    }
+}
+
+/// The portal's OpenAPI document.
+pub(crate) async fn document() -> Json<Value> {
+    Json(crate::openapi::served(PortalApi::openapi()))
+}
+
+/// A portal session's answer to a login.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortalLogin {
+    /// Session token: send as `Authorization: Bearer` or keep the cookie.
+    pub token: String,
+    pub username: String,
+    /// The consumer the portal acts on.
+    pub consumer: String,
+    pub expires_in_seconds: u64,
+}
+
+/// Opens a portal session: developer users only (another role gets 403).
+#[utoipa::path(post, path = "/portal/v1/login", tag = "portal", request_body = LoginRequest,
+    responses((status = 200, body = PortalLogin, description = "The session, also set as the `tollgate_session` cookie"),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 413, response = TooLarge)))]
+pub(crate) async fn login(
+    State(st): State<AdminState>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let mut consumer = None;
+    let (user, token) = open_session(&st, &body, |user| {
+        let role = user.role.parse().unwrap_or(crate::roles::Role::Viewer);
+        let developer = developer_of(crate::auth::Caller {
+            user: Some(user.username.clone()),
+            role,
+            consumer: user.consumer.clone(),
+        })?;
+        consumer = Some(developer.consumer);
+        Ok(())
+    })
+    .await?;
+    let answer = PortalLogin {
+        token: token.clone(),
+        username: user.username,
+        consumer: consumer.unwrap_or_default(),
+        expires_in_seconds: session_ttl_seconds(),
+    };
+    Ok(with_session_cookie(Json(answer).into_response(), &token))
+}
+
+/// Ends the session (the bearer token or the cookie, whichever was sent).
+#[utoipa::path(post, path = "/portal/v1/logout", tag = "portal",
+    responses((status = 204, description = "The session is over")), security(("bearer" = [])))]
+pub(crate) async fn logout(
+    state: State<AdminState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AdminError> {
+    routes::logout(state, headers).await
+}
+
+/// A service or prompt-API of the catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogService {
+    pub name: String,
+    pub description: Option<String>,
+    /// `published` or `deprecated`.
+    pub lifecycle: String,
+    /// When a deprecated service stops answering, if set.
+    pub sunset_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where it is on the gateway listener.
+    pub path_prefix: String,
+    /// Its routes as an OpenAPI 3.1 document whose `servers` is the gateway.
+    #[schema(value_type = Object)]
+    pub openapi: Value,
+}
+
+/// A model the developer's consumer may use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogModel {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Catalog {
+    /// Published and deprecated services, by name.
+    pub services: Vec<CatalogService>,
+    /// The models the consumer may use, by name.
+    pub models: Vec<CatalogModel>,
+}
+
+fn listed(spec: &ServiceSpec) -> bool {
+    matches!(
+        spec.lifecycle,
+        ServiceLifecycle::Published | ServiceLifecycle::Deprecated
+    )
+}
+
+/// What the developer can call: published and deprecated services with their docs, and
+/// the models their consumer may use.
+#[utoipa::path(get, path = "/portal/v1/catalog", tag = "portal",
+    responses((status = 200, body = Catalog)), security(("bearer" = [])))]
+pub(crate) async fn catalog(
+    State(st): State<AdminState>,
+    Extension(dev): Extension<Developer>,
+    headers: HeaderMap,
+) -> Result<Json<Catalog>, AdminError> {
+    let server = st.gateway_url.for_request(&headers);
+    let mut services: Vec<CatalogService> = st
+        .store
+        .list_services()
+        .await?
+        .into_iter()
+        .filter(|s| listed(&s.spec))
+        .map(|stored| {
+            let version = stored
+                .updated_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let spec = stored.spec;
+            CatalogService {
+                openapi: crate::oas::document(&spec, &server, &version),
+                name: spec.name,
+                description: spec.description,
+                lifecycle: spec.lifecycle.as_str().to_string(),
+                sunset_at: spec.sunset_at,
+                path_prefix: spec.path_prefix,
+            }
+        })
+        .collect();
+    services.sort_by(|a, b| a.name.cmp(&b.name));
+    let snapshot = st.live.snapshot.load_full();
+    let allowed = snapshot
+        .consumers
+        .get(&dev.consumer)
+        .and_then(|c| c.models.clone());
+    let mut models: Vec<CatalogModel> = snapshot
+        .models
+        .keys()
+        .filter(|m| allowed.as_ref().is_none_or(|a| a.contains(m)))
+        .map(|m| CatalogModel { name: m.clone() })
+        .collect();
+    models.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(Catalog { services, models }))
+}
+
+/// The developer's consumer's keys (never their secrets).
+#[utoipa::path(get, path = "/portal/v1/keys", tag = "portal",
+    responses((status = 200, body = Vec<KeyView>, description = "The keys; the links follow the first", links(
+            ("revoke" = (operation_id = "portal_revoke_key", parameters(("id" = "$response.body#/0/id"))))
+        ))), security(("bearer" = [])))]
+pub(crate) async fn list_keys(
+    state: State<AdminState>,
+    Extension(dev): Extension<Developer>,
+) -> Result<Json<Vec<KeyView>>, AdminError> {
+    routes::list_keys(state, Path(dev.consumer)).await
+}
+
+/// A new key for the developer's consumer, shown this once.
+#[utoipa::path(post, path = "/portal/v1/keys", tag = "portal",
+    request_body(content = Option<routes::CreateKey>, description = "May be empty: a key with no name, expiry or limits of its own"),
+    responses((status = 201, body = CreatedKey, description = "The key is in `key`, shown this once", links(
+            ("revoke" = (operation_id = "portal_revoke_key", parameters(("id" = "$response.body#/id"))))
+        )),
+        (status = 400, response = BadRequest)),
+    security(("bearer" = [])))]
+pub(crate) async fn create_key(
+    state: State<AdminState>,
+    Extension(dev): Extension<Developer>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
+    routes::create_key(state, Path(dev.consumer), body).await
+}
+
+/// Revokes one of the developer's consumer's keys; another consumer's key is 404, as
+/// an unknown one is (the portal does not tell which ids exist).
+#[utoipa::path(delete, path = "/portal/v1/keys/{id}", tag = "portal", operation_id = "portal_revoke_key",
+    params(("id" = String, Path)),
+    responses((status = 200, body = KeyView, description = "The key, revoked"), (status = 404, response = NotFound)),
+    security(("bearer" = [])))]
+pub(crate) async fn revoke_key(
+    State(st): State<AdminState>,
+    Extension(dev): Extension<Developer>,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, AdminError> {
+    let owned = st
+        .store
+        .get_key(&id)
+        .await?
+        .is_some_and(|k| k.consumer == dev.consumer);
+    if !owned {
+        return Err(AdminError::NotFound(format!("No key with id `{id}`")));
+    }
+    routes::revoke_key(State(st), Path(id)).await
+}
+
+/// The developer's consumer's usage (the usage document of the admin API and of
+/// `GET /tollgate/v1/usage`).
+#[utoipa::path(get, path = "/portal/v1/usage", tag = "portal",
+    responses((status = 200, body = routes::UsageDocument)), security(("bearer" = [])))]
+pub(crate) async fn usage(
+    state: State<AdminState>,
+    Extension(dev): Extension<Developer>,
+) -> Result<Json<Value>, AdminError> {
+    routes::consumer_usage(state, Path(dev.consumer)).await
+}
