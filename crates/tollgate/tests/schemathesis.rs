@@ -173,14 +173,39 @@ async fn run_schemathesis(
     report: &Path,
     har: bool,
 ) -> String {
+    let target = Target {
+        document: "/admin/v1/openapi.json",
+        token: ADMIN_TOKEN,
+        exclude_paths: &[],
+    };
+    run_schemathesis_on(venv, gw, &target, phases, seed, report, har).await
+}
+
+/// Which API a run checks, and as whom.
+struct Target<'a> {
+    document: &'a str,
+    token: &'a str,
+    /// Operations not to call (by path): a logout would end the run's own session.
+    exclude_paths: &'a [&'a str],
+}
+
+async fn run_schemathesis_on(
+    venv: &Path,
+    gw: &Gateway,
+    target: &Target<'_>,
+    phases: &str,
+    seed: &str,
+    report: &Path,
+    har: bool,
+) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
     let mut cmd = Command::new(python::venv_bin(venv, "schemathesis"));
     cmd.arg("--config-file")
         .arg(dir.join("schemathesis.toml"))
         .arg("--no-color")
         .arg("run")
-        .arg(gw.admin("/admin/v1/openapi.json"))
-        .args(["-H", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
+        .arg(gw.admin(target.document))
+        .args(["-H", &format!("Authorization: Bearer {}", target.token)])
         // Every check: `[checks] enabled = true` in the config file.
         .args(["--phases", phases])
         .args(["--max-examples", MAX_EXAMPLES, "--seed", seed])
@@ -198,6 +223,9 @@ async fn run_schemathesis(
         .current_dir(report);
     if har {
         cmd.args(["--report", "har"]);
+    }
+    for path in target.exclude_paths {
+        cmd.args(["--exclude-path", path]);
     }
     let started = Instant::now();
     let (out, timed_out) =
@@ -577,5 +605,60 @@ async fn every_link_leads_to_a_real_resource() {
         "operations no link reached with a real resource: {missing:#?}\nproblems: {refused:#?}"
     );
     println!("{} linked operations reached", reached.len());
+    drop(gw);
+}
+
+/// The developer portal's API against its own document, as a developer: every phase,
+/// every check, no failure. Logout is left out (it would end the run's session).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_api_conforms_to_its_openapi_document() {
+    let venv = python::ensure_venv("schemathesis-venv", REQUIREMENTS);
+    let mock = MockProvider::start().await.expect("mock");
+    let gw = Gateway::start(&config(&mock));
+    let c = client();
+    let made = c
+        .post(gw.admin("/admin/v1/users"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(
+            &serde_json::json!({"username": "dev", "password": "dev-password-1",
+            "role": "developer", "consumer": "team-a"}),
+        )
+        .send()
+        .await
+        .expect("user");
+    assert_eq!(made.status(), 201);
+    let login: serde_json::Value = c
+        .post(gw.admin("/portal/v1/login"))
+        .json(&serde_json::json!({"username": "dev", "password": "dev-password-1"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login json");
+    let token = login["token"].as_str().expect("token").to_string();
+    let target = Target {
+        document: "/portal/v1/openapi.json",
+        token: &token,
+        exclude_paths: &["/portal/v1/logout"],
+    };
+    let report = tempfile::tempdir().expect("report dir");
+    let stdout = run_schemathesis_on(
+        &venv,
+        &gw,
+        &target,
+        "examples,coverage,fuzzing,stateful",
+        SEED,
+        report.path(),
+        false,
+    )
+    .await;
+    let selected = figure(&stdout, "Selected:");
+    let (chosen, total) = selected.split_once('/').expect("Selected: n/m");
+    assert_eq!(
+        chosen.parse::<u32>().expect("n") + 1,
+        total.parse::<u32>().expect("m"),
+        "all but logout:\n{stdout}"
+    );
     drop(gw);
 }
