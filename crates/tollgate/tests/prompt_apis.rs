@@ -46,7 +46,10 @@ prompt_apis:
     lifecycle: deprecated
     sunset_at: 2027-06-30T00:00:00Z
 "#,
-        base = config_for(mock, "")
+        base = config_for(
+            mock,
+            "  - name: cached-mock\n    targets: [{provider: mock-openai, model: gpt-4o-mini}]\n    price: {input_per_mtok: 1.0, output_per_mtok: 2.0}\n    cache: {ttl_seconds: 300}\n"
+        )
     )
 }
 
@@ -215,6 +218,63 @@ async fn answers_whole_and_streamed_with_rendered_messages_and_records() {
     let last: Value = serde_json::from_str(events.last().expect("events")).expect("json");
     assert_eq!(last["error"]["code"], "upstream_stream_broken", "{text}");
     assert!(!text.contains("\"done\""), "{text}");
+}
+
+#[tokio::test]
+async fn the_models_cache_serves_repeated_calls() {
+    let mock = MockProvider::start().await.expect("mock");
+    let gw = Gateway::start(&config(&mock));
+    let res = client()
+        .post(gw.admin("/admin/v1/prompt-apis"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(
+            &json!({"name": "cached", "path": "/prompt/cached", "model": "cached-mock",
+            "messages": [{"role": "user", "content": "Echo {{ w }}"}],
+            "variables": [{"name": "w", "required": true}], "max_tokens": 20}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    mock.clear();
+    let mut answers = Vec::new();
+    for (mark, stream) in [
+        ("miss", false),
+        ("hit", false),
+        ("miss", true),
+        ("hit", true),
+    ] {
+        let res = call(
+            &gw,
+            "/prompt/cached",
+            KEY_A,
+            json!({"variables": {"w": "once"}, "stream": stream}),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["x-tollgate-cache"], mark, "{mark} {stream}");
+        answers.push(res.text().await.expect("body"));
+    }
+    let whole: Vec<Value> = answers[..2]
+        .iter()
+        .map(|t| serde_json::from_str(t).expect("json"))
+        .collect();
+    assert_eq!(whole[0]["output"], whole[1]["output"]);
+    assert_eq!(whole[1]["output"], "mock reply to: Echo once");
+    assert!(whole[0]["cost_usd"].as_f64().expect("cost") > 0.0);
+    assert_eq!(whole[1]["cost_usd"], 0.0, "a hit is free: {}", whole[1]);
+    assert_eq!(
+        whole[1]["usage"], whole[0]["usage"],
+        "a hit reports the answer's usage"
+    );
+    // The replayed stream is re-framed the same way.
+    assert_eq!(answers[2], answers[3]);
+    assert!(answers[3].contains("\"done\":true"), "{}", answers[3]);
+    assert_eq!(
+        mock.requests().len(),
+        2,
+        "one upstream call per kind of answer"
+    );
 }
 
 #[tokio::test]
