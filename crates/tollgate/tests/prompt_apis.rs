@@ -1,10 +1,11 @@
 //! Prompt-APIs (issue 10, item 6): a model and a message template as a REST endpoint.
 //! Whole and streamed answers, the rendered messages as the upstream got them,
 //! variables (required, default, unknown, JSON values), the lifecycle through the
-//! admin API (illegal moves 409, draft 404, retired 410, deprecated headers), the chat
-//! door's budget (402, `max_tokens` reserved) and rate limit (429), call records with
-//! door `prompt_api`, a prompt-API created through the admin API and called at once,
-//! and `tollgate check`'s errors.
+//! admin API (illegal moves 409, draft 404, retired 410, deprecated headers), the
+//! model's cache (hits replayed, whole and streamed), the chat door's budget (402,
+//! `max_tokens` reserved) and rate limit (429), call records with door `prompt_api`, a
+//! prompt-API created through the admin API and called at once, and `tollgate check`'s
+//! errors.
 
 mod common;
 
