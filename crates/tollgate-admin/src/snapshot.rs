@@ -19,6 +19,7 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
     let consumers = store.list_consumers().await?;
     let keys = store.list_keys(None).await?;
     let services = store.list_services().await?;
+    let prompt_apis = store.list_prompt_apis().await?;
     let keys = keys
         .into_iter()
         .filter(|k| k.revoked_at.is_none())
@@ -44,7 +45,8 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
         consumers.into_iter().map(|s| s.spec).collect(),
         keys,
     )
-    .with_services(services.into_iter().map(|s| s.spec).collect()))
+    .with_services(services.into_iter().map(|s| s.spec).collect())
+    .with_prompt_apis(prompt_apis.into_iter().map(|s| s.spec).collect()))
 }
 
 /// Polls the store's revision every `every` and reloads when it moved (a change made

@@ -11,11 +11,12 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use tollgate_core::spec::{
-    AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, ServiceSpec, TeamSpec,
+    AlertSpec, ConsumerSpec, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec, TeamSpec,
 };
 
 use crate::check::{
-    Issue, check_alert, check_consumer, check_model, check_provider, check_service, check_team,
+    Issue, check_alert, check_consumer, check_model, check_prompt_api, check_provider,
+    check_service, check_team,
 };
 use crate::tree::join_path;
 use crate::{
@@ -44,6 +45,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub services: Option<Vec<ServiceSpec>>,
     #[serde(default)]
+    pub prompt_apis: Option<Vec<PromptApiSpec>>,
+    #[serde(default)]
     pub log: Option<RawLog>,
     #[serde(default)]
     pub telemetry: Option<RawTelemetry>,
@@ -70,6 +73,8 @@ pub(crate) struct RawShape {
     alerts: Option<Vec<IgnoredAny>>,
     #[serde(default)]
     services: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    prompt_apis: Option<Vec<IgnoredAny>>,
     #[serde(default)]
     log: Option<IgnoredAny>,
     #[serde(default)]
@@ -270,7 +275,8 @@ named!(
     TeamSpec,
     ConsumerSpec,
     AlertSpec,
-    ServiceSpec
+    ServiceSpec,
+    PromptApiSpec
 );
 
 /// Everything of the file that could be read.
@@ -284,6 +290,7 @@ pub(crate) struct Parts {
     pub consumers: Vec<Entry<ConsumerSpec>>,
     pub alerts: Vec<Entry<AlertSpec>>,
     pub services: Vec<Entry<ServiceSpec>>,
+    pub prompt_apis: Vec<Entry<PromptApiSpec>>,
     pub log: RawLog,
     pub telemetry: RawTelemetry,
 }
@@ -305,6 +312,7 @@ impl From<RawConfig> for Parts {
             consumers: all(raw.consumers),
             alerts: all(raw.alerts),
             services: all(raw.services),
+            prompt_apis: all(raw.prompt_apis),
             log: raw.log.unwrap_or_default(),
             telemetry: raw.telemetry.unwrap_or_default(),
         }
@@ -326,6 +334,7 @@ pub(crate) fn assemble(parts: Parts) -> (Config, Vec<Issue>) {
         consumers: parts.consumers,
         alerts: parts.alerts,
         services: parts.services,
+        prompt_apis: parts.prompt_apis,
     };
     check_resources(&resources, &mut issues);
     fn read<T>(list: Vec<Entry<T>>) -> Vec<T> {
@@ -345,6 +354,7 @@ pub(crate) fn assemble(parts: Parts) -> (Config, Vec<Issue>) {
         consumers: read(resources.consumers),
         alerts: read(resources.alerts),
         services: read(resources.services),
+        prompt_apis: read(resources.prompt_apis),
         log,
         telemetry,
     };
@@ -359,6 +369,7 @@ struct Resources {
     consumers: Vec<Entry<ConsumerSpec>>,
     alerts: Vec<Entry<AlertSpec>>,
     services: Vec<Entry<ServiceSpec>>,
+    prompt_apis: Vec<Entry<PromptApiSpec>>,
 }
 
 fn server(raw: RawServer, issues: &mut Vec<Issue>) -> ServerConfig {
@@ -705,6 +716,13 @@ fn check_resources(c: &Resources, issues: &mut Vec<Issue>) {
     );
 
     section(
+        "prompt_apis",
+        c.prompt_apis
+            .iter()
+            .map(|e| e.read().map(|p| check_prompt_api(p, &model_exists)))
+            .collect(),
+    );
+    section(
         "services",
         c.services
             .iter()
@@ -718,6 +736,7 @@ fn check_resources(c: &Resources, issues: &mut Vec<Issue>) {
     duplicates("consumer", "consumers", &c.consumers, issues);
     duplicates("alert", "alerts", &c.alerts, issues);
     duplicates("service", "services", &c.services, issues);
+    duplicates("prompt-API", "prompt_apis", &c.prompt_apis, issues);
     let mut prefixes: HashMap<&str, usize> = HashMap::new();
     for (i, s) in c.services.iter().enumerate() {
         let Some(s) = s.read() else { continue };
@@ -726,6 +745,35 @@ fn check_resources(c: &Resources, issues: &mut Vec<Issue>) {
                 format!("services[{i}].path_prefix"),
                 format!("already used by services[{f}]"),
             ));
+        }
+    }
+
+    // Prompt-APIs: names unique across services and prompt-APIs (one namespace for
+    // subscriptions), paths unique and not under a service's prefix.
+    let service_names = names(&c.services);
+    let mut paths: HashMap<&str, usize> = HashMap::new();
+    for (i, p) in c.prompt_apis.iter().enumerate() {
+        let Some(p) = p.read() else { continue };
+        if let Some(f) = service_names.get(p.name.as_str()) {
+            issues.push(Issue::new(
+                format!("prompt_apis[{i}].name"),
+                format!("already used by services[{f}] (names are unique across services and prompt-APIs)"),
+            ));
+        }
+        if let Some(f) = paths.insert(p.path.as_str(), i) {
+            issues.push(Issue::new(
+                format!("prompt_apis[{i}].path"),
+                format!("already used by prompt_apis[{f}]"),
+            ));
+        }
+        for (si, s) in c.services.iter().enumerate() {
+            let Some(s) = s.read() else { continue };
+            if under_prefix(&p.path, &s.path_prefix) {
+                issues.push(Issue::new(
+                    format!("prompt_apis[{i}].path"),
+                    format!("is under the path prefix of services[{si}]"),
+                ));
+            }
         }
     }
 
@@ -753,6 +801,12 @@ fn check_resources(c: &Resources, issues: &mut Vec<Issue>) {
             }
         }
     }
+}
+
+/// Whether `path` is `prefix` or under it.
+pub fn under_prefix(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Each declared name and the index of its first declaration.

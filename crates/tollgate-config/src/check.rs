@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use tollgate_core::spec::{
-    AlertSpec, BudgetSpec, ConsumerSpec, ModelSpec, Price, ProviderKind, ProviderSpec,
-    RateLimitSpec, ServiceSpec, TeamSpec, Timeouts,
+    AlertSpec, BudgetSpec, ConsumerSpec, ModelSpec, Price, PromptApiSpec, ProviderKind,
+    ProviderSpec, RateLimitSpec, ServiceSpec, TeamSpec, Timeouts,
 };
 
 /// One problem found in a resource.
@@ -313,6 +313,90 @@ pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
                 "services count requests, not tokens: use requests_per_minute or concurrent",
             ));
         }
+    }
+    out
+}
+
+/// Checks of a prompt-API on its own, with `model_exists` for its model: its name and
+/// path, its variables, and its templates (each syntax error, and each name a template
+/// uses that is not a declared variable).
+pub fn check_prompt_api(p: &PromptApiSpec, model_exists: &dyn Fn(&str) -> bool) -> Vec<Issue> {
+    let mut out = Vec::new();
+    check_name(&p.name, &mut out);
+    // The name is a path segment of `/admin/v1/prompt-apis/{name}` and shares the
+    // services' namespace (subscriptions name either).
+    let n = &p.name;
+    if !n.is_empty()
+        && (n.len() > 128
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+    {
+        out.push(Issue::new(
+            "name",
+            "must be 1 to 128 letters, digits, `.`, `_` or `-`",
+        ));
+    }
+    let path = &p.path;
+    if !path.starts_with('/')
+        || path.len() < 2
+        || path.ends_with('/')
+        || path.contains(['{', '}', '*', '?', '#'])
+    {
+        out.push(Issue::new(
+            "path",
+            "must start with `/`, not end with `/`, and hold no `{`, `}`, `*`, `?` or `#`",
+        ));
+    } else if RESERVED_PREFIXES
+        .iter()
+        .chain(&["/mcp"])
+        .any(|r| path == r || path.starts_with(&format!("{r}/")))
+    {
+        out.push(Issue::new(
+            "path",
+            "is taken by the gateway itself (/v1, /tollgate, /mcp, /healthz, /readyz)",
+        ));
+    }
+    if p.model.trim().is_empty() {
+        out.push(Issue::new("model", EMPTY));
+    } else if !model_exists(&p.model) {
+        out.push(Issue::new("model", "unknown model"));
+    }
+    if p.messages.is_empty() {
+        out.push(Issue::new("messages", "at least one message is needed"));
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, v) in p.variables.iter().enumerate() {
+        let valid = v.name.len() <= 64
+            && v.name
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && v.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            out.push(Issue::new(
+                format!("variables[{i}].name"),
+                "must be an identifier: letters, digits and `_`, not starting with a digit",
+            ));
+        } else if let Some(f) = seen.insert(&v.name, i) {
+            out.push(Issue::new(
+                format!("variables[{i}].name"),
+                format!("duplicate variable (first declared at variables[{f}])"),
+            ));
+        }
+    }
+    if p.max_tokens == 0 {
+        out.push(Issue::new("max_tokens", "must be at least 1"));
+    }
+    if let Some(t) = p.temperature
+        && !(0.0..=2.0).contains(&t)
+    {
+        out.push(Issue::new("temperature", "must be between 0 and 2"));
+    }
+    if let Err(issues) = tollgate_core::prompt::PromptTemplate::compile(p) {
+        out.extend(issues.into_iter().map(|i| Issue::new(i.path, i.message)));
     }
     out
 }

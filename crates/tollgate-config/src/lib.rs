@@ -24,6 +24,7 @@
 //! The config types redact their secrets in `Debug`.
 
 mod assemble;
+pub use assemble::under_prefix;
 mod check;
 mod interp;
 mod load;
@@ -36,12 +37,12 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 
 use tollgate_core::spec::{
-    AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, ServiceSpec, TeamSpec,
+    AlertSpec, ConsumerSpec, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec, TeamSpec,
 };
 
 pub use check::{
-    Issue, MAX_USD, check_alert, check_consumer, check_model, check_provider, check_service,
-    check_team, route_params,
+    Issue, MAX_USD, check_alert, check_consumer, check_model, check_prompt_api, check_provider,
+    check_service, check_team, route_params,
 };
 
 /// The whole configuration: the embedded defaults, overridden by the file.
@@ -57,6 +58,8 @@ pub struct Config {
     pub alerts: Vec<AlertSpec>,
     /// `services`: REST APIs published under path prefixes.
     pub services: Vec<ServiceSpec>,
+    /// `prompt_apis`: a model and a message template published as a REST endpoint.
+    pub prompt_apis: Vec<PromptApiSpec>,
     /// `log`: how log lines are written.
     pub log: LogConfig,
     /// `telemetry`: OpenTelemetry traces (used by builds with the `otel` feature).

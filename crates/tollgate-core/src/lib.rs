@@ -13,6 +13,7 @@ pub mod error;
 pub mod keys;
 pub mod live;
 pub mod money;
+pub mod prompt;
 pub mod service_docs;
 pub mod snapshot;
 pub mod spec;

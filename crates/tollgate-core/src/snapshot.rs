@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::spec::{ConsumerSpec, KeyLimits, ModelSpec, ProviderSpec, ServiceSpec, TeamSpec};
+use crate::prompt::{PromptTemplate, TemplateIssue};
+use crate::spec::{
+    ConsumerSpec, KeyLimits, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec, TeamSpec,
+};
 
 /// A consumer key as the request path needs it (the secret is only known by hash).
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +44,19 @@ pub struct Snapshot {
     /// Published REST services by name (the gateway builds its routers from these,
     /// once per snapshot).
     pub services: HashMap<String, Arc<ServiceSpec>>,
+    /// Prompt-APIs by name.
+    pub prompt_apis: HashMap<String, Arc<PromptApi>>,
+    /// The same prompt-APIs by path (the gateway's lookup: one probe per request).
+    pub prompt_paths: HashMap<String, Arc<PromptApi>>,
+}
+
+/// A prompt-API with its templates compiled (once per snapshot, not per call).
+#[derive(Debug)]
+pub struct PromptApi {
+    pub spec: PromptApiSpec,
+    /// The stored templates are checked on every write; an error here means data
+    /// written around the checks, and calls answer 500 rather than guess.
+    pub template: Result<PromptTemplate, Vec<TemplateIssue>>,
 }
 
 /// The caller of a request, once its key is known.
@@ -91,7 +107,20 @@ impl Snapshot {
                 .collect(),
             keys: keys.into_iter().map(|(h, k)| (h, Arc::new(k))).collect(),
             services: HashMap::new(),
+            prompt_apis: HashMap::new(),
+            prompt_paths: HashMap::new(),
         }
+    }
+
+    /// `self` with these prompt-APIs, their templates compiled.
+    pub fn with_prompt_apis(mut self, prompt_apis: Vec<PromptApiSpec>) -> Snapshot {
+        for spec in prompt_apis {
+            let template = PromptTemplate::compile(&spec);
+            let api = Arc::new(PromptApi { spec, template });
+            self.prompt_paths.insert(api.spec.path.clone(), api.clone());
+            self.prompt_apis.insert(api.spec.name.clone(), api);
+        }
+        self
     }
 
     /// `self` with these services.

@@ -637,3 +637,112 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+
+/// Whether a consumer needs an approved subscription to call a service or prompt-API,
+/// and how subscriptions are approved (PRODUCT.md, "Subscriptions and the developer
+/// portal"). Carried in the spec; enforced by the subscriptions feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionSpec {
+    pub approval: SubscriptionApproval,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionApproval {
+    /// A subscription is approved when asked for.
+    Auto,
+    /// An operator approves each subscription.
+    Manual,
+}
+
+/// One message of a prompt-API's template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptMessage {
+    /// `system`, `user` or `assistant`.
+    #[schema(example = "user")]
+    pub role: PromptRole,
+    /// A template: `{{variable}}` is replaced by the variable's value (minijinja syntax).
+    #[schema(example = "Summarize in {{language}}: {{text}}")]
+    pub content: String,
+}
+
+/// The role of a prompt-API's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptRole {
+    System,
+    User,
+    Assistant,
+}
+
+impl PromptRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromptRole::System => "system",
+            PromptRole::User => "user",
+            PromptRole::Assistant => "assistant",
+        }
+    }
+}
+
+/// A variable a prompt-API's messages use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptVariable {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z_][A-Za-z0-9_]*$",
+        example = "text"
+    )]
+    pub name: String,
+    /// A call without it is refused (400 naming it).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub required: bool,
+    /// The value when the call does not give one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+/// A model and a message template published as a REST endpoint (PRODUCT.md, "REST
+/// services and prompt-APIs").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptApiSpec {
+    /// Unique across services and prompt-APIs.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]+$")]
+    pub name: String,
+    /// `POST` on the gateway listener, e.g. `/prompt/summarize`.
+    #[schema(
+        min_length = 2,
+        pattern = "^/[^{}*?#]*[^/]$",
+        example = "/prompt/summarize"
+    )]
+    pub path: String,
+    /// A configured model: its limits, budgets, failover and cache apply.
+    #[schema(min_length = 1, example = "gpt-4o-mini")]
+    pub model: String,
+    #[schema(min_items = 1)]
+    pub messages: Vec<PromptMessage>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<PromptVariable>,
+    /// The answer's cap (and what budgets reserve).
+    #[schema(minimum = 1, example = 300)]
+    pub max_tokens: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 2)]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub lifecycle: ServiceLifecycle,
+    /// Sent as `Sunset` while deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub sunset_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Omitted: any consumer key allowed the model may call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<SubscriptionSpec>,
+}

@@ -20,7 +20,9 @@
 //!    cost at the answering model's price; the call is finished ([`lifecycle`]).
 //!
 //! Paths under a REST service's prefix take the [`service`] route kind instead
-//! (same lifecycle: key, limits, call record; the bodies stream through).
+//! (same lifecycle: key, limits, call record; the bodies stream through), and a
+//! prompt-API's path the [`prompt_api`] route kind (its template rendered into a chat
+//! request that takes steps 5 to 9).
 //!
 //! Errors are [`tollgate_core::GatewayError`]s rendered in the door's envelope by
 //! [`reply`].
@@ -36,6 +38,7 @@ pub mod forward;
 pub mod lifecycle;
 pub mod metering;
 pub mod pipeline;
+pub mod prompt_api;
 pub mod relay;
 pub mod reply;
 pub mod request_id;

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::HeaderMap;
+use tollgate_core::snapshot::{Caller, Snapshot};
 use tollgate_core::spec::ModelSpec;
 use tollgate_core::{Door, GatewayError};
 use tollgate_protocol::{anthropic, openai};
@@ -40,7 +41,7 @@ pub fn parse_door_request(door: Door, bytes: &[u8]) -> Result<DoorRequest, Gatew
     }
 }
 
-fn parse_typed<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, GatewayError> {
+pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, GatewayError> {
     if bytes.is_empty() {
         return Err(GatewayError::invalid(
             "The request body is empty; send a JSON object",
@@ -122,6 +123,21 @@ async fn phases(
     body_log::begin(call, model_logs, st, &snapshot, headers, &bytes);
     drop(bytes);
     call.set_model(request.model(), request.is_stream());
+    serve(st, &snapshot, &caller, request, headers, call, label).await
+}
+
+/// A chat request once read: resolve (404, 403), admit (429, 402), then the cache,
+/// failover and the answer in the request's door format. The chat doors come here
+/// after parsing, prompt-APIs after rendering their template into a request.
+pub async fn serve(
+    st: &GatewayState,
+    snapshot: &Arc<Snapshot>,
+    caller: &Caller,
+    request: DoorRequest,
+    headers: &HeaderMap,
+    call: &Call,
+    label: &mut Option<Arc<str>>,
+) -> Result<Response, GatewayError> {
     // resolve (404, 403)
     let model: Arc<ModelSpec> = snapshot
         .models
@@ -134,23 +150,23 @@ async fn phases(
     if let Some(n) = request.max_output_tokens() {
         call.span().record("gen_ai.request.max_tokens", n);
     }
-    auth::permit_model(&caller, &model, call)?;
+    auth::permit_model(caller, &model, call)?;
     // admit (429, 402): the worst case over every model the request may end on
     let prompt_tokens = tokens::estimate_prompt(&request).await;
     let plan = Plan::new(
-        &snapshot,
-        Some(&caller),
+        snapshot,
+        Some(caller),
         model,
         request.max_output_tokens(),
         prompt_tokens,
     );
-    admission::admit(st.metering.as_ref(), &snapshot, &caller, &plan, call)
+    admission::admit(st.metering.as_ref(), snapshot, caller, &plan, call)
         .instrument(tracing::info_span!("admission"))
         .await?;
     // cache, forward, answer
     chat::respond(
         st,
-        &snapshot,
+        snapshot,
         &plan,
         request,
         headers,

@@ -180,6 +180,11 @@ async fn unknown_path(
     call: Option<Extension<Call>>,
     req: axum::extract::Request,
 ) -> Response {
+    // A prompt-API's path is that prompt-API's.
+    let req = match crate::prompt_api::dispatch(&st, call.as_ref().map(|c| &c.0), req).await {
+        Ok(answer) => return answer,
+        Err(req) => req,
+    };
     // A path under a REST service's prefix is that service's.
     let req = match crate::service::dispatch(&st, call.as_ref().map(|c| &c.0), req).await {
         Ok(answer) => return answer,

@@ -1,4 +1,5 @@
-//! Configuration resources: providers, models, teams, consumers, alerts.
+//! Configuration resources: providers, models, teams, consumers, alerts, services,
+//! prompt-APIs.
 //!
 //! One table, keyed by (kind, name), holding each spec as JSON without its secrets; the
 //! secrets go encrypted into the `secret` column.
@@ -8,7 +9,7 @@ use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use tollgate_core::spec::{
-    AlertSpec, ConsumerSpec, ModelSpec, ProviderSpec, ServiceSpec, TeamSpec,
+    AlertSpec, ConsumerSpec, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec, TeamSpec,
 };
 
 use crate::error::StoreError;
@@ -99,6 +100,19 @@ impl Resource for ServiceSpec {
     const KIND: &'static str = "service";
     /// A service's releases go with it.
     const OWNED: &'static [&'static str] = &["DELETE FROM service_releases WHERE service = $1"];
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn take_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    fn put_secret(&mut self, _: Option<Vec<u8>>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl Resource for PromptApiSpec {
+    const KIND: &'static str = "prompt_api";
     fn name(&self) -> &str {
         &self.name
     }
@@ -311,4 +325,12 @@ resource_api!(
     get_service,
     delete_service,
     "a service"
+);
+resource_api!(
+    PromptApiSpec,
+    upsert_prompt_api,
+    list_prompt_apis,
+    get_prompt_api,
+    delete_prompt_api,
+    "a prompt-API"
 );

@@ -58,6 +58,12 @@ pub async fn apply(store: &Store, config: &Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("applying service `{}`", s.name))?;
     }
+    for p in &config.prompt_apis {
+        store
+            .upsert_prompt_api(p, Source::Config)
+            .await
+            .with_context(|| format!("applying prompt-API `{}`", p.name))?;
+    }
     for a in &config.alerts {
         store
             .upsert_alert(a, Source::Config)

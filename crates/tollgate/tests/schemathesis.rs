@@ -105,6 +105,20 @@ services:
   - name: tickets
     path_prefix: /svc/tickets
     upstream: {{nodes: [{{url: "http://127.0.0.1:9"}}]}}
+prompt_apis:
+  - name: summarize
+    path: /prompt/summarize
+    model: gpt-mock
+    messages: [{{role: user, content: "Summarize: {{{{ text }}}}"}}]
+    variables: [{{name: text, required: true}}]
+    max_tokens: 100
+  - name: translate
+    path: /prompt/translate
+    model: gpt-mock-2
+    messages: [{{role: user, content: "Translate: {{{{ text }}}}"}}]
+    variables: [{{name: text, required: true}}]
+    max_tokens: 100
+    lifecycle: draft
 "#,
         openai = mock.openai_base_url(),
     )

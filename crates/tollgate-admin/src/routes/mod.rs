@@ -6,6 +6,7 @@ mod consumers;
 mod health;
 mod keys;
 mod models;
+mod prompt_apis;
 mod providers;
 mod releases;
 mod resource;
@@ -37,6 +38,7 @@ pub(crate) use consumers::*;
 pub(crate) use health::*;
 pub(crate) use keys::*;
 pub(crate) use models::*;
+pub(crate) use prompt_apis::*;
 pub(crate) use providers::*;
 pub(crate) use releases::*;
 pub(crate) use routing::*;
@@ -119,6 +121,20 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/admin/v1/services/{name}/releases/{version}/publish",
             post(publish_service_release),
+        )
+        .route(
+            "/admin/v1/prompt-apis",
+            get(list_prompt_apis).post(create_prompt_api),
+        )
+        .route(
+            "/admin/v1/prompt-apis/{name}",
+            get(get_prompt_api)
+                .put(put_prompt_api)
+                .delete(delete_prompt_api),
+        )
+        .route(
+            "/admin/v1/prompt-apis/{name}/lifecycle",
+            axum::routing::put(put_prompt_api_lifecycle),
         )
         .route("/admin/v1/calls", get(list_calls))
         .route("/admin/v1/calls/export", get(export_calls))

@@ -63,7 +63,15 @@ impl AdminResource for ModelSpec {
             .filter(|m| m.spec.name != name && m.spec.fallbacks.iter().any(|f| f == name))
             .map(|m| m.spec.name)
             .collect();
-        in_use("Model", name, &users, "the fallbacks of")
+        in_use("Model", name, &users, "the fallbacks of")?;
+        let prompts: Vec<String> = store
+            .list_prompt_apis()
+            .await?
+            .into_iter()
+            .filter(|p| p.spec.model == name)
+            .map(|p| p.spec.name)
+            .collect();
+        in_use("Model", name, &prompts, "the prompt-APIs")
     }
 }
 

@@ -39,6 +39,21 @@ impl AdminResource for ServiceSpec {
     }
     async fn check(&self, store: &Store) -> Result<(), AdminError> {
         issues(tollgate_config::check_service(self))?;
+        // One namespace with prompt-APIs, whose paths a prefix may not cover.
+        for p in store.list_prompt_apis().await? {
+            if p.spec.name == self.name {
+                return Err(AdminError::Conflict(format!(
+                    "The name is already used by prompt-API `{}` (names are unique across services and prompt-APIs)",
+                    p.spec.name
+                )));
+            }
+            if tollgate_config::under_prefix(&p.spec.path, &self.path_prefix) {
+                return Err(AdminError::Conflict(format!(
+                    "The path prefix covers the path of prompt-API `{}`",
+                    p.spec.name
+                )));
+            }
+        }
         // Two services may not share a prefix.
         let taken = store
             .list_services()
@@ -147,6 +162,26 @@ pub fn may_move(from: ServiceLifecycle, to: ServiceLifecycle) -> bool {
     )
 }
 
+/// The 409 `invalid_transition` answer to a refused lifecycle move.
+pub(crate) fn invalid_transition(
+    what: &str,
+    name: &str,
+    from: ServiceLifecycle,
+    to: ServiceLifecycle,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let message = format!(
+        "{what} `{name}` cannot move from `{}` to `{}`",
+        from.as_str(),
+        to.as_str()
+    );
+    let body = serde_json::json!({"error": {
+        "message": message, "type": "invalid_request_error",
+        "code": "invalid_transition", "param": "state",
+    }});
+    (StatusCode::CONFLICT, Json(body)).into_response()
+}
+
 #[utoipa::path(put, path = "/admin/v1/services/{name}/lifecycle", tag = "services", params(("name" = String, Path)), request_body = LifecycleChange,
     responses((status = 200, body = ServiceView), (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
@@ -164,16 +199,7 @@ pub(crate) async fn put_service_lifecycle(
     };
     let from = current.spec.lifecycle;
     if !may_move(from, change.state) {
-        let message = format!(
-            "Service `{name}` cannot move from `{}` to `{}`",
-            from.as_str(),
-            change.state.as_str()
-        );
-        let body = serde_json::json!({"error": {
-            "message": message, "type": "invalid_request_error",
-            "code": "invalid_transition", "param": "state",
-        }});
-        return Ok((StatusCode::CONFLICT, Json(body)).into_response());
+        return Ok(invalid_transition("Service", &name, from, change.state));
     }
     let mut spec = current.spec;
     spec.lifecycle = change.state;
