@@ -106,7 +106,7 @@ fn jwt(alg: Algorithm, key: &EncodingKey, claims: Value) -> String {
 }
 
 fn hs(secret: &str) -> EncodingKey {
-    EncodingKey::from_secret(secret.as_bytes())
+    EncodingKey::from_secret(secret.as_bytes()).expect("hs key")
 }
 
 /// Kong's hmac-auth `Authorization` for `headers` (values as sent), signing
