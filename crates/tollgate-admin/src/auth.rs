@@ -29,6 +29,34 @@ impl Caller {
     pub fn name(&self) -> &str {
         self.user.as_deref().unwrap_or("admin token")
     }
+
+    /// Who the audit log names: the console user, or [`ADMIN_TOKEN_USER`].
+    pub fn audit_name(&self) -> &str {
+        self.user.as_deref().unwrap_or(ADMIN_TOKEN_USER)
+    }
+}
+
+/// The audit log's user for requests made with the configured admin token.
+pub const ADMIN_TOKEN_USER: &str = "admin-token";
+
+tokio::task_local! {
+    /// The caller of the admin request being served, set by [`require_admin`] for the
+    /// handler's whole run so that every write it makes can be audited under its name
+    /// without each handler passing it along.
+    static ACTOR: String;
+}
+
+/// Runs `f` with `actor` as the audit log's user of every write it makes (what
+/// [`require_admin`] does for the admin API; the portal's guard does it for developers).
+pub async fn acting_as<F: std::future::Future>(actor: String, f: F) -> F::Output {
+    ACTOR.scope(actor, f).await
+}
+
+/// The audit name of the admin request being served (`system` outside one).
+pub fn actor() -> String {
+    ACTOR
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "system".to_string())
 }
 
 fn bearer(headers: &http::HeaderMap) -> Option<String> {
@@ -109,6 +137,7 @@ pub async fn require_admin(State(st): State<AdminState>, mut req: Request, next:
         ))
         .into_response();
     }
+    let actor = caller.audit_name().to_string();
     req.extensions_mut().insert(caller);
-    next.run(req).await
+    ACTOR.scope(actor, next.run(req)).await
 }

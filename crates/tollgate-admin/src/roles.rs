@@ -42,6 +42,7 @@ impl Role {
             Access::Read => matches!(self, Role::Admin | Role::Operator | Role::Viewer),
             Access::Write => matches!(self, Role::Admin | Role::Operator),
             Access::Users => self == Role::Admin,
+            Access::Audit => matches!(self, Role::Admin | Role::Operator),
         }
     }
 }
@@ -79,6 +80,9 @@ pub enum Access {
     /// Anything under `/admin/v1/users`: admin only, reads included (the user list is
     /// who may do what).
     Users,
+    /// Reading the audit log (`/admin/v1/audit`): operator and up. It shows every
+    /// change with its before and after, more than a viewer sees.
+    Audit,
 }
 
 impl Access {
@@ -89,6 +93,8 @@ impl Access {
             Access::Session
         } else if route == "/admin/v1/users" || route.starts_with("/admin/v1/users/") {
             Access::Users
+        } else if route == "/admin/v1/audit" {
+            Access::Audit
         } else if method == Method::GET || method == Method::HEAD {
             Access::Read
         } else {
@@ -103,6 +109,7 @@ impl Access {
             Access::Read => "the viewer, operator or admin role",
             Access::Write => "the operator or admin role",
             Access::Users => "the admin role",
+            Access::Audit => "the operator or admin role",
         }
     }
 }
@@ -124,6 +131,10 @@ mod tests {
         assert_eq!((post, delete), (Access::Write, Access::Write));
         assert_eq!((users, user), (Access::Users, Access::Users));
         assert_eq!(logout, Access::Session);
+        let audit = Access::of(&Method::GET, "/admin/v1/audit");
+        assert_eq!(audit, Access::Audit);
+        assert!(Role::Admin.may(audit) && Role::Operator.may(audit));
+        assert!(!Role::Viewer.may(audit) && !Role::Developer.may(audit));
 
         let table = [
             (Role::Admin, [true, true, true, true]),

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tollgate_core::live::Live;
-use tollgate_core::snapshot::{KeyEntry, Snapshot};
+use tollgate_core::snapshot::{CredentialEntry, CredentialSecret, Credentials, KeyEntry, Snapshot};
 use tollgate_gateway::metering::Metering;
-use tollgate_store::{Store, StoreError};
+use tollgate_store::{CredentialKind, CredentialRecord, Store, StoreError};
 use tollgate_telemetry::names;
 
 /// Reads every resource and active key. The revision is read first, so a write that
@@ -20,6 +20,8 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
     let keys = store.list_keys(None).await?;
     let services = store.list_services().await?;
     let prompt_apis = store.list_prompt_apis().await?;
+    let credentials = credentials(store.list_credentials(None).await?);
+    let subscriptions = store.approved_subscriptions().await?;
     let keys = keys
         .into_iter()
         .filter(|k| k.revoked_at.is_none())
@@ -46,7 +48,39 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
         keys,
     )
     .with_services(services.into_iter().map(|s| s.spec).collect())
-    .with_prompt_apis(prompt_apis.into_iter().map(|s| s.spec).collect()))
+    .with_prompt_apis(prompt_apis.into_iter().map(|s| s.spec).collect())
+    .with_access(credentials, subscriptions))
+}
+
+/// Credentials by what a request names them with (secrets decrypted: they stay in
+/// memory only). A record missing its secret or key cannot authenticate: left out.
+fn credentials(records: Vec<CredentialRecord>) -> Credentials {
+    let mut out = Credentials::default();
+    for r in records {
+        let secret = match (r.kind, r.secret, r.public_key) {
+            (CredentialKind::Basic, Some(hash), _) => CredentialSecret::BasicHash(hash),
+            (CredentialKind::Hmac, Some(secret), _) => CredentialSecret::Hmac(secret),
+            (CredentialKind::Jwt, Some(key), _) | (CredentialKind::Jwt, None, Some(key)) => {
+                CredentialSecret::Jwt {
+                    algorithm: r.algorithm.unwrap_or_default(),
+                    key,
+                }
+            }
+            _ => continue,
+        };
+        let entry = Arc::new(CredentialEntry {
+            id: r.id,
+            consumer: r.consumer,
+            secret,
+        });
+        let map = match r.kind {
+            CredentialKind::Basic => &mut out.basic,
+            CredentialKind::Jwt => &mut out.jwt,
+            CredentialKind::Hmac => &mut out.hmac,
+        };
+        map.insert(r.lookup, entry);
+    }
+    out
 }
 
 /// Polls the store's revision every `every` and reloads when it moved (a change made

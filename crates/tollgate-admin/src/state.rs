@@ -26,6 +26,27 @@ pub struct AdminState {
 }
 
 impl AdminState {
+    /// The store, with the audit row of the one write the caller is about to make
+    /// (written in that write's transaction; documents redacted by the store). The
+    /// user is the admin request's caller ([`crate::auth::actor`]).
+    pub fn audited(
+        &self,
+        action: &str,
+        resource: &str,
+        name: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Store {
+        self.store.audited(tollgate_store::AuditEntry {
+            user: crate::auth::actor(),
+            action: action.to_string(),
+            resource: resource.to_string(),
+            name: Some(name.to_string()),
+            before,
+            after,
+        })
+    }
+
     /// Rebuilds the snapshot after a write. A failure is logged: the write itself
     /// succeeded and the background poller will retry the reload.
     pub async fn reload(&self) {
@@ -37,4 +58,10 @@ impl AdminState {
             Err(e) => tracing::error!(error = %e, "reloading the configuration snapshot failed"),
         }
     }
+}
+
+/// A document for the audit log (`None` if it does not serialize, which derived
+/// `Serialize`s do not do).
+pub fn doc<T: serde::Serialize>(value: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(value).ok()
 }

@@ -158,7 +158,6 @@ pub fn check_model(
 /// Checks of a service on its own (its routes must also build one router: two routes
 /// whose paths overlap ambiguously are refused here, not at the first request).
 pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
-    use tollgate_core::spec::CredentialType;
     let mut out = Vec::new();
     check_name(&s.name, &mut out);
     // The name is a path segment of the admin API (`/admin/v1/services/{name}`), where
@@ -297,11 +296,8 @@ pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
             out.push(Issue::new("auth", "must list at least one credential type"));
         }
         for (i, a) in auth.iter().enumerate() {
-            if *a != CredentialType::Key {
-                out.push(Issue::new(
-                    format!("auth[{i}]"),
-                    "only `key` is supported by this build (basic, jwt and hmac are not built yet)",
-                ));
+            if auth[..i].contains(a) {
+                out.push(Issue::new(format!("auth[{i}]"), "is listed twice"));
             }
         }
     }

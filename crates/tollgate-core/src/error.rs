@@ -55,6 +55,9 @@ pub enum QuotaKind {
 pub enum GatewayError {
     #[error("{0}")]
     InvalidApiKey(String),
+    /// A failed Basic, JWT or HMAC credential (401 `invalid_credentials`).
+    #[error("{0}")]
+    InvalidCredentials(String),
     /// A known path called with a method it does not take (the answer's `Allow`
     /// header lists those it does).
     #[error(
@@ -78,6 +81,9 @@ pub enum GatewayError {
     NotFound { method: String, path: String },
     #[error("This API key is not allowed to use the model `{0}`")]
     ModelNotAllowed(String),
+    /// The consumer has no approved subscription to the service (403).
+    #[error("The consumer `{consumer}` has no approved subscription to `{service}`")]
+    NotSubscribed { consumer: String, service: String },
     /// A REST service that its operator retired (410).
     #[error("The service `{0}` is retired")]
     ServiceRetired(String),
@@ -147,6 +153,12 @@ impl GatewayError {
                 "invalid_api_key",
                 "authentication_error",
             ),
+            GatewayError::InvalidCredentials(_) => c(
+                401,
+                "authentication_error",
+                "invalid_credentials",
+                "authentication_error",
+            ),
             GatewayError::MethodNotAllowed { .. } => c(
                 405,
                 "invalid_request_error",
@@ -184,6 +196,12 @@ impl GatewayError {
                 403,
                 "permission_error",
                 "model_not_allowed",
+                "permission_error",
+            ),
+            GatewayError::NotSubscribed { .. } => c(
+                403,
+                "permission_error",
+                "not_subscribed",
                 "permission_error",
             ),
             GatewayError::ServiceRetired(_) => c(

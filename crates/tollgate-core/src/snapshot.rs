@@ -2,7 +2,7 @@
 //! (behind an `ArcSwap` in the gateway) whenever anything changes. The request path
 //! never waits on the database: every lookup here is a hash-map probe.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +30,46 @@ impl KeyEntry {
     }
 }
 
+/// What a credential other than a key checks against.
+#[derive(Clone, PartialEq)]
+pub enum CredentialSecret {
+    /// HTTP Basic: the password's argon2id hash.
+    BasicHash(String),
+    /// A JWT issuer: `algorithm` (HS256, RS256 or ES256) with the HS secret or the PEM
+    /// public key.
+    Jwt { algorithm: String, key: String },
+    /// An HMAC access key's secret key.
+    Hmac(String),
+}
+
+/// A credential as the request path needs it; the secret stays out of `Debug`.
+#[derive(Clone, PartialEq)]
+pub struct CredentialEntry {
+    pub id: String,
+    pub consumer: String,
+    pub secret: CredentialSecret,
+}
+
+impl std::fmt::Debug for CredentialEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialEntry")
+            .field("id", &self.id)
+            .field("consumer", &self.consumer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Basic, JWT and HMAC credentials by what a request names them with.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    /// By basic username.
+    pub basic: HashMap<String, Arc<CredentialEntry>>,
+    /// By JWT issuer (`iss`).
+    pub jwt: HashMap<String, Arc<CredentialEntry>>,
+    /// By HMAC access key.
+    pub hmac: HashMap<String, Arc<CredentialEntry>>,
+}
+
 /// Everything the gateway serves from memory.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -48,6 +88,9 @@ pub struct Snapshot {
     pub prompt_apis: HashMap<String, Arc<PromptApi>>,
     /// The same prompt-APIs by path (the gateway's lookup: one probe per request).
     pub prompt_paths: HashMap<String, Arc<PromptApi>>,
+    pub credentials: Credentials,
+    /// Approved subscriptions: service (or prompt-API) name → consumers.
+    pub subscriptions: HashMap<String, HashSet<String>>,
 }
 
 /// A prompt-API with its templates compiled (once per snapshot, not per call).
@@ -109,6 +152,8 @@ impl Snapshot {
             services: HashMap::new(),
             prompt_apis: HashMap::new(),
             prompt_paths: HashMap::new(),
+            credentials: Credentials::default(),
+            subscriptions: HashMap::new(),
         }
     }
 
@@ -121,6 +166,46 @@ impl Snapshot {
             self.prompt_apis.insert(api.spec.name.clone(), api);
         }
         self
+    }
+
+    /// `self` with these credentials and approved `(consumer, service)` subscriptions.
+    pub fn with_access(
+        mut self,
+        credentials: Credentials,
+        subscriptions: Vec<(String, String)>,
+    ) -> Snapshot {
+        self.credentials = credentials;
+        self.subscriptions = HashMap::new();
+        for (consumer, service) in subscriptions {
+            self.subscriptions
+                .entry(service)
+                .or_default()
+                .insert(consumer);
+        }
+        self
+    }
+
+    /// Whether `consumer` has an approved subscription to `service`.
+    pub fn is_subscribed(&self, consumer: &str, service: &str) -> bool {
+        self.subscriptions
+            .get(service)
+            .is_some_and(|c| c.contains(consumer))
+    }
+
+    /// The caller authenticated by a credential other than a key: a key entry standing
+    /// for the credential (its id, no model scope or limits of its own) and its consumer.
+    pub fn credential_caller(&self, entry: &CredentialEntry) -> Option<Caller> {
+        let consumer = self.consumers.get(&entry.consumer)?;
+        Some(Caller {
+            key: Arc::new(KeyEntry {
+                id: entry.id.clone(),
+                consumer: entry.consumer.clone(),
+                models: None,
+                expires_at: None,
+                limits: KeyLimits::default(),
+            }),
+            consumer: consumer.clone(),
+        })
     }
 
     /// `self` with these services.

@@ -535,8 +535,8 @@ impl ServiceLifecycle {
     }
 }
 
-/// A kind of consumer credential a service accepts. Only `key` is built so far; the
-/// others are refused by the config check rather than silently ignored.
+/// A kind of consumer credential a service accepts (PRODUCT.md, "Consumer
+/// credentials").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialType {
@@ -544,6 +544,24 @@ pub enum CredentialType {
     Basic,
     Jwt,
     Hmac,
+}
+
+/// How a service (or prompt-API) takes subscriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionSpec {
+    /// `auto` approves a new subscription at once; `manual` leaves it pending until an
+    /// admin or operator approves or rejects it.
+    #[serde(default)]
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    #[default]
+    Auto,
+    Manual,
 }
 
 /// One upstream node of a service.
@@ -628,6 +646,9 @@ pub struct ServiceSpec {
     /// Per consumer, on this service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitSpec>,
+    /// Consumers need an approved subscription; omitted: any consumer may call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<SubscriptionSpec>,
     #[serde(default)]
     pub lifecycle: ServiceLifecycle,
     /// Sent as `Sunset` while deprecated.
@@ -636,24 +657,6 @@ pub struct ServiceSpec {
     pub sunset_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-}
-
-/// Whether a consumer needs an approved subscription to call a service or prompt-API,
-/// and how subscriptions are approved (PRODUCT.md, "Subscriptions and the developer
-/// portal"). Carried in the spec; enforced by the subscriptions feature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SubscriptionSpec {
-    pub approval: SubscriptionApproval,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SubscriptionApproval {
-    /// A subscription is approved when asked for.
-    Auto,
-    /// An operator approves each subscription.
-    Manual,
 }
 
 /// One message of a prompt-API's template.

@@ -32,6 +32,7 @@ pub mod auth;
 pub mod body;
 pub mod body_log;
 pub mod chat;
+pub mod credentials;
 pub mod door;
 pub mod embeddings;
 pub mod forward;

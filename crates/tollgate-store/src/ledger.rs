@@ -165,6 +165,10 @@ impl Store {
     /// already charged is not recorded again: the existing charge is returned.
     pub async fn append_ledger(&self, entry: &LedgerEntry) -> Result<LedgerEntry, StoreError> {
         entry.validate()?;
+        // A transaction of its own so that an audited top-up records its audit row
+        // with it (the ledger is not configuration: no revision bump).
+        let mut tx = self.pool.begin().await?;
+        self.write_audit(&mut tx).await?;
         let row = sqlx::query(
             "INSERT INTO credit_ledger \
              (consumer, at, amount_micros, kind, reason, actor, request_id) \
@@ -177,8 +181,9 @@ impl Store {
         .bind(entry.reason.as_str())
         .bind(entry.actor.as_str())
         .bind(entry.request_id.clone())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         if let Some(row) = row {
             return Ok(LedgerEntry {
                 id: row.try_get("id")?,

@@ -16,9 +16,11 @@
 //! alert deliveries) never bump it.
 
 mod alert_events;
+mod audit;
 mod call_log;
 mod calls;
 mod cipher;
+mod credentials;
 mod error;
 pub mod journal;
 mod keys;
@@ -27,17 +29,20 @@ mod releases;
 mod resources;
 mod rollups;
 mod store;
+mod subscriptions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
 
 pub use alert_events::{AlertEventRecord, AlertStatus, NewAlertEvent};
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, REDACTED, redact};
 pub use call_log::{
     CURSOR_PATTERN, CallFilter, CallPage, CallPager, MAX_PAGE, decode_cursor, encode_cursor,
     explain_document,
 };
 pub use calls::{CALLS_PER_STATEMENT, CallAttempt, CallRecord, JsonText, UsageScope, UsageTotals};
 pub use cipher::{MASTER_KEY_ENV, MASTER_KEY_FILE, SecretCipher};
+pub use credentials::{CredentialKind, CredentialRecord, NewCredential, verify_password_hash};
 pub use error::StoreError;
 pub use journal::{Entry, Journal, JournalError, JournalOptions, JournalStatus};
 pub use keys::{KeyRecord, config_key_id, new_key_id};
@@ -48,6 +53,7 @@ pub use rollups::{
     MAX_SERIES_POINTS, Metric, Retention, Rollup, Series, bucket_value, histogram_bucket,
 };
 pub use store::{Backend, Store};
+pub use subscriptions::{Subscription, SubscriptionChange, SubscriptionFilter, SubscriptionStatus};
 pub use users::{ADMIN_ROLE, User, UserUpdate, UserWrite};
 
 use chrono::{DateTime, Utc};

@@ -41,6 +41,10 @@ impl Store {
         let json = serde_json::to_string(snapshot)
             .map_err(|e| StoreError::InvalidInput(format!("release snapshot: {e}")))?;
         let now = now_ms();
+        // A transaction of its own for an audited release's audit row (a release is a
+        // record, not configuration: no revision bump).
+        let mut tx = self.pool.begin().await?;
+        self.write_audit(&mut tx).await?;
         let res = sqlx::query(
             "INSERT INTO service_releases (service, version, notes, snapshot, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -50,10 +54,10 @@ impl Store {
         .bind(notes.map(str::to_string))
         .bind(json)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match res {
-            Ok(_) => {}
+            Ok(_) => tx.commit().await?,
             Err(e) if StoreError::is_unique_violation(&e) => {
                 return Err(StoreError::Conflict(format!(
                     "release '{version}' of service '{service}'"

@@ -85,6 +85,11 @@ impl Resource for ConsumerSpec {
     fn name(&self) -> &str {
         &self.name
     }
+    /// A consumer's credentials and subscriptions go with it.
+    const OWNED: &'static [&'static str] = &[
+        "DELETE FROM consumer_credentials WHERE consumer = $1",
+        "DELETE FROM subscriptions WHERE consumer = $1",
+    ];
     /// A consumer's `api_keys` are not part of the stored spec at all: config-declared
     /// keys go to the keys table, hashed, through [`Store::upsert_config_key`].
     fn take_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
@@ -98,8 +103,11 @@ impl Resource for ConsumerSpec {
 
 impl Resource for ServiceSpec {
     const KIND: &'static str = "service";
-    /// A service's releases go with it.
-    const OWNED: &'static [&'static str] = &["DELETE FROM service_releases WHERE service = $1"];
+    /// A service's releases and subscriptions go with it.
+    const OWNED: &'static [&'static str] = &[
+        "DELETE FROM service_releases WHERE service = $1",
+        "DELETE FROM subscriptions WHERE service = $1",
+    ];
     fn name(&self) -> &str {
         &self.name
     }

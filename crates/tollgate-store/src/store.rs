@@ -54,6 +54,8 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
     pub(crate) cipher: SecretCipher,
+    /// The audit row the next write transaction records ([`Store::audited`]).
+    pub(crate) audit: Option<crate::audit::PendingAudit>,
 }
 
 impl std::fmt::Debug for Store {
@@ -125,6 +127,7 @@ impl Store {
             pool,
             backend,
             cipher,
+            audit: None,
         })
     }
 
@@ -154,12 +157,14 @@ impl Store {
     /// Starts a write transaction whose first statement bumps the revision. Doing the
     /// write first makes SQLite take its write lock at once (waiting on the busy
     /// timeout) rather than failing when a read lock must be upgraded mid-transaction.
-    /// Callers that end up changing nothing roll back, which undoes the bump.
+    /// Callers that end up changing nothing roll back, which undoes the bump (and the
+    /// audit row this handle carries, if any: see [`Store::audited`]).
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE store_revision SET revision = revision + 1 WHERE id = 1")
             .execute(&mut *tx)
             .await?;
+        self.write_audit(&mut tx).await?;
         Ok(tx)
     }
 }

@@ -79,7 +79,7 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
 }
 
-fn hash_password(password: &str) -> Result<String, StoreError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, StoreError> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Password(e.to_string()))?;
@@ -91,7 +91,7 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
 
 /// `Ok(true)` on a match, `Ok(false)` on a mismatch; comparison is constant-time
 /// inside argon2.
-fn verify_password(password: &str, stored: &str) -> Result<bool, StoreError> {
+pub(crate) fn verify_password(password: &str, stored: &str) -> Result<bool, StoreError> {
     let parsed = PasswordHash::new(stored)
         .map_err(|e| StoreError::InvalidData(format!("password hash: {e}")))?;
     match argon2().verify_password(password.as_bytes(), &parsed) {

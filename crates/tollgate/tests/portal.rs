@@ -36,12 +36,14 @@ services:
   - name: weather
     path_prefix: /svc/weather
     description: Forecasts
+    subscription: {{approval: manual}}
     upstream: {{nodes: [{{url: "http://127.0.0.1:9"}}]}}
     routes:
       - {{name: forecast, methods: [GET], path: "/forecast/{{city}}"}}
   - name: legacy
     path_prefix: /svc/legacy
     lifecycle: deprecated
+    subscription: {{approval: auto}}
     upstream: {{nodes: [{{url: "http://127.0.0.1:9"}}]}}
   - name: secret-draft
     path_prefix: /svc/draft
@@ -51,6 +53,19 @@ services:
     path_prefix: /svc/gone
     lifecycle: retired
     upstream: {{nodes: [{{url: "http://127.0.0.1:9"}}]}}
+prompt_apis:
+  - name: summarize
+    path: /prompt/summarize
+    model: gpt-mock
+    messages: [{{role: user, content: "Summarize: {{{{text}}}}"}}]
+    variables: [{{name: text, required: true}}]
+    max_tokens: 50
+  - name: hidden-prompt
+    path: /prompt/hidden
+    model: gpt-mock
+    lifecycle: draft
+    messages: [{{role: user, content: "x"}}]
+    max_tokens: 5
 "#,
         openai = mock.openai_base_url(),
     )
@@ -208,6 +223,121 @@ async fn developers_see_and_touch_only_their_own_consumer() {
         json!([{"name": "gpt-mock"}, {"name": "gpt-other"}])
     );
 
+    assert_eq!(weather["subscription"], "manual");
+    assert_eq!(cat["services"][0]["subscription"], "auto");
+    let prompts: Vec<&str> = cat["prompt_apis"]
+        .as_array()
+        .expect("prompt_apis")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(prompts, ["summarize"], "{cat}");
+    assert_eq!(cat["prompt_apis"][0]["path"], "/prompt/summarize");
+
+    // Subscriptions: for the own consumer only; by hand stays pending until an admin
+    // approves; what the catalogue does not list cannot be subscribed to.
+    let sub = |t: &str, service: &str| {
+        let t = t.to_string();
+        let body = json!({"service": service});
+        let gw = &gw;
+        async move {
+            call(
+                gw,
+                Some(&t),
+                Method::POST,
+                "/portal/v1/subscriptions",
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (s, pending) = sub(&a, "weather").await;
+    assert_eq!(
+        (s, pending["status"].as_str(), pending["consumer"].as_str()),
+        (201, Some("pending"), Some("team-a")),
+        "{pending}"
+    );
+    let (s, auto) = sub(&a, "legacy").await;
+    assert_eq!(
+        (s, auto["status"].as_str()),
+        (201, Some("approved")),
+        "{auto}"
+    );
+    let (s, v) = sub(&a, "weather").await;
+    assert_eq!(s, 409, "one live subscription per service: {v}");
+    for hidden in ["secret-draft", "gone", "hidden-prompt", "nope"] {
+        let (s, v) = sub(&a, hidden).await;
+        assert_eq!(
+            (s, v["error"]["param"].as_str()),
+            (400, Some("service")),
+            "{hidden}: {v}"
+        );
+        assert!(!v.to_string().contains("draft "), "{v}");
+    }
+    let (s, v) = call(
+        &gw,
+        Some(&a),
+        Method::POST,
+        "/portal/v1/subscriptions",
+        Some(json!({"service": "weather", "consumer": "team-b"})),
+    )
+    .await;
+    assert_eq!(s, 400, "no consumer field: {v}");
+    let (s, p) = sub(&b, "summarize").await;
+    assert_eq!((s, p["consumer"].as_str()), (201, Some("team-b")), "{p}");
+    let (_, mine) = call(&gw, Some(&a), Method::GET, "/portal/v1/subscriptions", None).await;
+    let services: Vec<&str> = mine["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|s| s["service"].as_str())
+        .collect();
+    assert_eq!(services.len(), 2, "{mine}");
+    assert!(
+        mine["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .all(|s| s["consumer"] == "team-a"),
+        "{mine}"
+    );
+    let (_, pending_only) = call(
+        &gw,
+        Some(&a),
+        Method::GET,
+        "/portal/v1/subscriptions?status=pending",
+        None,
+    )
+    .await;
+    assert_eq!(
+        pending_only["data"].as_array().map(Vec::len),
+        Some(1),
+        "{pending_only}"
+    );
+    let id = pending["id"].as_str().expect("id");
+    let (s, v) = call(
+        &gw,
+        Some(ADMIN_TOKEN),
+        Method::POST,
+        &format!("/admin/v1/subscriptions/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, approved) = call(
+        &gw,
+        Some(&a),
+        Method::GET,
+        "/portal/v1/subscriptions?status=approved",
+        None,
+    )
+    .await;
+    assert_eq!(
+        approved["data"].as_array().map(Vec::len),
+        Some(2),
+        "{approved}"
+    );
+
     // Keys: a developer makes one for their consumer (shown once) and it works.
     let (s, created) = call(
         &gw,
@@ -318,6 +448,30 @@ async fn developers_see_and_touch_only_their_own_consumer() {
     assert_eq!(s, 204);
     let (s, _) = call(&gw, Some(&a), Method::GET, "/portal/v1/usage", None).await;
     assert_eq!(s, 401);
+
+    // A developer's writes are audited under their name: the login, the key made and
+    // the key revoked.
+    let (s, audit) = call(
+        &gw,
+        Some(ADMIN_TOKEN),
+        Method::GET,
+        "/admin/v1/audit?user=dev-a",
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{audit}");
+    let rows = audit["data"].as_array().expect("rows");
+    let did = |action: &str, resource: &str| {
+        rows.iter()
+            .any(|r| r["action"] == action && r["resource"] == resource && r["user"] == "dev-a")
+    };
+    assert!(did("login", "session"), "{audit}");
+    assert!(did("create", "key"), "{audit}");
+    assert!(did("revoke", "key") || did("delete", "key"), "{audit}");
+    assert!(
+        !audit.to_string().contains(&key),
+        "no key secret in the audit log"
+    );
 
     // The portal's own OpenAPI document, public like the admin API's.
     let (s, doc) = call(&gw, None, Method::GET, "/portal/v1/openapi.json", None).await;

@@ -482,6 +482,37 @@ async fn admin_crud_and_lifecycle_are_live_at_once() {
         (200, Some("published")),
         "{body}"
     );
+    // It takes subscriptions, approved by hand: 403 not_subscribed until one is.
+    let (status, _, body) =
+        json_of(call(&gw, "/prompt/translate", KEY_A, vars.clone()).await).await;
+    assert_eq!((status, code(&body)), (403, "not_subscribed"), "{body}");
+    let res = admin(reqwest::Method::POST, "/admin/v1/subscriptions")
+        .json(&json!({"consumer": "team-a", "service": "translate"}))
+        .send()
+        .await
+        .expect("send");
+    let (status, _, sub) = json_of(res).await;
+    assert_eq!(
+        (status, sub["status"].as_str()),
+        (201, Some("pending")),
+        "{sub}"
+    );
+    let (status, _, body) =
+        json_of(call(&gw, "/prompt/translate", KEY_A, vars.clone()).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (403, "not_subscribed"),
+        "pending: {body}"
+    );
+    let id = sub["id"].as_str().expect("id");
+    let res = admin(
+        reqwest::Method::POST,
+        &format!("/admin/v1/subscriptions/{id}/approve"),
+    )
+    .send()
+    .await
+    .expect("send");
+    assert_eq!(res.status(), 200);
     let res = call(&gw, "/prompt/translate", KEY_A, vars.clone()).await;
     assert!(res.headers().get("deprecation").is_none());
     let (status, _, body) = json_of(res).await;
@@ -525,6 +556,10 @@ async fn admin_crud_and_lifecycle_are_live_at_once() {
     changed["name"] = json!("moved");
     changed["path"] = json!("/prompt/moved");
     changed["lifecycle"] = json!("published");
+    changed
+        .as_object_mut()
+        .expect("object")
+        .remove("subscription");
     let res = admin(reqwest::Method::POST, "/admin/v1/prompt-apis")
         .json(&changed)
         .send()

@@ -93,6 +93,7 @@ services:
   - name: billing
     path_prefix: /svc/billing
     upstream: {{nodes: [{{url: "http://127.0.0.1:9"}}]}}
+    subscription: {{approval: manual}}
   - name: search
     path_prefix: /svc/search
     upstream: {{nodes: [{{url: "http://127.0.0.1:9"}}]}}

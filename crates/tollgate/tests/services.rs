@@ -495,7 +495,7 @@ fn check_reports_service_errors_with_positions() {
     let path = dir.path().join("bad.yaml");
     std::fs::write(
         &path,
-        "services:\n  - name: s\n    path_prefix: svc/\n    upstream:\n      nodes: [{url: \"ftp://x\"}]\n    routes:\n      - {name: r, path: \"/a/{id}\", rewrite: \"/b/{other}\"}\n    auth: [jwt]\n",
+        "services:\n  - name: s\n    path_prefix: svc/\n    upstream:\n      nodes: [{url: \"ftp://x\"}]\n    routes:\n      - {name: r, path: \"/a/{id}\", rewrite: \"/b/{other}\"}\n    auth: [jwt, jwt]\n",
     )
     .expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
@@ -510,7 +510,7 @@ fn check_reports_service_errors_with_positions() {
         (3, "services[0].path_prefix"),
         (5, "services[0].upstream.nodes[0].url"),
         (7, "services[0].routes[0].rewrite"),
-        (8, "services[0].auth[0]"),
+        (8, "services[0].auth[1]"),
     ] {
         assert!(
             stderr

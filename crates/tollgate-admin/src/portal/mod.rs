@@ -8,6 +8,9 @@
 //! admin API's handlers with the session's consumer filled in, so the two cannot
 //! disagree on what a key or a usage document is.
 //!
+//! A developer's writes (keys made and revoked, logout) are in the audit log under
+//! their username, as the admin API's are under theirs.
+//!
 //! The portal has its own OpenAPI document, `/portal/v1/openapi.json`: its callers
 //! (developers' scripts, the portal pages) authenticate differently from the admin
 //! API's.
@@ -38,6 +41,10 @@ pub struct Developer {
 pub fn router(state: AdminState) -> Router<AdminState> {
     let protected = Router::new()
         .route("/portal/v1/catalog", get(routes::catalog))
+        .route(
+            "/portal/v1/subscriptions",
+            get(routes::list_subscriptions).post(routes::subscribe),
+        )
         .route(
             "/portal/v1/keys",
             get(routes::list_keys).post(routes::create_key),
@@ -74,6 +81,7 @@ async fn require_developer(State(st): State<AdminState>, mut req: Request, next:
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
+    let actor = developer.username.clone();
     req.extensions_mut().insert(developer);
-    next.run(req).await
+    crate::auth::acting_as(actor, next.run(req)).await
 }

@@ -2,15 +2,16 @@
 //! key and usage operations are the admin API's, called with that consumer.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderMap, StatusCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tollgate_core::spec::{ServiceLifecycle, ServiceSpec};
+use tollgate_core::spec::ServiceLifecycle;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::{Developer, developer_of};
 use crate::error::AdminError;
@@ -23,7 +24,7 @@ use crate::state::AdminState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tollgate developer portal API", description = "What a developer does for their own consumer: read the catalogue, manage their keys, read their usage. Log in with `POST /portal/v1/login` as a console user with the `developer` role; send the token as `Authorization: Bearer` (or keep the session cookie). Every operation acts on the developer's own consumer only. Errors are in the OpenAI envelope."),
-    paths(login, logout, catalog, list_keys, create_key, revoke_key, usage),
+    paths(login, logout, catalog, list_subscriptions, subscribe, list_keys, create_key, revoke_key, usage),
     components(
         schemas(crate::error::ErrorEnvelope),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, TooLarge),
@@ -113,6 +114,10 @@ pub struct CatalogService {
     pub sunset_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Where it is on the gateway listener.
     pub path_prefix: String,
+    /// `auto` or `manual` when calling it needs an approved subscription; null when
+    /// any key of the consumer may call it.
+    #[schema(pattern = "^(auto|manual)$")]
+    pub subscription: Option<String>,
     /// Its routes as an OpenAPI 3.1 document whose `servers` is the gateway.
     #[schema(value_type = Object)]
     pub openapi: Value,
@@ -124,19 +129,49 @@ pub struct CatalogModel {
     pub name: String,
 }
 
+/// A prompt-API of the catalogue: `POST {path}` with `{"variables": {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogPromptApi {
+    pub name: String,
+    pub description: Option<String>,
+    /// `published` or `deprecated`.
+    pub lifecycle: String,
+    pub sunset_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where to POST on the gateway listener.
+    pub path: String,
+    /// The model it runs on.
+    pub model: String,
+    /// Its variables: name, whether required, default.
+    #[schema(value_type = Vec<Object>)]
+    pub variables: Vec<tollgate_core::spec::PromptVariable>,
+    /// As a service's.
+    #[schema(pattern = "^(auto|manual)$")]
+    pub subscription: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Catalog {
     /// Published and deprecated services, by name.
     pub services: Vec<CatalogService>,
+    /// Published and deprecated prompt-APIs, by name.
+    pub prompt_apis: Vec<CatalogPromptApi>,
     /// The models the consumer may use, by name.
     pub models: Vec<CatalogModel>,
 }
 
-fn listed(spec: &ServiceSpec) -> bool {
+/// Whether a developer may see (and subscribe to) something in this state.
+fn listed(lifecycle: ServiceLifecycle) -> bool {
     matches!(
-        spec.lifecycle,
+        lifecycle,
         ServiceLifecycle::Published | ServiceLifecycle::Deprecated
     )
+}
+
+fn approval(s: Option<tollgate_core::spec::SubscriptionSpec>) -> Option<String> {
+    s.map(|s| match s.approval {
+        tollgate_core::spec::Approval::Auto => "auto".to_string(),
+        tollgate_core::spec::Approval::Manual => "manual".to_string(),
+    })
 }
 
 /// What the developer can call: published and deprecated services with their docs, and
@@ -154,7 +189,7 @@ pub(crate) async fn catalog(
         .list_services()
         .await?
         .into_iter()
-        .filter(|s| listed(&s.spec))
+        .filter(|s| listed(s.spec.lifecycle))
         .map(|stored| {
             let version = stored
                 .updated_at
@@ -167,10 +202,32 @@ pub(crate) async fn catalog(
                 lifecycle: spec.lifecycle.as_str().to_string(),
                 sunset_at: spec.sunset_at,
                 path_prefix: spec.path_prefix,
+                subscription: approval(spec.subscription),
             }
         })
         .collect();
     services.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut prompt_apis: Vec<CatalogPromptApi> = st
+        .store
+        .list_prompt_apis()
+        .await?
+        .into_iter()
+        .filter(|p| listed(p.spec.lifecycle))
+        .map(|p| {
+            let spec = p.spec;
+            CatalogPromptApi {
+                name: spec.name,
+                description: spec.description,
+                lifecycle: spec.lifecycle.as_str().to_string(),
+                sunset_at: spec.sunset_at,
+                path: spec.path,
+                model: spec.model,
+                variables: spec.variables,
+                subscription: approval(spec.subscription),
+            }
+        })
+        .collect();
+    prompt_apis.sort_by(|a, b| a.name.cmp(&b.name));
     let snapshot = st.live.snapshot.load_full();
     let allowed = snapshot
         .consumers
@@ -183,7 +240,88 @@ pub(crate) async fn catalog(
         .map(|m| CatalogModel { name: m.clone() })
         .collect();
     models.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(Catalog { services, models }))
+    Ok(Json(Catalog {
+        services,
+        prompt_apis,
+        models,
+    }))
+}
+
+/// `POST /portal/v1/subscriptions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    /// A service's or prompt-API's name, as the catalogue lists it.
+    #[schema(min_length = 1, example = "weather")]
+    pub service: String,
+}
+
+/// The filters of the developer's subscription list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PortalSubscriptionQuery {
+    /// `pending`, `approved`, `rejected` or `revoked`.
+    #[param(pattern = "^(pending|approved|rejected|revoked)$", nullable = false)]
+    pub status: Option<String>,
+    /// Rows per page (default 100).
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,15}\..*$", nullable = false)]
+    pub cursor: Option<String>,
+}
+
+/// The developer's consumer's subscriptions, newest first.
+#[utoipa::path(get, path = "/portal/v1/subscriptions", tag = "portal", params(PortalSubscriptionQuery),
+    responses((status = 200, body = routes::SubscriptionList), (status = 400, response = BadRequest)),
+    security(("bearer" = [])))]
+pub(crate) async fn list_subscriptions(
+    state: State<AdminState>,
+    Extension(dev): Extension<Developer>,
+    query: Result<Query<PortalSubscriptionQuery>, QueryRejection>,
+) -> Result<Json<routes::SubscriptionList>, AdminError> {
+    let Query(q) = query.map_err(routes::bad_query)?;
+    let raw = routes::RawSubscriptionQuery {
+        status: q.status,
+        consumer: Some(dev.consumer),
+        service: None,
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    routes::list_subscriptions(state, Ok(Query(raw))).await
+}
+
+/// Subscribes the developer's consumer to a service or prompt-API of the catalogue:
+/// `approved` at once when it takes subscriptions automatically, `pending` until an
+/// admin or operator approves it when by hand. A name the catalogue does not list
+/// (unknown, a draft, retired) is refused as unknown.
+#[utoipa::path(post, path = "/portal/v1/subscriptions", tag = "portal", request_body = Subscribe,
+    responses((status = 201, body = routes::SubscriptionView),
+        (status = 400, response = BadRequest),
+        (status = 409, response = crate::error::responses::Conflict)),
+    security(("bearer" = [])))]
+pub(crate) async fn subscribe(
+    State(st): State<AdminState>,
+    Extension(dev): Extension<Developer>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<routes::SubscriptionView>), AdminError> {
+    let req: Subscribe = routes::parse_body(&body)?;
+    let lifecycle = match st.store.get_service(&req.service).await? {
+        Some(s) => Some(s.spec.lifecycle),
+        None => st
+            .store
+            .get_prompt_api(&req.service)
+            .await?
+            .map(|p| p.spec.lifecycle),
+    };
+    if !lifecycle.is_some_and(listed) {
+        return Err(AdminError::Invalid {
+            message: format!("No service or prompt-API named `{}`", req.service),
+            param: Some("service".into()),
+        });
+    }
+    let admin_body = serde_json::json!({"consumer": dev.consumer, "service": req.service});
+    routes::create_subscription(State(st), Bytes::from(admin_body.to_string())).await
 }
 
 /// The developer's consumer's keys (never their secrets).

@@ -81,6 +81,8 @@ impl AdminResource for ConsumerSpec {
             ("delete" = (operation_id = "delete_consumer", parameters(("name" = "$response.body#/0/name")))),
             ("keys" = (operation_id = "list_keys", parameters(("name" = "$response.body#/0/name")))),
             ("create_key" = (operation_id = "create_key", parameters(("name" = "$response.body#/0/name")))),
+            ("credentials" = (operation_id = "list_credentials", parameters(("name" = "$response.body#/0/name")))),
+            ("create_credential" = (operation_id = "create_credential", parameters(("name" = "$response.body#/0/name")))),
             ("usage" = (operation_id = "consumer_usage", parameters(("name" = "$response.body#/0/name")))),
             ("credits" = (operation_id = "list_credits", parameters(("name" = "$response.body#/0/name")))),
             ("add_credits" = (operation_id = "add_credits", parameters(("name" = "$response.body#/0/name"))))
@@ -98,6 +100,8 @@ pub(crate) async fn list_consumers(
             ("delete" = (operation_id = "delete_consumer", parameters(("name" = "$response.body#/name")))),
             ("keys" = (operation_id = "list_keys", parameters(("name" = "$response.body#/name")))),
             ("create_key" = (operation_id = "create_key", parameters(("name" = "$response.body#/name")))),
+            ("credentials" = (operation_id = "list_credentials", parameters(("name" = "$response.body#/name")))),
+            ("create_credential" = (operation_id = "create_credential", parameters(("name" = "$response.body#/name")))),
             ("usage" = (operation_id = "consumer_usage", parameters(("name" = "$response.body#/name")))),
             ("credits" = (operation_id = "list_credits", parameters(("name" = "$response.body#/name")))),
             ("add_credits" = (operation_id = "add_credits", parameters(("name" = "$response.body#/name"))))

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::parse_body;
 use crate::error::AdminError;
 use crate::error::responses::{BadRequest, NotFound};
-use crate::state::AdminState;
+use crate::state::{AdminState, doc};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -168,7 +168,15 @@ pub(crate) async fn create_key(
             budget: req.budget,
         },
     };
-    st.store.insert_key(&record).await?;
+    st.audited(
+        "create",
+        "key",
+        &record.id,
+        None,
+        doc(&KeyView::from(record.clone())),
+    )
+    .insert_key(&record)
+    .await?;
     st.reload().await;
     Ok((
         StatusCode::CREATED,
@@ -205,7 +213,24 @@ pub(crate) async fn revoke_key(
     State(st): State<AdminState>,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, AdminError> {
-    if !st.store.revoke_key(&id, Utc::now()).await? {
+    let before = st
+        .store
+        .get_key(&id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("No key with id `{id}`")))?;
+    let now = Utc::now();
+    let after = KeyRecord {
+        revoked_at: before.revoked_at.or(Some(now)),
+        ..before.clone()
+    };
+    let audited = st.audited(
+        "revoke",
+        "key",
+        &id,
+        doc(&KeyView::from(before)),
+        doc(&KeyView::from(after)),
+    );
+    if !audited.revoke_key(&id, now).await? {
         return Err(AdminError::NotFound(format!("No key with id `{id}`")));
     }
     st.reload().await;

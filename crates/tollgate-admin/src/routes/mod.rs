@@ -1,11 +1,14 @@
 //! The admin listener's routes.
 
 mod analytics;
+mod audit;
 mod calls;
 mod consumers;
+mod credentials;
 mod health;
 mod keys;
 mod models;
+mod paging;
 mod prompt_apis;
 mod providers;
 mod releases;
@@ -14,6 +17,7 @@ mod routing;
 mod service_openapi;
 mod services;
 mod session;
+mod subscriptions;
 mod teams;
 mod usage;
 mod users;
@@ -33,8 +37,10 @@ use crate::auth::require_admin;
 use crate::state::AdminState;
 
 pub(crate) use analytics::*;
+pub(crate) use audit::*;
 pub(crate) use calls::*;
 pub(crate) use consumers::*;
+pub(crate) use credentials::*;
 pub(crate) use health::*;
 pub(crate) use keys::*;
 pub(crate) use models::*;
@@ -45,6 +51,7 @@ pub(crate) use routing::*;
 pub(crate) use service_openapi::*;
 pub(crate) use services::*;
 pub(crate) use session::*;
+pub(crate) use subscriptions::*;
 pub(crate) use teams::*;
 pub(crate) use usage::*;
 pub(crate) use users::*;
@@ -82,6 +89,31 @@ pub fn router(state: AdminState) -> Router {
             get(list_keys).post(create_key),
         )
         .route("/admin/v1/keys/{id}", get(get_key).delete(revoke_key))
+        .route(
+            "/admin/v1/consumers/{name}/credentials",
+            get(list_credentials).post(create_credential),
+        )
+        .route(
+            "/admin/v1/consumers/{name}/credentials/{id}",
+            axum::routing::delete(delete_credential),
+        )
+        .route(
+            "/admin/v1/subscriptions",
+            get(list_subscriptions).post(create_subscription),
+        )
+        .route(
+            "/admin/v1/subscriptions/{id}",
+            get(get_subscription).delete(revoke_subscription),
+        )
+        .route(
+            "/admin/v1/subscriptions/{id}/approve",
+            post(approve_subscription),
+        )
+        .route(
+            "/admin/v1/subscriptions/{id}/reject",
+            post(reject_subscription),
+        )
+        .route("/admin/v1/audit", get(list_audit))
         .route("/admin/v1/consumers/{name}/usage", get(consumer_usage))
         .route(
             "/admin/v1/consumers/{name}/credits",

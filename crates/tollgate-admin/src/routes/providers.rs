@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::{parse_body, same_name};
 use crate::error::AdminError;
 use crate::error::responses::{BadRequest, Conflict, NotFound};
-use crate::state::AdminState;
+use crate::state::{AdminState, doc};
 
 /// A provider as the admin API shows it: everything but the credentials.
 #[derive(Debug, Serialize, ToSchema)]
@@ -83,7 +83,9 @@ pub(crate) async fn create_provider(
             spec.name
         )));
     }
-    st.store.upsert_provider(&spec, Source::Api).await?;
+    st.audited("create", "provider", &spec.name, None, doc(&spec))
+        .upsert_provider(&spec, Source::Api)
+        .await?;
     st.reload().await;
     Ok((
         StatusCode::CREATED,
@@ -112,6 +114,7 @@ pub(crate) async fn put_provider(
     let mut spec: ProviderSpec = parse_body(&body)?;
     same_name(&name, &spec.name)?;
     let existing = found(&st, &name).await?;
+    let existing_doc = existing.spec.clone();
     let sends_keys = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .is_some_and(|v| v.get("api_keys").is_some());
@@ -119,7 +122,9 @@ pub(crate) async fn put_provider(
         spec.api_keys = existing.spec.api_keys;
     }
     check(&spec)?;
-    st.store.upsert_provider(&spec, Source::Api).await?;
+    st.audited("update", "provider", &name, doc(&existing_doc), doc(&spec))
+        .upsert_provider(&spec, Source::Api)
+        .await?;
     st.reload().await;
     Ok(Json(found(&st, &name).await?.into()))
 }
@@ -144,7 +149,15 @@ pub(crate) async fn delete_provider(
             users.join(", ")
         )));
     }
-    if !st.store.delete_provider(&name).await? {
+    let before = st.store.get_provider(&name).await?;
+    let audited = st.audited(
+        "delete",
+        "provider",
+        &name,
+        before.as_ref().and_then(|b| doc(&b.spec)),
+        None,
+    );
+    if !audited.delete_provider(&name).await? {
         return Err(AdminError::NotFound(format!("No provider named `{name}`")));
     }
     st.reload().await;

@@ -177,8 +177,9 @@ pub(crate) async fn create_service_release(
         upstream: spec.upstream,
         routes: spec.routes,
     };
+    let after = serde_json::json!({"version": want.version, "notes": want.notes});
     let taken = st
-        .store
+        .audited("release", "service", &name, None, Some(after))
         .insert_service_release(&name, &want.version, want.notes.as_deref(), &snapshot)
         .await;
     match taken {
@@ -235,6 +236,7 @@ pub(crate) async fn publish_service_release(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<ServiceView>, AdminError> {
     let mut spec = service(&st, &name).await?;
+    let before = crate::state::doc(&spec);
     let then = release(&st, &name, &version).await?;
     spec.upstream = then.snapshot.upstream;
     spec.routes = then.snapshot.routes;
@@ -246,7 +248,14 @@ pub(crate) async fn publish_service_release(
         )),
         other => other,
     })?;
-    spec.save(&st.store).await?;
+    spec.save(&st.audited(
+        "publish",
+        "service",
+        &name,
+        before,
+        crate::state::doc(&spec),
+    ))
+    .await?;
     st.reload().await;
     resource::get::<ServiceSpec>(&st, &name).await
 }

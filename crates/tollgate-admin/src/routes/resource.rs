@@ -10,7 +10,7 @@ use tollgate_store::{Source, Store, StoreError, Stored};
 
 use super::{View, parse_body, same_name};
 use crate::error::AdminError;
-use crate::state::AdminState;
+use crate::state::{AdminState, doc};
 
 pub(crate) trait AdminResource:
     Sized + Serialize + DeserializeOwned + utoipa::ToSchema + Send + Sync
@@ -70,7 +70,8 @@ pub(crate) async fn insert<R: AdminResource>(
             spec.name()
         )));
     }
-    spec.save(&st.store).await?;
+    spec.save(&st.audited("create", R::WHAT, spec.name(), None, doc(&spec)))
+        .await?;
     st.reload().await;
     Ok((
         StatusCode::CREATED,
@@ -85,9 +86,10 @@ pub(crate) async fn put<R: AdminResource>(
 ) -> Result<Json<View<R>>, AdminError> {
     let spec: R = parse_body(body)?;
     same_name(name, spec.name())?;
-    found::<R>(st, name).await?;
+    let before = found::<R>(st, name).await?;
     spec.check(&st.store).await?;
-    spec.save(&st.store).await?;
+    spec.save(&st.audited("update", R::WHAT, name, doc(&before.spec), doc(&spec)))
+        .await?;
     st.reload().await;
     Ok(Json(found::<R>(st, name).await?.into()))
 }
@@ -96,9 +98,13 @@ pub(crate) async fn delete<R: AdminResource>(
     st: &AdminState,
     name: &str,
 ) -> Result<StatusCode, AdminError> {
-    found::<R>(st, name).await?;
+    let before = found::<R>(st, name).await?;
     R::before_delete(&st.store, name).await?;
-    R::remove(&st.store, name).await?;
+    R::remove(
+        &st.audited("delete", R::WHAT, name, doc(&before.spec), None),
+        name,
+    )
+    .await?;
     st.reload().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -202,8 +202,16 @@ pub(crate) async fn put_service_lifecycle(
         return Ok(invalid_transition("Service", &name, from, change.state));
     }
     let mut spec = current.spec;
+    let before = crate::state::doc(&spec);
     spec.lifecycle = change.state;
-    spec.save(&st.store).await?;
+    spec.save(&st.audited(
+        "lifecycle",
+        "service",
+        &name,
+        before,
+        crate::state::doc(&spec),
+    ))
+    .await?;
     st.reload().await;
     Ok(resource::get::<ServiceSpec>(&st, &name)
         .await?

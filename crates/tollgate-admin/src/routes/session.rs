@@ -63,7 +63,19 @@ pub(crate) async fn open_session(
         .await?
         .ok_or(AdminError::Unauthorized)?;
     admit(&user)?;
-    let token = st.store.create_session(&user.username, SESSION_TTL).await?;
+    // Logging in is a write (a session) and is audited under the user who logs in.
+    let token = st
+        .store
+        .audited(tollgate_store::AuditEntry {
+            user: user.username.clone(),
+            action: "login".into(),
+            resource: "session".into(),
+            name: Some(user.username.clone()),
+            before: None,
+            after: None,
+        })
+        .create_session(&user.username, SESSION_TTL)
+        .await?;
     Ok((user, token))
 }
 
@@ -91,7 +103,10 @@ pub(crate) async fn logout(
 ) -> Result<http::StatusCode, AdminError> {
     // The bearer token or the cookie, whichever authenticated the call.
     if let Some(token) = presented_token(&headers) {
-        st.store.delete_session(&token).await?;
+        let actor = crate::auth::actor();
+        st.audited("logout", "session", &actor, None, None)
+            .delete_session(&token)
+            .await?;
     }
     Ok(http::StatusCode::NO_CONTENT)
 }

@@ -223,7 +223,18 @@ pub(crate) async fn add_credits(
         });
     }
     let entry = LedgerEntry::new(name.clone(), kind, amount, change.reason, "admin");
-    let entry = st.store.append_ledger(&entry).await?;
+    let action = if kind == LedgerKind::Topup {
+        "top_up".to_string()
+    } else {
+        kind.to_string()
+    };
+    let after = serde_json::json!({
+        "kind": kind.to_string(), "amount_usd": change.amount_usd, "reason": entry.reason,
+    });
+    let entry = st
+        .audited(&action, "credits", &name, None, Some(after))
+        .append_ledger(&entry)
+        .await?;
     // Keep the live balance in step (seeded from the ledger if this node had none).
     let balance = st.store.credit_balance(&name).await?;
     match st.metering.limiter.credit_balance(&name).await {

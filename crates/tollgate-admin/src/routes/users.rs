@@ -205,7 +205,11 @@ pub(crate) async fn create_user(
     check_username(&req.username)?;
     check_password(&req.password)?;
     let consumer = binding(&st, req.role, req.consumer).await?;
-    st.store
+    let after = serde_json::json!({
+        "username": req.username, "role": req.role.as_str(), "consumer": consumer,
+        "password": "set",
+    });
+    st.audited("create", "user", &req.username, None, Some(after))
         .create_user_for(
             &req.username,
             &req.password,
@@ -247,6 +251,7 @@ pub(crate) async fn put_user(
         check_password(pw)?;
     }
     let current = found(&st, &username).await?;
+    let current_view = current.clone();
     let role = match req.role {
         Some(r) => r,
         // A stored role this build does not know must be replaced, not kept.
@@ -265,7 +270,18 @@ pub(crate) async fn put_user(
         consumer: Some(consumer),
         password: req.password,
     };
-    written(st.store.update_user(&username, &change).await?, &username)?;
+    let after = serde_json::json!({
+        "username": username, "role": role.as_str(), "consumer": change.consumer,
+        "password": if change.password.is_some() { Some("changed") } else { None },
+    });
+    let audited = st.audited(
+        "update",
+        "user",
+        &username,
+        crate::state::doc(&UserView::from(current_view)),
+        Some(after),
+    );
+    written(audited.update_user(&username, &change).await?, &username)?;
     Ok(Json(found(&st, &username).await?.into()))
 }
 
@@ -277,6 +293,13 @@ pub(crate) async fn delete_user(
     State(st): State<AdminState>,
     Path(username): Path<String>,
 ) -> Result<StatusCode, AdminError> {
-    written(st.store.delete_user(&username).await?, &username)?;
+    let before = st
+        .store
+        .get_user(&username)
+        .await?
+        .map(UserView::from)
+        .and_then(|u| crate::state::doc(&u));
+    let audited = st.audited("delete", "user", &username, before, None);
+    written(audited.delete_user(&username).await?, &username)?;
     Ok(StatusCode::NO_CONTENT)
 }

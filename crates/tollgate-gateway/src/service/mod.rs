@@ -2,9 +2,11 @@
 //! REST API under a path prefix of the gateway listener (PRODUCT.md, "REST services
 //! and prompt-APIs").
 //!
-//! A request whose path is under a service's prefix goes, in order: consumer key
-//! (401), the service's lifecycle (draft 404, retired 410), its route (404, 405 with
-//! `Allow`), the service's per-consumer rate limit (429, through the same limiter as
+//! A request whose path is under a service's prefix goes, in order: the consumer's
+//! credential as the service's `auth` list allows ([`crate::credentials`], 401), the
+//! service's lifecycle (draft 404, retired 410), its route (404, 405 with `Allow`), an
+//! approved subscription when the service takes subscriptions (403 `not_subscribed`,
+//! from the snapshot), the service's per-consumer rate limit (429, through the same limiter as
 //! the LLM doors), then [`proxy`] to a node chosen by weight. Bodies stream both ways;
 //! the call record has door `service`, the service as `model`, the node as `provider`
 //! and the route as `target_model`.
@@ -137,14 +139,25 @@ async fn serve(
     call.set_model(&spec.name, false);
     call.set_model_label(Arc::from(spec.name.as_str()));
     let refuse = |e: GatewayError| ApiError::new(Door::OpenAi, e).into_response();
+
+    // Built in its own statement: a borrow of the whole request (whose body is not
+    // `Sync`) must not live across the await.
+    let checked = crate::credentials::authenticate_service(
+        snapshot,
+        spec.auth.as_deref(),
+        req.method(),
+        req.uri(),
+        req.headers(),
+        call,
+    );
+    let caller = match checked.await {
+        Ok(c) => c,
+        Err(e) => return refuse(e),
+    };
+    // (Defined after the credential check's await: it borrows the request.)
     let not_found = || GatewayError::NotFound {
         method: req.method().to_string(),
         path: req.uri().path().to_string(),
-    };
-
-    let caller = match crate::auth::authenticate_call(snapshot, req.headers(), call) {
-        Ok(c) => c,
-        Err(e) => return refuse(e),
     };
     if caller.consumer.log_bodies {
         // Both bodies stream through: they are captured on their way (see `proxy`).
@@ -172,6 +185,16 @@ async fn serve(
             return res;
         }
     };
+    if spec.subscription.is_some() && !snapshot.is_subscribed(&caller.consumer.name, &spec.name) {
+        call.step(json!({
+            "step": "auth", "outcome": "refused", "reason": "not_subscribed",
+            "service": spec.name,
+        }));
+        return refuse(GatewayError::NotSubscribed {
+            consumer: caller.consumer.name.clone(),
+            service: spec.name.clone(),
+        });
+    }
     if let Err(e) = admit(st, &caller, spec, call).await {
         return refuse(e);
     }

@@ -92,14 +92,20 @@ fn upstream_headers(
 ) -> HeaderMap {
     let mut h = incoming.clone();
     strip_hop_by_hop(&mut h);
-    // The consumer's gateway key is the gateway's business, not the upstream's.
+    // The consumer's gateway credential (key, Basic, JWT, HMAC) is the gateway's
+    // business, not the upstream's.
+    if h.get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            ["bearer ", "basic ", "hmac "]
+                .iter()
+                .any(|s| v.starts_with(s))
+        })
+    {
+        h.remove(header::AUTHORIZATION);
+    }
     if crate::auth::presented_key(incoming).is_some() {
-        if h.get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("bearer "))
-        {
-            h.remove(header::AUTHORIZATION);
-        }
         h.remove("x-api-key");
         h.remove("api-key");
     }

@@ -250,6 +250,7 @@ mod tests {
             routes,
             auth: None,
             rate_limit: None,
+            subscription: None,
             lifecycle: Default::default(),
             sunset_at: None,
             description: None,
