@@ -23,7 +23,7 @@ use crate::openai::{ChatChunk, FinishReason, ToolCall, Usage};
 enum Item {
     Text(String),
     /// A tool call, with the chat stream's `index` it came under.
-    Call(u32, ToolCall),
+    Call(u32, Box<ToolCall>),
 }
 
 /// Builds the Responses events of one stream.
@@ -161,7 +161,7 @@ impl ResponsesStream {
                             "",
                         );
                         let item = self.echo.call_item(index, &call, "in_progress");
-                        self.items.push(Item::Call(tc.index, call));
+                        self.items.push(Item::Call(tc.index, Box::new(call)));
                         out.push(self.event(
                             "response.output_item.added",
                             json!({"output_index": index, "item": item}),
