@@ -3,7 +3,8 @@
 //! trip, JSON schema, an answer cut by `max_output_tokens`, the event stream (order
 //! and sequence numbers, tools, a broken upstream), stored responses continued with
 //! `previous_response_id` (the upstream sees the whole conversation) and scoped to
-//! their consumer, the error table's rows on this door, and call records with door
+//! their consumer, the error table's rows on this door, cache and failover, and call
+//! records with door
 //! `responses`.
 
 mod common;
@@ -71,6 +72,12 @@ providers:
     api_keys: ["az-key"]
 models:
 {models}
+  - name: cached
+    targets: [{{provider: mock-openai, model: gpt-4o-mini}}]
+    cache: {{ttl_seconds: 300, scope: consumer}}
+  - name: broken
+    targets: [{{provider: mock-openai, model: "gpt@status=500"}}]
+    fallbacks: [anthropic-chat]
 consumers:
   - name: team-a
     api_keys: ["{KEY_A}"]
@@ -656,4 +663,45 @@ async fn error_table_and_call_records_on_this_door() {
         assert!(r.output_tokens > 0, "{r:?}");
         assert!(r.cost_micros > 0, "{r:?}");
     }
+}
+
+#[tokio::test]
+async fn cache_and_failover_hold_on_this_door() {
+    let e = env().await;
+    // The second identical request is a cache hit: same answer, its own response id.
+    let body = json!({"model": "cached", "input": "cache me", "store": false});
+    let res = e.post(KEY_A, body.clone()).await;
+    assert_eq!(res.headers()["x-tollgate-cache"], "miss");
+    let first: Value = res.json().await.expect("json");
+    let res = e.post(KEY_A, body.clone()).await;
+    assert_eq!(res.headers()["x-tollgate-cache"], "hit");
+    let second: Value = res.json().await.expect("json");
+    assert_eq!(output_text(&second), "mock reply to: cache me");
+    assert_eq!(output_text(&first), output_text(&second));
+    assert_ne!(first["id"], second["id"]);
+    let upstream_calls = e
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .count();
+    assert_eq!(upstream_calls, 1);
+    // A stream is cached apart, and replayed as Responses events.
+    let mut stream = body.clone();
+    stream["stream"] = json!(true);
+    for mark in ["miss", "hit"] {
+        let res = e.post(KEY_A, stream.clone()).await;
+        assert_eq!(res.headers()["x-tollgate-cache"], mark);
+        let evs = events(&res.text().await.expect("body"));
+        let last = evs.last().expect("events");
+        assert_eq!(last["type"], "response.completed", "{mark}");
+        assert_eq!(output_text(&last["response"]), "mock reply to: cache me");
+    }
+
+    // Failover: the first target fails, the fallback (Anthropic) answers.
+    let v = e
+        .create(json!({"model": "broken", "input": "fail over", "store": false}))
+        .await;
+    assert_eq!(output_text(&v), "mock reply to: fail over");
+    assert_eq!(v["model"], "broken");
 }
