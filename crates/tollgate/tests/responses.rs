@@ -4,8 +4,7 @@
 //! and sequence numbers, tools, a broken upstream), stored responses continued with
 //! `previous_response_id` (the upstream sees the whole conversation) and scoped to
 //! their consumer, the error table's rows on this door, cache and failover, and call
-//! records with door
-//! `responses`.
+//! records with door `responses`.
 
 mod common;
 
