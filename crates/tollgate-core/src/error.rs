@@ -79,6 +79,13 @@ pub enum GatewayError {
     ModelNotFound(String),
     #[error("Unknown path: {method} {path}")]
     NotFound { method: String, path: String },
+    /// A stored object the caller asked for by id (a `/v1/responses` id) that does
+    /// not exist or belongs to another consumer: the two are not told apart.
+    #[error("{message}")]
+    ResourceNotFound {
+        message: String,
+        param: Option<String>,
+    },
     #[error("This API key is not allowed to use the model `{0}`")]
     ModelNotAllowed(String),
     /// The consumer has no approved subscription to the service (403).
@@ -189,7 +196,7 @@ impl GatewayError {
                 "model_not_found",
                 "not_found_error",
             ),
-            GatewayError::NotFound { .. } => {
+            GatewayError::NotFound { .. } | GatewayError::ResourceNotFound { .. } => {
                 c(404, "invalid_request_error", "not_found", "not_found_error")
             }
             GatewayError::ModelNotAllowed(_) => c(
@@ -265,7 +272,8 @@ impl GatewayError {
 
     fn param(&self) -> Option<&str> {
         match self {
-            GatewayError::InvalidRequest { param, .. } => param.as_deref(),
+            GatewayError::InvalidRequest { param, .. }
+            | GatewayError::ResourceNotFound { param, .. } => param.as_deref(),
             GatewayError::ModelNotFound(_) | GatewayError::ModelNotAllowed(_) => Some("model"),
             _ => None,
         }

@@ -19,6 +19,9 @@
 //! 9. [`usage`]: tokens by class from the provider's usage, or the tokenizer's count;
 //!    cost at the answering model's price; the call is finished ([`lifecycle`]).
 //!
+//! `/v1/responses` ([`responses`]) is a third chat door: its request becomes a chat
+//! request for the same phases, and the answer is turned back into its format.
+//!
 //! Paths under a REST service's prefix take the [`service`] route kind instead
 //! (same lifecycle: key, limits, call record; the bodies stream through), and a
 //! prompt-API's path the [`prompt_api`] route kind (its template rendered into a chat
@@ -43,6 +46,7 @@ pub mod prompt_api;
 pub mod relay;
 pub mod reply;
 pub mod request_id;
+pub mod responses;
 pub mod routes;
 pub mod service;
 pub mod state;

@@ -723,7 +723,7 @@ pub fn request_span(request_id: &str, door: &'static str, operation: Option<&'st
 /// The GenAI operation a path performs.
 fn operation_of(path: &str) -> Option<&'static str> {
     match path {
-        "/v1/chat/completions" | "/v1/messages" => Some("chat"),
+        "/v1/chat/completions" | "/v1/messages" | "/v1/responses" => Some("chat"),
         "/v1/embeddings" => Some("embeddings"),
         _ => None,
     }
@@ -733,17 +733,20 @@ fn operation_of(path: &str) -> Option<&'static str> {
 pub fn door_of_path(path: &str) -> (Door, &'static str) {
     if path.starts_with("/v1/messages") || path.starts_with("/v1/complete") {
         (Door::Anthropic, "anthropic")
+    } else if path.starts_with("/v1/responses") {
+        (Door::OpenAi, "responses")
     } else {
         (Door::OpenAi, "openai")
     }
 }
 
-/// Paths that are not calls: health checks and the caller's own metadata reads.
+/// Paths that are not calls: health checks and the caller's own metadata reads
+/// (stored responses read or deleted by id included).
 fn is_unrecorded(path: &str) -> bool {
     matches!(
         path,
         "/healthz" | "/readyz" | "/v1/models" | "/tollgate/v1/usage"
-    )
+    ) || path.starts_with("/v1/responses/")
 }
 
 /// Middleware: gives every request its [`Call`] and finishes it when the answer is

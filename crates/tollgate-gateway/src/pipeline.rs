@@ -1,4 +1,5 @@
-//! The chat route kind (`/v1/chat/completions`, `/v1/messages`): the lifecycle's
+//! The chat route kind (`/v1/chat/completions`, `/v1/messages`, and through
+//! [`crate::responses`] `/v1/responses`): the lifecycle's
 //! phases for one chat request, in PRODUCT.md's precedence order (401, 413, 400, 404,
 //! 403, then 429, 402 and upstream errors), so that when several errors apply the
 //! client sees the first one.
@@ -59,7 +60,7 @@ pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Resul
     })
 }
 
-fn protocol_error(e: tollgate_protocol::ProtocolError) -> GatewayError {
+pub(crate) fn protocol_error(e: tollgate_protocol::ProtocolError) -> GatewayError {
     match e.param.clone() {
         Some(p) => GatewayError::invalid_param(e.message.clone(), p),
         None => GatewayError::invalid(e.message.clone()),
@@ -99,14 +100,27 @@ async fn phases(
     call: &Call,
     label: &mut Option<Arc<str>>,
 ) -> Result<Response, GatewayError> {
+    let (snapshot, caller, bytes) = authenticate_and_read(st, headers, body, call).await?;
+    let request = parse_door_request(door, &bytes)?;
+    parsed(st, &snapshot, &request, headers, bytes, call);
+    serve(st, &snapshot, &caller, request, headers, call, label).await
+}
+
+/// Phases 1 and 2 of every chat door: who is calling (401), and the body, read up to
+/// the limit (413). Bodies are logged from here when the consumer asks (a bad request
+/// included), or once the model is known when the model does ([`parsed`]).
+pub async fn authenticate_and_read(
+    st: &GatewayState,
+    headers: &HeaderMap,
+    body: Body,
+    call: &Call,
+) -> Result<(Arc<Snapshot>, Caller, Bytes), GatewayError> {
     // authenticate (401)
     let snapshot = st.live.snapshot.load_full();
     let caller = tracing::info_span!("auth")
         .in_scope(|| auth::authenticate_call(&snapshot, headers, call))?;
-    // read and parse (413, 400)
+    // read (413)
     let bytes: Bytes = body::read_limited(body, headers, st.max_body_bytes).await?;
-    // Bodies are logged from here when the consumer asks (a bad request included),
-    // or once the model is known when the model does.
     body_log::begin(
         call,
         caller.consumer.log_bodies,
@@ -115,15 +129,26 @@ async fn phases(
         headers,
         &bytes,
     );
-    let request = parse_door_request(door, &bytes)?;
+    Ok((snapshot, caller, bytes))
+}
+
+/// A request parsed (400 passed): bodies logged when its model asks, and the model
+/// and stream flag on the call. The body is released here.
+pub fn parsed(
+    st: &GatewayState,
+    snapshot: &Arc<Snapshot>,
+    request: &DoorRequest,
+    headers: &HeaderMap,
+    bytes: Bytes,
+    call: &Call,
+) {
     let model_logs = snapshot
         .models
         .get(request.model())
         .is_some_and(|m| m.log_bodies);
-    body_log::begin(call, model_logs, st, &snapshot, headers, &bytes);
+    body_log::begin(call, model_logs, st, snapshot, headers, &bytes);
     drop(bytes);
     call.set_model(request.model(), request.is_stream());
-    serve(st, &snapshot, &caller, request, headers, call, label).await
 }
 
 /// A chat request once read: resolve (404, 403), admit (429, 402), then the cache,

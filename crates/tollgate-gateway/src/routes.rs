@@ -22,6 +22,11 @@ pub fn router(state: GatewayState) -> Router {
         .route("/v1/messages", post(messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/embeddings", post(crate::embeddings::handler))
+        .route("/v1/responses", post(crate::responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(crate::responses::get).delete(crate::responses::delete),
+        )
         .route("/v1/models", get(list_models))
         .route("/tollgate/v1/usage", get(own_usage))
         .route("/healthz", get(healthz))

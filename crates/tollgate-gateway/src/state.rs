@@ -27,6 +27,8 @@ pub struct GatewayState {
     /// The most of each body a call record keeps when bodies are logged
     /// (`storage.log_bodies_max_bytes`).
     pub log_bodies_max_bytes: usize,
+    /// Stored `/v1/responses` still being written on this node.
+    pub responses: Arc<crate::responses::Pending>,
 }
 
 impl GatewayState {
@@ -40,6 +42,7 @@ impl GatewayState {
             cache: None,
             services: Arc::new(crate::service::Services::new()),
             log_bodies_max_bytes: crate::body_log::DEFAULT_MAX_BYTES,
+            responses: Arc::default(),
         }
     }
 

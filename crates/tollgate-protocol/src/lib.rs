@@ -6,6 +6,8 @@
 //! - [`anthropic`]: Messages types and stream events.
 //! - [`gemini`]: Google Gemini `generateContent` / `batchEmbedContents` types.
 //! - [`ollama`]: Ollama `/api/chat` and `/api/embed` types, NDJSON parser.
+//! - [`responses`]: OpenAI Responses requests and answers, translated to and from
+//!   Chat Completions (whole and streamed).
 //! - [`door`]: a chat request in the wire format of the door it came through.
 //! - [`sse`]: incremental Server-Sent-Events parser and encoders.
 //! - [`translate`]: OpenAI ↔ Anthropic, Gemini and Ollama for requests, answers and
@@ -21,6 +23,7 @@ pub mod error;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
+pub mod responses;
 mod serde_util;
 pub mod sse;
 pub mod translate;

@@ -692,3 +692,31 @@ proptest! {
         prop_assert_eq!(tool_names, names);
     }
 }
+
+// ---- the Responses door: a provider's stream as Responses events ----
+
+#[path = "support/responses.rs"]
+mod responses_support;
+
+proptest! {
+    #[test]
+    fn gemini_stream_as_responses_events_equals_the_whole_answer(a in arb_answer()) {
+        use responses_support::{echo, essentials, run};
+        let chs = run_gemini(&split_bytes(&a.gemini_sse(), &a.cuts), true);
+        let echo = echo();
+        let streamed = run(&chs, &echo);
+        let whole = echo.from_chat(&gemini_response_to_openai(&a.gemini_whole(), &hints()));
+        prop_assert_eq!(essentials(&streamed, true), essentials(&whole, true));
+    }
+
+    #[test]
+    fn ollama_stream_as_responses_events_equals_the_whole_answer(a in arb_answer()) {
+        use responses_support::{echo, essentials, run};
+        let bytes: Vec<u8> = a.ollama_lines().iter().map(|l| format!("{l}\n")).collect::<String>().into_bytes();
+        let chs = run_ollama(&split_bytes(&bytes, &a.cuts), true);
+        let echo = echo();
+        let streamed = run(&chs, &echo);
+        let whole = echo.from_chat(&ollama_response_to_openai(&a.ollama_whole(), &hints()));
+        prop_assert_eq!(essentials(&streamed, true), essentials(&whole, true));
+    }
+}

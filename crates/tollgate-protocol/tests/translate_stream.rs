@@ -675,3 +675,65 @@ fn calls_that_all_say_index_0_are_told_apart_by_id() {
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[1].function.name, "g");
 }
+
+// ---- the Responses door: a provider's stream as Responses events ----
+
+#[path = "support/responses.rs"]
+mod responses_support;
+
+fn accumulate(chs: &[ChatChunk]) -> ChatResponse {
+    let mut acc = ChunkAccumulator::new();
+    chs.iter().for_each(|c| acc.push(c));
+    acc.finish()
+}
+
+/// OpenAI chunks as the SSE bytes an upstream sends, cut at `cuts` and read back.
+fn through_sse(chs: &[ChatChunk], cuts: &[prop::sample::Index]) -> Vec<ChatChunk> {
+    let mut bytes = Vec::new();
+    for c in chs {
+        bytes.extend_from_slice(&tollgate_protocol::sse::encode_json(c).unwrap());
+    }
+    bytes.extend_from_slice(&tollgate_protocol::sse::encode_done());
+    let mut at: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+    at.sort_unstable();
+    let mut parser = tollgate_protocol::sse::SseParser::new();
+    let mut evs = Vec::new();
+    let mut prev = 0;
+    for a in at.into_iter().chain(std::iter::once(bytes.len())) {
+        evs.extend(parser.push(&bytes[prev..a]).unwrap());
+        prev = a;
+    }
+    evs.extend(parser.finish().unwrap());
+    evs.iter()
+        .filter(|e| !e.is_done())
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn anthropic_stream_as_responses_events_equals_the_whole_answer(case in arb_anthropic_case()) {
+        use responses_support::{echo, essentials, run};
+        let hints = ResponseHints { created: 42, json_tool: None };
+        let whole = anthropic_response_to_openai(&case.response(), &hints);
+        let chs = run_a2o(&case.events(), true, None);
+        let echo = echo();
+        let streamed = run(&chs, &echo);
+        prop_assert_eq!(essentials(&streamed, true), essentials(&echo.from_chat(&accumulate(&chs)), true));
+        prop_assert_eq!(essentials(&streamed, true), essentials(&echo.from_chat(&whole), true));
+    }
+
+    #[test]
+    fn openai_stream_as_responses_events_equals_the_whole_answer(case in arb_openai_case()) {
+        use responses_support::{echo, essentials, run};
+        let chs = through_sse(&case.chunks(), &case.cuts);
+        let echo = echo();
+        let streamed = run(&chs, &echo);
+        let whole = echo.from_chat(&case.response());
+        prop_assert_eq!(essentials(&streamed, true), essentials(&whole, true));
+        // The call ids of an OpenAI stream are the whole answer's.
+        let ids = |v: &Value| v["output"].as_array().unwrap().iter()
+            .filter_map(|i| i["call_id"].as_str().map(str::to_owned)).collect::<Vec<_>>();
+        prop_assert_eq!(ids(&streamed), ids(&whole));
+    }
+}

@@ -27,6 +27,7 @@ mod keys;
 mod ledger;
 mod releases;
 mod resources;
+mod responses;
 mod rollups;
 mod store;
 mod subscriptions;
@@ -48,6 +49,7 @@ pub use journal::{Entry, Journal, JournalError, JournalOptions, JournalStatus};
 pub use keys::{KeyRecord, config_key_id, new_key_id};
 pub use ledger::{LedgerEntry, LedgerKind};
 pub use releases::ServiceRelease;
+pub use responses::StoredResponse;
 pub use rollups::{
     Dimension, EXPIRE_CHUNK, Expired, Granularity, HISTOGRAM_BUCKETS, LATENCY_BOUNDS_MS,
     MAX_SERIES_POINTS, Metric, Retention, Rollup, Series, bucket_value, histogram_bucket,

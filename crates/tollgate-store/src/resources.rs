@@ -82,6 +82,8 @@ impl Resource for TeamSpec {
 
 impl Resource for ConsumerSpec {
     const KIND: &'static str = "consumer";
+    /// A consumer's stored `/v1/responses` go with it.
+    const OWNED: &'static [&'static str] = &["DELETE FROM responses WHERE consumer = $1"];
     fn name(&self) -> &str {
         &self.name
     }

@@ -1,7 +1,8 @@
 //! The official OpenAI and Anthropic Python SDKs, pointed at the real binary, reach every
 //! provider kind (openai, openai_compatible, anthropic, gemini, mistral, ollama,
-//! azure_openai) on the strict mock: chat, streams, tool-call round trips, errors and
-//! the model lists. The checks themselves are in `tests/sdk/check_sdks.py`.
+//! azure_openai) on the strict mock: chat, streams, tool-call round trips, the OpenAI
+//! SDK's Responses API (`client.responses.create`, `.parse`, `.stream`, `.retrieve`,
+//! `.delete`, `previous_response_id`), errors and the model lists. The checks themselves are in `tests/sdk/check_sdks.py`.
 //!
 //! The SDKs live in a virtualenv under the cargo target dir (`target/sdk-venv`), made on
 //! first use with `python3 -m venv` and `pip install` of the pinned versions below, and

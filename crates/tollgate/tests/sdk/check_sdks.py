@@ -6,7 +6,10 @@ Run by crates/tollgate/tests/sdk.rs with the virtualenv it prepares:
 
 Each MODEL is a gateway model routed to the strict mock provider (one per provider
 kind). For every model, through both SDKs: a plain chat, a streamed chat, a tool-call
-round trip (plain and streamed); then error handling, request ids and the model lists.
+round trip (plain and streamed); through the OpenAI SDK's Responses API as well (text,
+tools, JSON schema, a cut answer, stored responses continued with
+`previous_response_id`, the event stream and its helper); then error handling, request
+ids and the model lists.
 The mock answers deterministically: `mock reply to: <last user text>`, a tool call whose
 arguments are `{"input": "<last user text>"}` when tools are offered, and
 `tool said: <result>` after a tool result.
@@ -21,9 +24,11 @@ import argparse
 import json
 import sys
 import traceback
+from typing import Optional
 
 import anthropic
 import openai
+import pydantic
 
 SYSTEM = "be brief"
 
@@ -222,6 +227,135 @@ def openai_tools_stream(client, model):
     )
     out = "".join(c.delta.content or "" for chunk in stream for c in chunk.choices)
     eq(out, f"tool said: {result}", "streamed answer after the tool result")
+
+
+# The Responses API (`client.responses`): the same tools in its flat format.
+RESPONSES_TOOLS = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Current weather for a place",
+        "parameters": {
+            "type": "object",
+            "properties": {"input": {"type": "string"}},
+            "required": ["input"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    }
+]
+
+
+class JsonAnswer(pydantic.BaseModel):
+    # The mock answers a schema with `{"reply": ...}`, except through Anthropic, where
+    # the schema is a forced tool and its answer the mock's tool input `{"input": ...}`.
+    reply: Optional[str] = None
+    input: Optional[str] = None
+
+
+def responses_calls(r):
+    return [o for o in r.output if o.type == "function_call"]
+
+
+def openai_responses(client, model):
+    text = "hello there"
+    r = client.responses.create(model=model, input=text, instructions=SYSTEM)
+    eq(r.object, "response", "object")
+    eq(r.status, "completed", "status")
+    expect(r.id.startswith("resp_"), f"id: {r.id!r}")
+    eq(r.output_text, f"mock reply to: {text}", "output_text")
+    eq(r.output[0].type, "message", "output[0].type")
+    eq(r.usage.output_tokens, words(f"mock reply to: {text}"), "usage.output_tokens")
+    expect(r.usage.input_tokens >= 4, f"usage.input_tokens too small: {r.usage.input_tokens}")
+    eq(r.usage.total_tokens, r.usage.input_tokens + r.usage.output_tokens, "usage.total_tokens")
+    expect(r._request_id and r._request_id.startswith("req_"), f"_request_id: {r._request_id!r}")
+
+    # Continued: the stored conversation goes upstream whole (the mock answers the
+    # last user text), readable and deletable by id.
+    r2 = client.responses.create(model=model, input="what did I say", previous_response_id=r.id)
+    eq(r2.output_text, "mock reply to: what did I say", "continued output_text")
+    eq(r2.previous_response_id, r.id, "previous_response_id")
+    expect(r2.usage.input_tokens > r.usage.input_tokens, "the continuation carries the earlier turn")
+    got = client.responses.retrieve(r.id)
+    eq(got.id, r.id, "retrieve: id")
+    eq(got.output_text, r.output_text, "retrieve: output_text")
+    client.responses.delete(r.id)
+    try:
+        client.responses.retrieve(r.id)
+        raise CheckFailed("a deleted response was still found")
+    except openai.NotFoundError as e:
+        eq(e.status_code, 404, "status of a deleted response")
+
+    # A function tool round trip: the call item goes back as input with its output.
+    q = "weather in Paris"
+    r = client.responses.create(model=model, input=q, tools=RESPONSES_TOOLS, store=False)
+    calls = responses_calls(r)
+    eq(len(calls), 1, "number of function_call items")
+    eq(calls[0].name, "get_weather", "function_call.name")
+    eq(json.loads(calls[0].arguments), {"input": q}, "function_call.arguments")
+    expect(calls[0].call_id, "function_call.call_id is empty")
+    r = client.responses.create(
+        model=model,
+        tools=RESPONSES_TOOLS,
+        store=False,
+        input=[
+            {"role": "user", "content": q},
+            calls[0],
+            {"type": "function_call_output", "call_id": calls[0].call_id, "output": "sunny 21C"},
+        ],
+    )
+    eq(r.output_text, "tool said: sunny 21C", "answer after the function_call_output")
+
+    # Structured output with a JSON schema (the SDK's parse helper).
+    r = client.responses.parse(model=model, input="give json", text_format=JsonAnswer, store=False)
+    expect(
+        r.output_parsed in (JsonAnswer(reply="mock reply to: give json"), JsonAnswer(input="give json")),
+        f"output_parsed: {r.output_parsed!r}",
+    )
+
+    # Cut by max_output_tokens.
+    r = client.responses.create(model=model, input="one two three four five six", max_output_tokens=2, store=False)
+    eq(r.status, "incomplete", "status of a cut answer")
+    eq(r.incomplete_details.reason, "max_output_tokens", "incomplete_details.reason")
+
+
+def openai_responses_stream(client, model):
+    text = "stream me please"
+    reply = f"mock reply to: {text}"
+    stream = client.responses.create(model=model, input=text, stream=True, store=False)
+    events = list(stream)
+    kinds = [e.type for e in events]
+    eq(kinds[0], "response.created", "first event")
+    eq(kinds[-1], "response.completed", "last event")
+    eq([e.sequence_number for e in events], list(range(len(events))), "sequence numbers")
+    expect(kinds.count("response.output_text.delta") > 1, f"not streamed: {kinds}")
+    eq("".join(e.delta for e in events if e.type == "response.output_text.delta"), reply, "deltas")
+    eq(events[-1].response.usage.output_tokens, words(reply), "usage on response.completed")
+
+    # The SDK's streaming helper, which rebuilds the response from the events.
+    with client.responses.stream(model=model, input=text) as s:
+        deltas = "".join(e.delta for e in s if e.type == "response.output_text.delta")
+        final = s.get_final_response()
+    eq(deltas, reply, "stream helper: deltas")
+    eq(final.output_text, reply, "stream helper: output_text")
+    eq(final.usage.output_tokens, words(reply), "stream helper: usage.output_tokens")
+
+    # A streamed function call, then its output sent with previous_response_id.
+    q = "weather in Rome"
+    with client.responses.stream(model=model, input=q, tools=RESPONSES_TOOLS) as s:
+        done = [e for e in s if e.type == "response.function_call_arguments.done"]
+        final = s.get_final_response()
+    eq(len(done), 1, "function_call_arguments.done events")
+    calls = responses_calls(final)
+    eq(len(calls), 1, "streamed function_call items")
+    eq(json.loads(calls[0].arguments), {"input": q}, "streamed function_call.arguments")
+    r = client.responses.create(
+        model=model,
+        previous_response_id=final.id,
+        tools=RESPONSES_TOOLS,
+        input=[{"type": "function_call_output", "call_id": calls[0].call_id, "output": "cloudy 18C"}],
+    )
+    eq(r.output_text, "tool said: cloudy 18C", "answer after the streamed call's output")
 
 
 def openai_errors(client, bad_client, model):
@@ -484,6 +618,8 @@ def main():
             (f"openai    {model}: stream", lambda m=model: openai_stream(oa, m)),
             (f"openai    {model}: tools", lambda m=model: openai_tools(oa, m)),
             (f"openai    {model}: tools, streamed", lambda m=model: openai_tools_stream(oa, m)),
+            (f"openai    {model}: responses", lambda m=model: openai_responses(oa, m)),
+            (f"openai    {model}: responses, streamed", lambda m=model: openai_responses_stream(oa, m)),
             (f"anthropic {model}: chat", lambda m=model: anthropic_chat(an, m)),
             (f"anthropic {model}: stream", lambda m=model: anthropic_stream(an, m)),
             (f"anthropic {model}: tools", lambda m=model: anthropic_tools(an, m)),
