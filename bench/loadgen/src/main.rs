@@ -1,8 +1,9 @@
-//! `tollgate-loadgen`: a small closed-loop load generator for chat endpoints.
+//! `tollgate-loadgen`: a small closed-loop load generator for chat and REST endpoints.
 //!
 //! N workers share one keep-alive connection pool (TCP_NODELAY on every socket) and each
 //! sends one request after another, OpenAI `/v1/chat/completions` or Anthropic
-//! `/v1/messages`, streamed or not. It reports throughput, whole-request latency
+//! `/v1/messages`, streamed or not, or (`--door rest`) a plain request with a chosen
+//! method and body size to the URL as given. It reports throughput, whole-request latency
 //! percentiles and, for streams, time to first token (the first SSE event carrying
 //! generated text). A warm-up phase opens the connections before anything is measured.
 //!
@@ -33,6 +34,9 @@ pub enum Door {
     Openai,
     /// Anthropic `POST /v1/messages`, `x-api-key: KEY`, `anthropic-version`.
     Anthropic,
+    /// Plain REST: `--method` to the URL as given, `--body-bytes` of JSON, the key (if
+    /// any) as `Authorization: Bearer`.
+    Rest,
 }
 
 impl Door {
@@ -40,6 +44,7 @@ impl Door {
         match self {
             Door::Openai => "/v1/chat/completions",
             Door::Anthropic => "/v1/messages",
+            Door::Rest => "/",
         }
     }
 
@@ -47,6 +52,7 @@ impl Door {
         match self {
             Door::Openai => "openai",
             Door::Anthropic => "anthropic",
+            Door::Rest => "rest",
         }
     }
 }
@@ -54,22 +60,37 @@ impl Door {
 #[derive(Debug, Parser)]
 #[command(
     name = "tollgate-loadgen",
-    about = "Closed-loop load generator for OpenAI / Anthropic chat endpoints",
+    about = "Closed-loop load generator for OpenAI / Anthropic chat endpoints and plain REST",
     group(ArgGroup::new("bound").required(true).args(["requests", "duration_secs"]))
 )]
 struct Args {
     /// Base URL (`http://127.0.0.1:8080`; the door's path is appended) or a full endpoint URL.
     #[arg(long)]
     url: String,
-    /// API key: sent as `Authorization: Bearer` (openai) or `x-api-key` (anthropic).
+    /// API key: sent as `Authorization: Bearer` (openai, rest) or `x-api-key` (anthropic).
+    /// Required on the chat doors; on the rest door, without it no key is sent.
     #[arg(long)]
-    key: String,
-    /// Model name put in the request body.
+    key: Option<String>,
+    /// Model name put in the request body (required on the chat doors).
     #[arg(long)]
-    model: String,
+    model: Option<String>,
     /// Which wire format to speak.
     #[arg(long, value_enum, default_value_t = Door::Openai)]
     door: Door,
+    /// HTTP method (rest door only; default GET).
+    #[arg(long)]
+    method: Option<reqwest::Method>,
+    /// Request body of this many bytes, a JSON document `{"pad":"aaa..."}` (rest door only;
+    /// 0, the default, sends no body).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_073_741_824))]
+    body_bytes: u64,
+    /// An answer whose body is not exactly this many bytes counts as an error
+    /// (`wrong_length`), e.g. to check that an echo came back whole.
+    #[arg(long)]
+    expect_bytes: Option<u64>,
+    /// Extra request header `NAME: VALUE` (repeatable), sent on every request.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
     /// Ask for a streamed (SSE) answer and measure time to first token.
     #[arg(long)]
     stream: bool,
@@ -111,11 +132,13 @@ struct Args {
 /// Everything a worker needs to send one request; shared read-only.
 struct Target {
     client: Client,
+    method: reqwest::Method,
     url: Url,
     headers: HeaderMap,
     body: Bytes,
     door: Door,
     stream: bool,
+    expect_bytes: Option<u64>,
 }
 
 /// How one request ended.
@@ -123,6 +146,8 @@ enum Outcome {
     Ok {
         latency: Duration,
         ttft: Option<Duration>,
+        /// Bytes of the answer's body.
+        bytes: u64,
     },
     Err {
         kind: String,
@@ -134,6 +159,8 @@ enum Outcome {
 struct Tally {
     ok: u64,
     errors: u64,
+    /// Body bytes of the successful answers.
+    bytes: u64,
     latency_us: Histogram<u64>,
     ttft_us: Histogram<u64>,
     error_kinds: BTreeMap<String, u64>,
@@ -147,6 +174,7 @@ impl Tally {
         Ok(Tally {
             ok: 0,
             errors: 0,
+            bytes: 0,
             latency_us: hist().context("creating latency histogram")?,
             ttft_us: hist().context("creating ttft histogram")?,
             error_kinds: BTreeMap::new(),
@@ -156,8 +184,13 @@ impl Tally {
 
     fn record(&mut self, outcome: Outcome) {
         match outcome {
-            Outcome::Ok { latency, ttft } => {
+            Outcome::Ok {
+                latency,
+                ttft,
+                bytes,
+            } => {
                 self.ok += 1;
+                self.bytes += bytes;
                 self.latency_us.saturating_record(micros(latency));
                 if let Some(t) = ttft {
                     self.ttft_us.saturating_record(micros(t));
@@ -176,6 +209,7 @@ impl Tally {
     fn merge(&mut self, other: Tally) -> Result<()> {
         self.ok += other.ok;
         self.errors += other.errors;
+        self.bytes += other.bytes;
         self.latency_us
             .add(&other.latency_us)
             .context("merging latency histograms")?;
@@ -294,28 +328,59 @@ fn build_target(args: &Args) -> Result<Target> {
     if url.path().is_empty() || url.path() == "/" {
         url.set_path(args.door.path());
     }
+    let chat = args.door != Door::Rest;
+    if chat && (args.method.is_some() || args.body_bytes > 0) {
+        bail!(
+            "--method and --body-bytes are for --door rest; the chat doors always POST their JSON"
+        );
+    }
+    if !chat && args.stream {
+        bail!("--stream is for the chat doors, not --door rest");
+    }
+    let key = match (&args.key, chat) {
+        (Some(k), _) => Some(k.as_str()),
+        (None, false) => None,
+        (None, true) => bail!("--key is required on the {} door", args.door.name()),
+    };
+    let model = match (&args.model, chat) {
+        (Some(m), _) => m.as_str(),
+        (None, false) => "",
+        (None, true) => bail!("--model is required on the {} door", args.door.name()),
+    };
 
     let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    match args.door {
-        Door::Openai => {
-            let v = HeaderValue::from_str(&format!("Bearer {}", args.key))
+    if chat || args.body_bytes > 0 {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    match (args.door, key) {
+        (Door::Openai | Door::Rest, Some(key)) => {
+            let v = HeaderValue::from_str(&format!("Bearer {key}"))
                 .context("--key is not a valid header value")?;
             headers.insert(AUTHORIZATION, v);
         }
-        Door::Anthropic => {
-            let v =
-                HeaderValue::from_str(&args.key).context("--key is not a valid header value")?;
+        (Door::Anthropic, Some(key)) => {
+            let v = HeaderValue::from_str(key).context("--key is not a valid header value")?;
             headers.insert("x-api-key", v);
             headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
         }
+        (_, None) => {}
+    }
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .with_context(|| format!("--header {h:?} is not `NAME: VALUE`"))?;
+        let name = reqwest::header::HeaderName::from_bytes(name.trim().as_bytes())
+            .with_context(|| format!("--header {h:?}: invalid name"))?;
+        let value = HeaderValue::from_str(value.trim())
+            .with_context(|| format!("--header {h:?}: invalid value"))?;
+        headers.append(name, value);
     }
 
     let messages = json!([{"role": "user", "content": args.prompt}]);
     let body = match args.door {
         Door::Openai => {
             let mut b = json!({
-                "model": args.model,
+                "model": model,
                 "messages": messages,
                 "max_tokens": args.max_tokens,
             });
@@ -325,13 +390,24 @@ fn build_target(args: &Args) -> Result<Target> {
             b
         }
         Door::Anthropic => json!({
-            "model": args.model,
+            "model": model,
             "max_tokens": args.max_tokens,
             "messages": messages,
             "stream": args.stream,
         }),
+        Door::Rest => Value::Null,
     };
-    let body = Bytes::from(serde_json::to_vec(&body).context("encoding request body")?);
+    let body = if chat {
+        Bytes::from(serde_json::to_vec(&body).context("encoding request body")?)
+    } else {
+        let n = usize::try_from(args.body_bytes).context("--body-bytes too large")?;
+        Bytes::from(json_body(n))
+    };
+    let method = match (&args.method, chat) {
+        (Some(m), _) => m.clone(),
+        (None, true) => reqwest::Method::POST,
+        (None, false) => reqwest::Method::GET,
+    };
 
     let pool = usize::try_from(args.concurrency).unwrap_or(usize::MAX);
     let client = Client::builder()
@@ -346,12 +422,28 @@ fn build_target(args: &Args) -> Result<Target> {
 
     Ok(Target {
         client,
+        method,
         url,
         headers,
         body,
         door: args.door,
         stream: args.stream,
+        expect_bytes: args.expect_bytes,
     })
+}
+
+/// A JSON document of `n` bytes, `{"pad":"aaa..."}` (nothing for 0; at least the
+/// 10-byte shell otherwise).
+fn json_body(n: usize) -> Vec<u8> {
+    const SHELL: usize = r#"{"pad":""}"#.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut doc = Vec::with_capacity(n.max(SHELL));
+    doc.extend_from_slice(br#"{"pad":""#);
+    doc.resize(doc.len() + n.saturating_sub(SHELL), b'a');
+    doc.extend_from_slice(br#""}"#);
+    doc
 }
 
 /// Run `workers` closed-loop workers until the bound is reached; returns the merged tally
@@ -391,7 +483,7 @@ async fn one_request(t: &Target) -> Outcome {
     let start = Instant::now();
     let sent = t
         .client
-        .post(t.url.clone())
+        .request(t.method.clone(), t.url.clone())
         .headers(t.headers.clone())
         .body(t.body.clone())
         .send()
@@ -410,21 +502,35 @@ async fn one_request(t: &Target) -> Outcome {
         };
     }
     if !t.stream {
-        return match resp.bytes().await {
-            Ok(_) => Outcome::Ok {
-                latency: start.elapsed(),
-                ttft: None,
-            },
-            Err(e) => transport_error(&e),
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return transport_error(&e),
+        };
+        let latency = start.elapsed();
+        let bytes = body.len() as u64;
+        if let Some(want) = t.expect_bytes
+            && bytes != want
+        {
+            return Outcome::Err {
+                kind: "wrong_length".to_string(),
+                detail: format!("answer body of {bytes} bytes, expected {want}"),
+            };
+        }
+        return Outcome::Ok {
+            latency,
+            ttft: None,
+            bytes,
         };
     }
 
     let mut scanner = SseScanner::new(t.door);
     let mut ttft = None;
+    let mut bytes = 0u64;
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
         match chunk {
             Ok(c) => {
+                bytes += c.len() as u64;
                 if scanner.feed(&c) {
                     ttft = Some(start.elapsed());
                 }
@@ -453,7 +559,11 @@ async fn one_request(t: &Target) -> Outcome {
         };
     }
     match ttft {
-        Some(_) => Outcome::Ok { latency, ttft },
+        Some(_) => Outcome::Ok {
+            latency,
+            ttft,
+            bytes,
+        },
         None => Outcome::Err {
             kind: "empty_stream".to_string(),
             detail: "stream carried no generated text".to_string(),
@@ -516,6 +626,7 @@ fn report(args: &Args, t: &Target, tally: &Tally, elapsed: Duration) -> Value {
         "label": args.label,
         "url": t.url.as_str(),
         "door": t.door.name(),
+        "method": t.method.as_str(),
         "stream": t.stream,
         "model": args.model,
         "concurrency": args.concurrency,
@@ -525,6 +636,8 @@ fn report(args: &Args, t: &Target, tally: &Tally, elapsed: Duration) -> Value {
         "error_kinds": tally.error_kinds,
         "elapsed_s": (secs * 1000.0).round() / 1000.0,
         "rps": (rps * 10.0).round() / 10.0,
+        "request_body_bytes": t.body.len(),
+        "response_body_bytes_mean": tally.bytes.checked_div(tally.ok).unwrap_or(0),
         "latency_ms": latency,
         "ttft_ms": ttft,
     })
@@ -542,7 +655,13 @@ fn human_line(r: &Value) -> String {
     line.push_str(&format!(
         "{door}{stream} c={c}: requests={n} errors={e} rps={rps} latency_ms p50={p50} p90={p90} p99={p99} max={max}",
         door = f("/door").trim_matches('"'),
-        stream = if r["stream"].as_bool() == Some(true) { " stream" } else { "" },
+        stream = if r["stream"].as_bool() == Some(true) {
+            " stream".to_string()
+        } else if r["door"] == "rest" {
+            format!(" {}", f("/method").trim_matches('"'))
+        } else {
+            String::new()
+        },
         c = f("/concurrency"),
         n = f("/requests"),
         e = f("/errors"),
@@ -560,4 +679,74 @@ fn human_line(r: &Value) -> String {
         ));
     }
     line
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_body_has_the_asked_length() {
+        assert!(json_body(0).is_empty());
+        for n in [1, 10, 11, 1024, 65_536] {
+            let b = json_body(n);
+            assert_eq!(b.len(), n.max(10), "length for {n}");
+            let v: Value = serde_json::from_slice(&b).unwrap();
+            assert!(v["pad"].is_string());
+        }
+    }
+
+    fn target(extra: &[&str]) -> Result<Target> {
+        let mut argv = vec![
+            "tollgate-loadgen",
+            "--url",
+            "http://127.0.0.1:1/svc/x/mirror",
+            "--concurrency",
+            "1",
+            "--requests",
+            "1",
+        ];
+        argv.extend_from_slice(extra);
+        build_target(&Args::try_parse_from(argv)?)
+    }
+
+    #[test]
+    fn rest_door_sends_method_body_key_and_headers() {
+        let t = target(&[
+            "--door",
+            "rest",
+            "--method",
+            "POST",
+            "--body-bytes",
+            "100",
+            "--key",
+            "k1",
+            "--header",
+            "x-a: 1",
+        ])
+        .unwrap();
+        assert_eq!(t.method, reqwest::Method::POST);
+        assert_eq!(t.url.path(), "/svc/x/mirror");
+        assert_eq!(t.body.len(), 100);
+        assert_eq!(t.headers[AUTHORIZATION], "Bearer k1");
+        assert_eq!(t.headers["x-a"], "1");
+        assert_eq!(t.headers[CONTENT_TYPE], "application/json");
+
+        let t = target(&["--door", "rest"]).unwrap();
+        assert_eq!(t.method, reqwest::Method::GET);
+        assert!(t.body.is_empty());
+        assert!(t.headers.get(AUTHORIZATION).is_none());
+        assert!(t.headers.get(CONTENT_TYPE).is_none());
+    }
+
+    #[test]
+    fn mismatched_flags_are_refused() {
+        assert!(target(&["--door", "rest", "--stream"]).is_err());
+        assert!(target(&["--key", "k", "--model", "m", "--method", "GET"]).is_err());
+        assert!(target(&["--key", "k"]).is_err());
+        assert!(target(&["--model", "m"]).is_err());
+        assert!(target(&["--door", "rest", "--header", "no-colon"]).is_err());
+        assert!(target(&["--key", "k", "--model", "m"]).is_ok());
+    }
 }

@@ -93,6 +93,8 @@ impl SseScanner {
         match self.door {
             Door::Openai => self.openai_data(data),
             Door::Anthropic => self.anthropic_data(data),
+            // Refused with `--stream` before any request is sent.
+            Door::Rest => {}
         }
     }
 

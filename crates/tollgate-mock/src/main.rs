@@ -1,8 +1,11 @@
 //! `tollgate-mock --listen 127.0.0.1:9000`: the mock provider as a standalone server.
+//! With `--rest`, the plain REST upstream of [`tollgate_mock::rest`] instead (the REST
+//! services benchmark, `bench/services.sh`, proxies to it).
 
 use clap::Parser;
 use std::io::Write;
 use std::net::SocketAddr;
+use tollgate_mock::rest::RestUpstream;
 use tollgate_mock::{MockProvider, MockState};
 
 #[derive(Debug, Parser)]
@@ -18,6 +21,25 @@ struct Args {
     /// Without it every request is kept.
     #[arg(long)]
     max_recorded: Option<usize>,
+    /// Serve the plain REST upstream (JSON echo, `/json/{bytes}`, `/mirror`,
+    /// `/download/{bytes}`) instead of the provider APIs.
+    #[arg(long)]
+    rest: bool,
+}
+
+/// Either server; dropping it stops it.
+enum Server {
+    Mock(MockProvider),
+    Rest(RestUpstream),
+}
+
+impl Server {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Server::Mock(m) => m.addr(),
+            Server::Rest(r) => r.addr(),
+        }
+    }
 }
 
 #[tokio::main]
@@ -30,8 +52,17 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let state = MockState::with_record_limit(args.max_recorded);
-    let mock = match MockProvider::start_with(args.listen, state).await {
+    let started = if args.rest {
+        RestUpstream::start_on(args.listen, "rest")
+            .await
+            .map(Server::Rest)
+    } else {
+        let state = MockState::with_record_limit(args.max_recorded);
+        MockProvider::start_with(args.listen, state)
+            .await
+            .map(Server::Mock)
+    };
+    let mock = match started {
         Ok(m) => m,
         Err(e) => {
             eprintln!("tollgate-mock: cannot listen on {}: {e}", args.listen);

@@ -5,6 +5,10 @@
 //! - `GET /download/{bytes}`: `bytes` bytes of a fixed pattern ([`pattern_byte`]),
 //!   streamed in 64 KiB chunks (`?chunk_delay_ms=N` paces them, `?cut_after=N` breaks
 //!   off after N bytes).
+//! - `GET /json/{bytes}`: the same small JSON document every time, `bytes` long (see
+//!   [`json_doc`]): a fixed-size answer for the benchmarks, whatever headers arrived.
+//! - `/mirror`, any method: the request body answered back byte for byte as it streams
+//!   in, with the request's `Content-Type` and `Content-Length`.
 //! - anything else: a JSON echo `{"node", "method", "path", "query", "headers",
 //!   "body_len", "body_checksum"}` (the checksum is [`Checksum`]'s, over the body as
 //!   it streamed in). `?status=NNN` (or a path starting `/status/NNN`) answers with that status, `?delay_ms=N` waits
@@ -20,7 +24,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderValue, StatusCode};
@@ -94,6 +98,42 @@ async fn download(
     res
 }
 
+/// Largest document `GET /json/{bytes}` makes (a larger ask gets this size).
+pub const JSON_DOC_MAX: usize = 16 * 1024 * 1024;
+
+/// A JSON document of exactly `bytes` bytes (`{"pad":"aaa..."}`), or of its 10-byte
+/// minimum `{"pad":""}`, at most [`JSON_DOC_MAX`].
+pub fn json_doc(bytes: usize) -> Vec<u8> {
+    const SHELL: usize = r#"{"pad":""}"#.len();
+    let pad = bytes.clamp(SHELL, JSON_DOC_MAX) - SHELL;
+    let mut doc = Vec::with_capacity(SHELL + pad);
+    doc.extend_from_slice(br#"{"pad":""#);
+    doc.resize(doc.len() + pad, b'a');
+    doc.extend_from_slice(br#""}"#);
+    doc
+}
+
+async fn json(Path(bytes): Path<usize>) -> Response {
+    let mut res = Response::new(Body::from(json_doc(bytes)));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// Streams the request body back; nothing is held beyond the chunk in flight.
+async fn mirror(req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut res = Response::new(Body::from_stream(body.into_data_stream()));
+    for name in [http::header::CONTENT_TYPE, http::header::CONTENT_LENGTH] {
+        if let Some(v) = parts.headers.get(&name) {
+            res.headers_mut().insert(name, v.clone());
+        }
+    }
+    res
+}
+
 async fn echo(State(node): State<String>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let query = parts.uri.query().unwrap_or("").to_string();
@@ -162,6 +202,8 @@ pub fn router(node: &str) -> Router {
     let node = node.to_string();
     Router::new()
         .route("/download/{bytes}", get(download))
+        .route("/json/{bytes}", get(json))
+        .route("/mirror", any(mirror))
         .fallback(echo)
         .layer(axum::middleware::from_fn_with_state(node.clone(), tag))
         .with_state(node)
@@ -177,7 +219,12 @@ pub struct RestUpstream {
 impl RestUpstream {
     /// Starts on a free port of 127.0.0.1, answering as node `name`.
     pub async fn start(name: &str) -> std::io::Result<RestUpstream> {
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        RestUpstream::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), name).await
+    }
+
+    /// Starts on `addr` (port 0: a free one), answering as node `name`.
+    pub async fn start_on(addr: SocketAddr, name: &str) -> std::io::Result<RestUpstream> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(crate::serve(listener, router(name)));
         Ok(RestUpstream { addr, task })
@@ -205,4 +252,56 @@ pub fn refused_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or(9)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_doc_is_json_of_the_asked_length() {
+        for n in [0, 9, 10, 11, 1024, 65_536] {
+            let doc = json_doc(n);
+            assert_eq!(doc.len(), n.max(10), "length for {n}");
+            let v: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+            assert!(v["pad"].is_string());
+        }
+        assert_eq!(json_doc(usize::MAX).len(), JSON_DOC_MAX);
+    }
+
+    #[tokio::test]
+    async fn json_and_mirror_answer_their_bytes() {
+        let up = RestUpstream::start("n").await.unwrap();
+        let client = reqwest::Client::new();
+        let res = client
+            .get(format!("{}/json/1024", up.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/json");
+        assert_eq!(res.bytes().await.unwrap(), Bytes::from(json_doc(1024)));
+
+        let body: Vec<u8> = (0..65_536u64).map(pattern_byte).collect();
+        let res = client
+            .post(format!("{}/mirror", up.url()))
+            .header("content-type", "application/octet-stream")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-length"], "65536");
+        assert_eq!(res.headers()["content-type"], "application/octet-stream");
+        assert_eq!(res.headers()["x-node"], "n");
+        assert_eq!(res.bytes().await.unwrap(), Bytes::from(body));
+
+        let res = client
+            .get(format!("{}/json/not-a-number", up.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+    }
 }

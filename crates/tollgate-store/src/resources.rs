@@ -82,16 +82,15 @@ impl Resource for TeamSpec {
 
 impl Resource for ConsumerSpec {
     const KIND: &'static str = "consumer";
-    /// A consumer's stored `/v1/responses` go with it.
-    const OWNED: &'static [&'static str] = &["DELETE FROM responses WHERE consumer = $1"];
-    fn name(&self) -> &str {
-        &self.name
-    }
-    /// A consumer's credentials and subscriptions go with it.
+    /// A consumer's credentials, subscriptions and stored `/v1/responses` go with it.
     const OWNED: &'static [&'static str] = &[
         "DELETE FROM consumer_credentials WHERE consumer = $1",
         "DELETE FROM subscriptions WHERE consumer = $1",
+        "DELETE FROM responses WHERE consumer = $1",
     ];
+    fn name(&self) -> &str {
+        &self.name
+    }
     /// A consumer's `api_keys` are not part of the stored spec at all: config-declared
     /// keys go to the keys table, hashed, through [`Store::upsert_config_key`].
     fn take_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
