@@ -740,6 +740,19 @@ pub fn door_of_path(path: &str) -> (Door, &'static str) {
     }
 }
 
+/// The door of a path outside `/v1/`: a prompt-API's or a service's, so that the
+/// request's span says so from its start (its routes set the record's door too).
+fn published_door(st: &GatewayState, path: &str) -> Option<&'static str> {
+    let snapshot = st.live.snapshot.load_full();
+    if snapshot.prompt_paths.contains_key(path) {
+        return Some("prompt_api");
+    }
+    if snapshot.services.is_empty() {
+        return None;
+    }
+    st.services.table(&snapshot).find(path).map(|_| "service")
+}
+
 /// Paths that are not calls: health checks and the caller's own metadata reads
 /// (stored responses read or deleted by id included).
 fn is_unrecorded(path: &str) -> bool {
@@ -760,7 +773,10 @@ pub async fn layer(
     if is_unrecorded(path) {
         return next.run(req).await;
     }
-    let (_, door_name) = door_of_path(path);
+    let (_, mut door_name) = door_of_path(path);
+    if !path.starts_with("/v1/") {
+        door_name = published_door(&st, path).unwrap_or(door_name);
+    }
     let request_id = req
         .extensions()
         .get::<RequestId>()

@@ -125,6 +125,30 @@ prompt_apis:
     )
 }
 
+/// A credential and a subscription of the first consumer, so their item operations
+/// have something to link to.
+async fn make_access(gw: &Gateway) {
+    let c = client();
+    let consumers = admin_json(gw, "/admin/v1/consumers").await;
+    let first = consumers[0]["name"].as_str().expect("a consumer");
+    let r = c
+        .post(gw.admin(&format!("/admin/v1/consumers/{first}/credentials")))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({"type": "basic", "username": "walker", "password": "walker-password-1"}))
+        .send()
+        .await
+        .expect("credential");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let r = c
+        .post(gw.admin("/admin/v1/subscriptions"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({"consumer": first, "service": "billing"}))
+        .send()
+        .await
+        .expect("subscription");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+}
+
 /// A release of the first service listed (the one the list's links name), so the
 /// release operations have something to link to.
 async fn make_release(gw: &Gateway) {
@@ -456,9 +480,17 @@ fn fill(template: &str, params: &serde_json::Map<String, serde_json::Value>) -> 
     Some(out.join("/"))
 }
 
-/// Evaluates a link's runtime expression against an answer (the document uses
-/// `$response.body#/json/pointer` only; anything else fails the walk).
-fn evaluate(expression: &str, body: &serde_json::Value) -> Option<serde_json::Value> {
+/// Evaluates a link's runtime expression against a request's path parameters and its
+/// answer (the document uses `$response.body#/json/pointer` and `$request.path.NAME`;
+/// anything else fails the walk).
+fn evaluate(
+    expression: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+    body: &serde_json::Value,
+) -> Option<serde_json::Value> {
+    if let Some(name) = expression.strip_prefix("$request.path.") {
+        return params.get(name).cloned();
+    }
     let pointer = expression
         .strip_prefix("$response.body#")
         .unwrap_or_else(|| panic!("unsupported link expression {expression}"));
@@ -482,6 +514,7 @@ async fn every_link_leads_to_a_real_resource() {
     let gw = Gateway::start(&config(&mock));
     make_calls(&gw).await;
     make_release(&gw).await;
+    make_access(&gw).await;
     let document = admin_json(&gw, "/admin/v1/openapi.json").await;
     let ops = operations(&document);
     let by_id = |id: &str| {
@@ -593,7 +626,7 @@ async fn every_link_leads_to_a_real_resource() {
             let mut next = serde_json::Map::new();
             for (name, expression) in link["parameters"].as_object().expect("parameters") {
                 let expression = expression.as_str().expect("expression");
-                match evaluate(expression, &body) {
+                match evaluate(expression, &params, &body) {
                     Some(v) if !v.is_null() => {
                         next.insert(name.clone(), v);
                     }

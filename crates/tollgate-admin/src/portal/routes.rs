@@ -15,7 +15,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::{Developer, developer_of};
 use crate::error::AdminError;
-use crate::error::responses::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized};
+use crate::error::responses::{BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized};
 use crate::routes::{
     self, CreatedKey, KeyView, LoginRequest, open_session, session_ttl_seconds, with_session_cookie,
 };
@@ -27,7 +27,7 @@ use crate::state::AdminState;
     paths(login, logout, catalog, list_subscriptions, subscribe, list_keys, create_key, revoke_key, usage),
     components(
         schemas(crate::error::ErrorEnvelope),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, TooLarge),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge),
     ),
     modifiers(&PortalAuth),
 )]
@@ -264,7 +264,7 @@ pub struct PortalSubscriptionQuery {
     #[param(pattern = "^(pending|approved|rejected|revoked)$", nullable = false)]
     pub status: Option<String>,
     /// Rows per page (default 100).
-    #[param(minimum = 1, maximum = 1000, nullable = false)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, nullable = false)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     #[param(pattern = r"^[0-9]{1,15}\..*$", nullable = false)]
@@ -298,7 +298,7 @@ pub(crate) async fn list_subscriptions(
 #[utoipa::path(post, path = "/portal/v1/subscriptions", tag = "portal", request_body = Subscribe,
     responses((status = 201, body = routes::SubscriptionView),
         (status = 400, response = BadRequest),
-        (status = 409, response = crate::error::responses::Conflict)),
+        (status = 409, response = Conflict)),
     security(("bearer" = [])))]
 pub(crate) async fn subscribe(
     State(st): State<AdminState>,
