@@ -362,6 +362,7 @@ async fn admin_api_conforms_to_its_openapi_document() {
     let gw = Gateway::start(&config(&mock));
     make_calls(&gw).await;
     make_release(&gw).await;
+    make_access(&gw).await;
     let document: serde_json::Value = client()
         .get(gw.admin("/admin/v1/openapi.json"))
         .bearer_auth(ADMIN_TOKEN)
