@@ -162,42 +162,13 @@ pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
     check_name(&s.name, &mut out);
     // The name is a path segment of the admin API (`/admin/v1/services/{name}`), where
     // `import` is taken by `POST /admin/v1/services/import`.
-    let n = &s.name;
-    if !n.is_empty()
-        && (n.len() > 128
-            || !n
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
-    {
-        out.push(Issue::new(
-            "name",
-            "must be 1 to 128 letters, digits, `.`, `_` or `-`",
-        ));
-    } else if n == "import" {
+    if check_segment_name(&s.name, &mut out) && s.name == "import" {
         out.push(Issue::new(
             "name",
             "`import` is reserved (POST /admin/v1/services/import imports an OpenAPI document)",
         ));
     }
-    let p = &s.path_prefix;
-    if !p.starts_with('/')
-        || p.len() < 2
-        || p.ends_with('/')
-        || p.contains(['{', '}', '*', '?', '#'])
-    {
-        out.push(Issue::new(
-            "path_prefix",
-            "must start with `/`, not end with `/`, and hold no `{`, `}`, `*`, `?` or `#`",
-        ));
-    } else if RESERVED_PREFIXES
-        .iter()
-        .any(|r| p == r || p.starts_with(&format!("{r}/")))
-    {
-        out.push(Issue::new(
-            "path_prefix",
-            "is taken by the gateway itself (/v1, /tollgate, /healthz, /readyz)",
-        ));
-    }
+    check_gateway_path("path_prefix", &s.path_prefix, &mut out);
     if s.upstream.nodes.is_empty() {
         out.push(Issue::new("upstream.nodes", "at least one node is needed"));
     }
@@ -321,38 +292,8 @@ pub fn check_prompt_api(p: &PromptApiSpec, model_exists: &dyn Fn(&str) -> bool) 
     check_name(&p.name, &mut out);
     // The name is a path segment of `/admin/v1/prompt-apis/{name}` and shares the
     // services' namespace (subscriptions name either).
-    let n = &p.name;
-    if !n.is_empty()
-        && (n.len() > 128
-            || !n
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
-    {
-        out.push(Issue::new(
-            "name",
-            "must be 1 to 128 letters, digits, `.`, `_` or `-`",
-        ));
-    }
-    let path = &p.path;
-    if !path.starts_with('/')
-        || path.len() < 2
-        || path.ends_with('/')
-        || path.contains(['{', '}', '*', '?', '#'])
-    {
-        out.push(Issue::new(
-            "path",
-            "must start with `/`, not end with `/`, and hold no `{`, `}`, `*`, `?` or `#`",
-        ));
-    } else if RESERVED_PREFIXES
-        .iter()
-        .chain(&["/mcp"])
-        .any(|r| path == r || path.starts_with(&format!("{r}/")))
-    {
-        out.push(Issue::new(
-            "path",
-            "is taken by the gateway itself (/v1, /tollgate, /mcp, /healthz, /readyz)",
-        ));
-    }
+    check_segment_name(&p.name, &mut out);
+    check_gateway_path("path", &p.path, &mut out);
     if p.model.trim().is_empty() {
         out.push(Issue::new("model", EMPTY));
     } else if !model_exists(&p.model) {
@@ -454,7 +395,50 @@ fn is_response_key(code: &str) -> bool {
 }
 
 /// Path prefixes the gateway serves itself.
-const RESERVED_PREFIXES: [&str; 4] = ["/v1", "/tollgate", "/healthz", "/readyz"];
+const RESERVED_PREFIXES: [&str; 5] = ["/v1", "/tollgate", "/mcp", "/healthz", "/readyz"];
+
+/// A name that is also a segment of an admin path (`/admin/v1/services/{name}`): 1 to
+/// 128 letters, digits, `.`, `_` or `-`. False (with an issue) when it is not; an empty
+/// name is [`check_name`]'s to report.
+fn check_segment_name(n: &str, out: &mut Vec<Issue>) -> bool {
+    if n.is_empty() {
+        return false;
+    }
+    let fits = n.len() <= 128
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !fits {
+        out.push(Issue::new(
+            "name",
+            "must be 1 to 128 letters, digits, `.`, `_` or `-`",
+        ));
+    }
+    fits
+}
+
+/// A path a service or prompt-API takes on the gateway listener (`field` names it):
+/// absolute, no trailing `/`, no pattern characters, and clear of the gateway's own
+/// paths.
+fn check_gateway_path(field: &str, path: &str, out: &mut Vec<Issue>) {
+    if !path.starts_with('/')
+        || path.len() < 2
+        || path.ends_with('/')
+        || path.contains(['{', '}', '*', '?', '#'])
+    {
+        out.push(Issue::new(
+            field,
+            "must start with `/`, not end with `/`, and hold no `{`, `}`, `*`, `?` or `#`",
+        ));
+    } else if RESERVED_PREFIXES
+        .iter()
+        .any(|r| path == *r || path.starts_with(&format!("{r}/")))
+    {
+        out.push(Issue::new(
+            field,
+            "is taken by the gateway itself (/v1, /tollgate, /mcp, /healthz, /readyz)",
+        ));
+    }
+}
 
 /// The `{name}`s of a route path or rewrite.
 pub fn route_params(path: &str) -> Vec<String> {

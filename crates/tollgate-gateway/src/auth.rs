@@ -4,7 +4,7 @@ use http::HeaderMap;
 use tollgate_core::GatewayError;
 use tollgate_core::keys;
 use tollgate_core::snapshot::{Caller, Snapshot};
-use tollgate_core::spec::ModelSpec;
+use tollgate_core::spec::{ModelSpec, SubscriptionSpec};
 
 use crate::lifecycle::Call;
 
@@ -82,6 +82,28 @@ pub fn permit_model(caller: &Caller, model: &ModelSpec, call: &Call) -> Result<(
         "configured": {"consumer_models": caller.consumer.models, "key_models": caller.key.models},
     }));
     Err(GatewayError::ModelNotAllowed(model.name.clone()))
+}
+
+/// A service or prompt-API named `name` that takes subscriptions (`subscription` is
+/// set) lets through only a consumer with an approved one, from the snapshot: 403
+/// `not_subscribed` otherwise, with the refusal in the call's explain trail.
+pub fn require_subscription(
+    snapshot: &Snapshot,
+    caller: &Caller,
+    name: &str,
+    subscription: Option<SubscriptionSpec>,
+    call: &Call,
+) -> Result<(), GatewayError> {
+    if subscription.is_none() || snapshot.is_subscribed(&caller.consumer.name, name) {
+        return Ok(());
+    }
+    call.step(serde_json::json!({
+        "step": "auth", "outcome": "refused", "reason": "not_subscribed", "service": name,
+    }));
+    Err(GatewayError::NotSubscribed {
+        consumer: caller.consumer.name.clone(),
+        service: name.to_string(),
+    })
 }
 
 #[cfg(test)]

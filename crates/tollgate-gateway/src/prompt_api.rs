@@ -172,16 +172,7 @@ async fn phases(
     let request = chat_request(api, messages, input.stream)?;
     // The chat door's phases: 404 (model gone), 403, 429, 402, cache, failover.
     // subscription (403), as a service's: after the body's errors, before the model's
-    if spec.subscription.is_some() && !snapshot.is_subscribed(&caller.consumer.name, &spec.name) {
-        call.step(serde_json::json!({
-            "step": "auth", "outcome": "refused", "reason": "not_subscribed",
-            "service": spec.name,
-        }));
-        return Err(GatewayError::NotSubscribed {
-            consumer: caller.consumer.name.clone(),
-            service: spec.name.clone(),
-        });
-    }
+    auth::require_subscription(snapshot, &caller, &spec.name, spec.subscription, call)?;
     let res = pipeline::serve(st, snapshot, &caller, request, &parts.headers, call, label).await?;
     if res.status() != StatusCode::OK {
         return Ok(res);

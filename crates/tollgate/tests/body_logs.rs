@@ -5,12 +5,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::{Value, json};
 use tollgate_mock::rest::RestUpstream;
-use tollgate_store::{CallRecord, Store};
 
 /// A consumer with `log_bodies: true`.
 const KEY_C: &str = "tg-test-key-c";
@@ -18,16 +15,6 @@ const KEY_C: &str = "tg-test-key-c";
 const CAP: usize = 2048;
 
 /// The record of `id`, once the journal has written it (up to 10 s).
-async fn record(store: &Store, id: &str) -> CallRecord {
-    for _ in 0..100 {
-        if let Some(r) = store.get_call(id).await.expect("read") {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no call record for {id}");
-}
-
 /// Sends and reads the whole answer: (status, request id, body text).
 async fn send(req: reqwest::RequestBuilder) -> (u16, String, String) {
     let res = req.send().await.expect("send");

@@ -10,11 +10,9 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-use tollgate_store::{CallRecord, Store};
 
 const TIGHT: &str = "tg-tight";
 const LIMITED: &str = "tg-limited";
@@ -62,28 +60,6 @@ async fn call(gw: &Gateway, path: &str, key: &str, body: Value) -> reqwest::Resp
         .send()
         .await
         .expect("send")
-}
-
-async fn json_of(res: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let text = res.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, headers, body)
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("")
-}
-
-async fn record(store: &Store, id: &str) -> CallRecord {
-    for _ in 0..100 {
-        if let Some(r) = store.get_call(id).await.expect("read") {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no call record for {id}");
 }
 
 /// The messages of the last chat request the mock got.

@@ -4,23 +4,10 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::json;
-use tollgate_store::{CallRecord, Store};
 
 /// The record of `id`, once the journal has written it (up to 10 s).
-async fn record(store: &Store, id: &str) -> CallRecord {
-    for _ in 0..100 {
-        if let Some(r) = store.get_call(id).await.expect("read") {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no call record for {id}");
-}
-
 async fn send(req: reqwest::RequestBuilder) -> (u16, String) {
     let res = req.send().await.expect("send");
     let id = res

@@ -513,6 +513,12 @@ async fn bad_documents_are_refused_naming_what_is_wrong_and_roles_hold() {
         ),
         (
             "application/yaml",
+            good.replace("path_prefix: /svc/pets", "path_prefix: /mcp"),
+            Some("path_prefix"),
+            "taken by the gateway",
+        ),
+        (
+            "application/yaml",
             good.replace("operationId: showPet", "operationId: listPets"),
             Some("paths./pets/{petId}.get"),
             "duplicate route name",

@@ -11,7 +11,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 use tollgate_mock::rest::{Checksum, RestUpstream, refused_port};
-use tollgate_store::{CallRecord, Store};
 
 fn base_config(services: &str) -> String {
     format!(
@@ -32,14 +31,6 @@ services:
     )
 }
 
-async fn json_of(res: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let text = res.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, headers, body)
-}
-
 async fn get(
     gw: &Gateway,
     path: &str,
@@ -50,20 +41,6 @@ async fn get(
         req = req.bearer_auth(k);
     }
     json_of(req.send().await.expect("send")).await
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("")
-}
-
-async fn record(store: &Store, id: &str) -> CallRecord {
-    for _ in 0..100 {
-        if let Some(r) = store.get_call(id).await.expect("read") {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no call record for {id}");
 }
 
 fn request_id(h: &reqwest::header::HeaderMap) -> String {

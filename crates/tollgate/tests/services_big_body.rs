@@ -20,7 +20,6 @@ use common::*;
 use futures::StreamExt;
 use serde_json::Value;
 use tollgate_mock::rest::{Checksum, RestUpstream, pattern_byte};
-use tollgate_store::{CallRecord, Store};
 
 /// The size of each body: 100 MiB.
 const SIZE: u64 = 100 * 1024 * 1024;
@@ -202,16 +201,6 @@ fn check(what: &str, g: &Growth) {
 }
 
 /// The record of `id`, once the journal has written it (up to 10 s).
-async fn record(store: &Store, id: &str) -> CallRecord {
-    for _ in 0..100 {
-        if let Some(r) = store.get_call(id).await.expect("read") {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no call record for {id}");
-}
-
 #[tokio::test]
 async fn hundred_mib_bodies_stream_through_in_constant_memory() {
     let upstream = RestUpstream::start("a").await.expect("upstream");

@@ -185,15 +185,10 @@ async fn serve(
             return res;
         }
     };
-    if spec.subscription.is_some() && !snapshot.is_subscribed(&caller.consumer.name, &spec.name) {
-        call.step(json!({
-            "step": "auth", "outcome": "refused", "reason": "not_subscribed",
-            "service": spec.name,
-        }));
-        return refuse(GatewayError::NotSubscribed {
-            consumer: caller.consumer.name.clone(),
-            service: spec.name.clone(),
-        });
+    if let Err(e) =
+        crate::auth::require_subscription(snapshot, &caller, &spec.name, spec.subscription, call)
+    {
+        return refuse(e);
     }
     if let Err(e) = admit(st, &caller, spec, call).await {
         return refuse(e);

@@ -341,3 +341,30 @@ pub async fn open_store_at(gw: &Gateway, url: &str) -> tollgate_store::Store {
         .await
         .expect("store")
 }
+
+/// The call record of request `id`, once the batch writer has stored it (within 10 s).
+pub async fn record(store: &tollgate_store::Store, id: &str) -> tollgate_store::CallRecord {
+    for _ in 0..100 {
+        if let Some(r) = store.get_call(id).await.expect("read") {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no call record for {id}");
+}
+
+/// An answer's status, headers and body (JSON, or the text as a JSON string).
+pub async fn json_of(
+    res: reqwest::Response,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, headers, body)
+}
+
+/// An error answer's `error.code` ("" when there is none).
+pub fn code(body: &serde_json::Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
