@@ -58,7 +58,11 @@ fn mask_4k_prompt(b: Bencher) {
 fn stream_4k_answer_in_16_byte_deltas(b: Bencher) {
     let set = rules();
     let text = prompt();
-    let pieces: Vec<&str> = text.as_bytes().chunks(16).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    let pieces: Vec<&str> = text
+        .as_bytes()
+        .chunks(16)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect();
     b.bench(|| {
         let Some(m) = set.select(Some("gpt"), None, Way::Response) else {
             return 0;

@@ -79,7 +79,9 @@ fn is_word(c: char) -> bool {
 }
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}")
+    re(
+        r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}",
+    )
 });
 
 fn email(text: &str, out: &mut Vec<Span>) {
@@ -184,8 +186,7 @@ fn credit_card(text: &str, out: &mut Vec<Span>) {
     });
 }
 
-static IBAN: LazyLock<Regex> =
-    LazyLock::new(|| re(r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}"));
+static IBAN: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}"));
 
 /// The IBAN mod-97 check over an IBAN without spaces (ASCII alphanumerics).
 pub fn iban_valid(iban: &[u8]) -> bool {
@@ -193,8 +194,7 @@ pub fn iban_valid(iban: &[u8]) -> bool {
         return false;
     }
     let (head, tail) = iban.split_at(4);
-    if !head[..2].iter().all(u8::is_ascii_alphabetic) || !head[2..].iter().all(u8::is_ascii_digit)
-    {
+    if !head[..2].iter().all(u8::is_ascii_alphabetic) || !head[2..].iter().all(u8::is_ascii_digit) {
         return false;
     }
     let mut rem = 0u32;
@@ -227,14 +227,20 @@ fn iban(text: &str, out: &mut Vec<Span>) {
             if next_char(t, end).is_some_and(is_word) {
                 return None;
             }
-            let compact: Vec<u8> = bytes[s..end].iter().copied().filter(|b| *b != b' ').collect();
+            let compact: Vec<u8> = bytes[s..end]
+                .iter()
+                .copied()
+                .filter(|b| *b != b' ')
+                .collect();
             iban_valid(&compact).then_some((s, end))
         })
     });
 }
 
 static IPV4: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+    re(
+        r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+    )
 });
 static IPV6: LazyLock<Regex> =
     LazyLock::new(|| re(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*"));
@@ -245,8 +251,8 @@ fn ip_address(text: &str, out: &mut Vec<Span>) {
         scan(&IPV4, text, &mut v4, |t, (s, e)| {
             let before = prev_char(t, s);
             let after = next_char(t, e);
-            let dotted_on = after == Some('.')
-                && t.as_bytes().get(e + 1).is_some_and(u8::is_ascii_digit);
+            let dotted_on =
+                after == Some('.') && t.as_bytes().get(e + 1).is_some_and(u8::is_ascii_digit);
             (!before.is_some_and(|c| c.is_alphanumeric() || c == '.')
                 && !after.is_some_and(|c| c.is_alphanumeric())
                 && !dotted_on)
@@ -373,7 +379,10 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(
-            found(Detector::Email, "mail jane.doe+x@mail.example.com, or bob@ex.io."),
+            found(
+                Detector::Email,
+                "mail jane.doe+x@mail.example.com, or bob@ex.io."
+            ),
             ["jane.doe+x@mail.example.com", "bob@ex.io"]
         );
         assert!(found(Detector::Email, "a @ b, user@localhost, x@y").is_empty());
@@ -386,9 +395,19 @@ mod tests {
                 Detector::Phone,
                 "call +1 415-555-0132 or (555) 123-4567, or 020 7946 0958; +4915112345678"
             ),
-            ["+1 415-555-0132", "(555) 123-4567", "020 7946 0958", "+4915112345678"]
+            [
+                "+1 415-555-0132",
+                "(555) 123-4567",
+                "020 7946 0958",
+                "+4915112345678"
+            ]
         );
-        for not in ["on 2024-01-15 at 10", "version 1.2.3", "id 12345678", "12:30:45"] {
+        for not in [
+            "on 2024-01-15 at 10",
+            "version 1.2.3",
+            "id 12345678",
+            "12:30:45",
+        ] {
             assert!(found(Detector::Phone, not).is_empty(), "{not}");
         }
     }
@@ -450,7 +469,13 @@ mod tests {
                 "Zx8Qp2Lm9Rt4Vw7Ky3Hn",
             ]
         );
-        assert!(found(Detector::ApiKey, "password=correcthorsebatterystaple, task-force").is_empty());
+        assert!(
+            found(
+                Detector::ApiKey,
+                "password=correcthorsebatterystaple, task-force"
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -464,7 +489,15 @@ mod tests {
 
     #[test]
     fn any_text_is_safe() {
-        let texts = ["", "é@é.éé", "+", "::", "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0", "sk-", "\u{1F600}:\u{1F600}:"];
+        let texts = [
+            "",
+            "é@é.éé",
+            "+",
+            "::",
+            "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0",
+            "sk-",
+            "\u{1F600}:\u{1F600}:",
+        ];
         for t in texts {
             for d in Detector::ALL {
                 let mut spans = Vec::new();

@@ -22,8 +22,7 @@ mod stream;
 pub use detect::{iban_valid, luhn};
 pub use mask::{Blocked, Finder, Hit, MASKED, Masker};
 pub use rules::{
-    CompiledRule, MAX_ITEMS, MAX_KEYWORD_BYTES, MAX_PATTERN_BYTES, RuleIssue, RuleSet,
-    compile_rule,
+    CompiledRule, MAX_ITEMS, MAX_KEYWORD_BYTES, MAX_PATTERN_BYTES, RuleIssue, RuleSet, compile_rule,
 };
 pub use spec::{Action, AppliesTo, Detector, Direction, MaskingRuleSpec, Way};
 pub use stream::{StreamMasker, WINDOW};

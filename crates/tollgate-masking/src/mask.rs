@@ -129,16 +129,12 @@ impl Masker {
                 }));
             }
             for re in &rule.regexes {
-                all.extend(
-                    re.find_iter(text)
-                        .filter(|m| !m.is_empty())
-                        .map(|m| Found {
-                            start: m.start(),
-                            end: m.end(),
-                            rule: ri,
-                            finder: Finder::Regex,
-                        }),
-                );
+                all.extend(re.find_iter(text).filter(|m| !m.is_empty()).map(|m| Found {
+                    start: m.start(),
+                    end: m.end(),
+                    rule: ri,
+                    finder: Finder::Regex,
+                }));
             }
             if rule.action == Action::Block && all.len() > before {
                 return Err(self.blocked(&all[before]));
@@ -175,7 +171,11 @@ impl Masker {
 
     /// `text` masked, borrowed when nothing matched; each masked value is pushed to
     /// `hits`.
-    pub fn mask_text<'a>(&self, text: &'a str, hits: &mut Vec<Hit>) -> Result<Cow<'a, str>, Blocked> {
+    pub fn mask_text<'a>(
+        &self,
+        text: &'a str,
+        hits: &mut Vec<Hit>,
+    ) -> Result<Cow<'a, str>, Blocked> {
         let found = self.find(text)?;
         if found.is_empty() {
             return Ok(Cow::Borrowed(text));
@@ -286,7 +286,10 @@ pub(crate) mod tests {
         assert_eq!(hits.len(), 8);
         assert!(hits.iter().all(|h| &*h.rule == "pii"));
         let mut none = Vec::new();
-        assert!(matches!(m.mask_text("nothing here", &mut none), Ok(Cow::Borrowed(_))));
+        assert!(matches!(
+            m.mask_text("nothing here", &mut none),
+            Ok(Cow::Borrowed(_))
+        ));
     }
 
     #[test]
@@ -298,19 +301,27 @@ pub(crate) mod tests {
         let mut hits = Vec::new();
         let err = m.mask_text("alpha and the SECRET PLAN", &mut hits).err();
         assert_eq!(err.map(|b| b.rule.to_string()), Some("hard".to_string()));
-        assert_eq!(m.mask_text("alpha", &mut hits).ok().as_deref(), Some("[MASKED]"));
+        assert_eq!(
+            m.mask_text("alpha", &mut hits).ok().as_deref(),
+            Some("[MASKED]")
+        );
     }
 
     #[test]
     fn json_paths_and_strings() {
-        let m = masker(json!([{"name": "svc", "json_paths": ["$.customer.ssn", "$.items[*].card"],
-            "detectors": ["email"]}]));
+        let m = masker(
+            json!([{"name": "svc", "json_paths": ["$.customer.ssn", "$.items[*].card"],
+            "detectors": ["email"]}]),
+        );
         let mut doc = json!({"customer": {"ssn": "123-45-6789", "mail": "x@y.org"},
             "items": [{"card": 1}, {"card": 2}], "n": 5});
         let mut hits = Vec::new();
         assert_eq!(m.mask_json(&mut doc, &mut hits), Ok(true));
-        assert_eq!(doc, json!({"customer": {"ssn": "[MASKED]", "mail": "[EMAIL]"},
-            "items": [{"card": "[MASKED]"}, {"card": "[MASKED]"}], "n": 5}));
+        assert_eq!(
+            doc,
+            json!({"customer": {"ssn": "[MASKED]", "mail": "[EMAIL]"},
+            "items": [{"card": "[MASKED]"}, {"card": "[MASKED]"}], "n": 5})
+        );
         assert_eq!(hits.len(), 4);
     }
 

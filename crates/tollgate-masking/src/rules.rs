@@ -123,7 +123,10 @@ pub fn compile_rule(spec: &MaskingRuleSpec) -> Result<CompiledRule, Vec<RuleIssu
     detectors.dedup();
     for (i, k) in spec.keywords.iter().enumerate() {
         if k.trim().is_empty() {
-            issues.push(RuleIssue::new(format!("keywords[{i}]"), "must not be empty"));
+            issues.push(RuleIssue::new(
+                format!("keywords[{i}]"),
+                "must not be empty",
+            ));
         } else if k.len() > MAX_KEYWORD_BYTES {
             issues.push(RuleIssue::new(
                 format!("keywords[{i}]"),
@@ -141,7 +144,10 @@ pub fn compile_rule(spec: &MaskingRuleSpec) -> Result<CompiledRule, Vec<RuleIssu
         {
             Ok(ac) => Some(ac),
             Err(e) => {
-                issues.push(RuleIssue::new("keywords", format!("cannot be compiled: {e}")));
+                issues.push(RuleIssue::new(
+                    "keywords",
+                    format!("cannot be compiled: {e}"),
+                ));
                 None
             }
         }
@@ -276,14 +282,26 @@ mod tests {
     #[test]
     fn bad_rules_are_reported_by_path_without_their_text() {
         let mut s = spec("bad name!");
-        s.regex = vec!["EMP-[0-9]{6}".into(), "(abcxyz".into(), "a*".into(), "x{1000}{1000}".into()];
+        s.regex = vec![
+            "EMP-[0-9]{6}".into(),
+            "(abcxyz".into(),
+            "a*".into(),
+            "x{1000}{1000}".into(),
+        ];
         s.json_paths = vec!["$.ok".into(), "$[".into()];
         s.keywords = vec!["".into()];
         let issues = compile_rule(&s).err().unwrap_or_default();
         let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["name", "keywords[0]", "regex[1]", "regex[2]", "regex[3]", "json_paths[1]"]
+            [
+                "name",
+                "keywords[0]",
+                "regex[1]",
+                "regex[2]",
+                "regex[3]",
+                "json_paths[1]"
+            ]
         );
         assert!(issues.iter().all(|i| !i.message.contains("abcxyz")));
         assert!(compile_rule(&spec("empty")).is_err());
@@ -313,8 +331,18 @@ mod tests {
                 .unwrap_or_default()
         };
         assert_eq!(names(set.select(Some("gpt"), None, Way::Request)), ["all"]);
-        assert_eq!(names(set.select(Some("gpt"), None, Way::Response)), ["all", "m"]);
-        assert_eq!(names(set.select(None, Some("weather"), Way::Request)), ["all", "s"]);
-        assert!(RuleSet::default().select(Some("gpt"), None, Way::Request).is_none());
+        assert_eq!(
+            names(set.select(Some("gpt"), None, Way::Response)),
+            ["all", "m"]
+        );
+        assert_eq!(
+            names(set.select(None, Some("weather"), Way::Request)),
+            ["all", "s"]
+        );
+        assert!(
+            RuleSet::default()
+                .select(Some("gpt"), None, Way::Request)
+                .is_none()
+        );
     }
 }

@@ -90,8 +90,20 @@ mod tests {
     fn a_match_split_across_pieces_is_masked() {
         let m = masker(json!([{"name": "r", "detectors": ["email"], "keywords": ["falcon"]}]));
         let mut sm = StreamMasker::with_window(m, 16);
-        let out = run(&mut sm, &["write to jane.d", "oe@exam", "ple.com about Fal", "con, ", "bye now, a long tail of words"]);
-        assert_eq!(out.ok().as_deref(), Some("write to [EMAIL] about [MASKED], bye now, a long tail of words"));
+        let out = run(
+            &mut sm,
+            &[
+                "write to jane.d",
+                "oe@exam",
+                "ple.com about Fal",
+                "con, ",
+                "bye now, a long tail of words",
+            ],
+        );
+        assert_eq!(
+            out.ok().as_deref(),
+            Some("write to [EMAIL] about [MASKED], bye now, a long tail of words")
+        );
     }
 
     #[test]
