@@ -139,7 +139,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn credit_card(text: &str, out: &mut Vec<Span>) {
@@ -161,10 +161,12 @@ fn credit_card(text: &str, out: &mut Vec<Span>) {
                 .filter(u8::is_ascii_digit)
                 .collect();
             let after = next_char(t, end);
-            let bounded = !after.is_some_and(|c| c.is_alphanumeric())
-                && !(after.is_some_and(|c| c == '-' || c == ' ')
-                    && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
-                    && end == e);
+            // Not followed by a letter or digit, nor (for the whole candidate) by a
+            // separator and more digits.
+            let continues = after.is_some_and(|c| c == '-' || c == ' ')
+                && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
+                && end == e;
+            let bounded = !after.is_some_and(|c| c.is_alphanumeric()) && !continues;
             if bounded
                 && (13..=19).contains(&candidate.len())
                 && (b'2'..=b'6').contains(&candidate[0])
