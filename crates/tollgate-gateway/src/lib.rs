@@ -27,6 +27,10 @@
 //! prompt-API's path the [`prompt_api`] route kind (its template rendered into a chat
 //! request that takes steps 5 to 9).
 //!
+//! Masking ([`masking`]) is a body filter of every route kind: the rules for a call
+//! are chosen once its model or service is known, requests are masked before they
+//! are estimated, cached or sent, answers before the client sees them.
+//!
 //! Errors are [`tollgate_core::GatewayError`]s rendered in the door's envelope by
 //! [`reply`].
 
@@ -40,6 +44,7 @@ pub mod door;
 pub mod embeddings;
 pub mod forward;
 pub mod lifecycle;
+pub mod masking;
 pub mod metering;
 pub mod pipeline;
 pub mod prompt_api;
