@@ -321,6 +321,31 @@ def writes(page, key):
     check(status == 401, f"a key revoked in the console is refused by the gateway: {status}")
 
 
+def openapi_import(page):
+    goto(page, "import")
+    doc = {"openapi": "3.0.3", "info": {"title": "Pets", "version": "1"},
+           "paths": {"/pets/{id}": {"get": {"operationId": "getPet", "parameters": [
+               {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+               "responses": {"200": {"description": "a pet"}}}}}}
+    page.fill("[name=name]", "pets")
+    page.fill("[name=path_prefix]", "/svc/pets")
+    page.fill("[name=upstream_url]", args.mock_openai)
+    page.select_option("[name=format]", "json")
+    # A broken document: the API's complaint shows beside the document.
+    page.fill("[name=document]", json.dumps({"openapi": "2.0", "paths": {}}))
+    expect_errors((400, "/admin/v1/services/import"))
+    page.click("form button[type=submit]")
+    err = page.locator('.field-error[data-field="document"]')
+    expect(err).not_to_be_empty()
+    check("openapi" in err.inner_text(), f"an import error is shown beside the document: {err.inner_text()!r}")
+    expect_errors()
+    page.fill("[name=document]", json.dumps(doc))
+    page.click("form button[type=submit]")
+    page.wait_for_selector('.view[data-page="services"][data-ready="true"] >> text=getPet')
+    _, svc = admin("GET", "/admin/v1/services/pets")
+    check([r["name"] for r in svc.get("routes", [])] == ["getPet"], f"importing in the console makes the service: {svc.get('routes')}")
+
+
 def viewer(page):
     # Sign out, then in as the viewer.
     page.click("#logout")
@@ -408,6 +433,7 @@ def main():
         detail_pages(page)
         approve(page)
         writes(page, key)
+        openapi_import(page)
         csrf(page)
         viewer(page)
         session_end(page)
