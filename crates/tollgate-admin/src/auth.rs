@@ -2,10 +2,18 @@
 //! the `admin` role), or a console session token (as a bearer token or the
 //! `tollgate_session` cookie) carrying its user's role. Every protected route goes
 //! through [`require_admin`], which also checks the role against the request.
+//!
+//! CSRF: a write authenticated by the cookie alone (which a browser attaches by
+//! itself) must also carry the session's CSRF token in [`CSRF_HEADER`]; another site
+//! cannot read that token, so it cannot forge the write. The token is derived from the
+//! session token ([`csrf_token`]), so nothing more is stored, and it dies with the
+//! session. A request with a bearer token is not exposed to CSRF and needs none.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::AdminError;
@@ -13,6 +21,19 @@ use crate::roles::{Access, Role};
 use crate::state::AdminState;
 
 pub const SESSION_COOKIE: &str = "tollgate_session";
+
+/// The header carrying the CSRF token on cookie-authenticated writes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The CSRF token of a session: a hash of the session token under its own label, so
+/// knowing it reveals nothing of the session token, and only whoever can read the
+/// login answer or `GET /admin/v1/session` (this origin) learns it.
+pub fn csrf_token(session_token: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tollgate-csrf\0");
+    h.update(session_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize())
+}
 
 /// Who is calling, put in the request's extensions for handlers (e.g. `Extension<Caller>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +103,36 @@ pub(crate) fn presented_token(headers: &http::HeaderMap) -> Option<String> {
     bearer(headers).or_else(|| cookie(headers))
 }
 
+/// Refuses (403 `csrf_failed`) a write that is authenticated by the session cookie
+/// alone and lacks the session's CSRF token. Reads (`GET`, `HEAD`, `OPTIONS`) change
+/// nothing and are let through; so is any request with a bearer token, which a
+/// browser never adds by itself.
+pub(crate) fn check_csrf(
+    method: &http::Method,
+    headers: &http::HeaderMap,
+) -> Result<(), AdminError> {
+    if matches!(
+        *method,
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    ) || bearer(headers).is_some()
+    {
+        return Ok(());
+    }
+    let Some(session) = cookie(headers) else {
+        return Ok(());
+    };
+    let expected = csrf_token(&session);
+    let sent = headers
+        .get(CSRF_HEADER)
+        .map(http::HeaderValue::as_bytes)
+        .unwrap_or_default();
+    if bool::from(expected.as_bytes().ct_eq(sent)) {
+        Ok(())
+    } else {
+        Err(AdminError::Csrf)
+    }
+}
+
 /// Resolves the token to a caller. A session whose stored role this build does not
 /// know gets no rights (403), rather than some default.
 pub(crate) async fn authenticate(
@@ -121,6 +172,9 @@ pub async fn require_admin(State(st): State<AdminState>, mut req: Request, next:
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
+    if let Err(e) = check_csrf(req.method(), req.headers()) {
+        return e.into_response();
+    }
     let access = {
         let route = req
             .extensions()

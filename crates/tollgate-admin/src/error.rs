@@ -83,6 +83,12 @@ pub enum AdminError {
     /// Authenticated, but the caller's role may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A write authenticated by the session cookie without the session's CSRF token
+    /// (see [`crate::auth::check_csrf`]).
+    #[error(
+        "A write made with the session cookie must carry the session's CSRF token in the `x-csrf-token` header (from the login answer or GET /admin/v1/session)"
+    )]
+    Csrf,
     #[error("{message}")]
     Invalid {
         message: String,
@@ -135,6 +141,7 @@ impl IntoResponse for AdminError {
                 "invalid_admin_token",
             ),
             AdminError::Forbidden(_) => (StatusCode::FORBIDDEN, "permission_error", "forbidden"),
+            AdminError::Csrf => (StatusCode::FORBIDDEN, "permission_error", "csrf_failed"),
             AdminError::Invalid { .. } => (
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",

@@ -6,6 +6,7 @@
 //! node, and within a poll interval on every other node sharing the database.
 
 pub mod auth;
+mod console;
 pub mod error;
 mod oas;
 pub mod openapi;

@@ -18,10 +18,10 @@ use crate::routes;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tollgate admin API", description = "Manage providers, models, teams, consumers and keys. Authenticate with the admin token or a console session as `Authorization: Bearer`. Roles: `admin` (everything; the admin token acts as admin), `operator` (every resource but users), `viewer` (GET only), `developer` (nothing here: the developer portal). A role that may not make a request gets 403 `permission_error`. Every error is in the OpenAI envelope (`ErrorEnvelope`)."),
+    info(title = "Tollgate admin API", description = "Manage providers, models, teams, consumers and keys. Authenticate with the admin token or a console session as `Authorization: Bearer` (or the session cookie, in which case every write must also carry the session's `x-csrf-token`). Roles: `admin` (everything; the admin token acts as admin), `operator` (every resource but users), `viewer` (GET only), `developer` (nothing here: the developer portal). A role that may not make a request gets 403 `permission_error`. Every error is in the OpenAI envelope (`ErrorEnvelope`)."),
     paths(
         routes::healthz, routes::readyz, routes::metrics,
-        routes::login, routes::logout,
+        routes::login, routes::logout, routes::session_info,
         routes::list_providers, routes::create_provider, routes::get_provider, routes::put_provider, routes::delete_provider,
         routes::list_models, routes::create_model, routes::get_model, routes::put_model, routes::delete_model,
         routes::list_teams, routes::create_team, routes::get_team, routes::put_team, routes::delete_team,
@@ -30,7 +30,7 @@ use crate::routes;
         routes::list_credentials, routes::create_credential, routes::delete_credential,
         routes::list_subscriptions, routes::create_subscription, routes::get_subscription,
         routes::approve_subscription, routes::reject_subscription, routes::revoke_subscription,
-        routes::list_audit,
+        routes::list_audit, routes::list_alerts,
         routes::consumer_usage, routes::list_credits, routes::add_credits,
         routes::routing_state,
         routes::list_services, routes::create_service, routes::get_service, routes::put_service, routes::delete_service, routes::put_service_lifecycle,

@@ -71,7 +71,7 @@ impl FromStr for Role {
 /// What an admin request does, as far as roles are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Ending one's own session: any signed-in user.
+    /// Reading or ending one's own session: any signed-in user.
     Session,
     /// `GET` / `HEAD` on a resource: viewer and up.
     Read,
@@ -89,7 +89,7 @@ impl Access {
     /// Classifies a request by method and route template (axum's `MatchedPath`, e.g.
     /// `/admin/v1/users/{username}`), so that no spelling of the URI can dodge it.
     pub fn of(method: &Method, route: &str) -> Access {
-        if route == "/admin/v1/logout" {
+        if route == "/admin/v1/logout" || route == "/admin/v1/session" {
             Access::Session
         } else if route == "/admin/v1/users" || route.starts_with("/admin/v1/users/") {
             Access::Users

@@ -86,6 +86,9 @@ async fn require_developer(State(st): State<AdminState>, mut req: Request, next:
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
+    if let Err(e) = crate::auth::check_csrf(req.method(), req.headers()) {
+        return e.into_response();
+    }
     let actor = developer.username.clone();
     req.extensions_mut().insert(developer);
     crate::auth::acting_as(actor, next.run(req)).await

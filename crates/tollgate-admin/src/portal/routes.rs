@@ -61,6 +61,8 @@ pub struct PortalLogin {
     /// The consumer the portal acts on.
     pub consumer: String,
     pub expires_in_seconds: u64,
+    /// Send as `x-csrf-token` on every write made with the session cookie.
+    pub csrf_token: String,
 }
 
 /// Opens a portal session: developer users only (another role gets 403).
@@ -89,6 +91,7 @@ pub(crate) async fn login(
         username: user.username,
         consumer: consumer.unwrap_or_default(),
         expires_in_seconds: session_ttl_seconds(),
+        csrf_token: crate::auth::csrf_token(&token),
     };
     Ok(with_session_cookie(Json(answer).into_response(), &token))
 }

@@ -1,5 +1,6 @@
 //! The admin listener's routes.
 
+mod alerts;
 mod analytics;
 mod audit;
 mod calls;
@@ -36,6 +37,7 @@ use utoipa::openapi::{RefOr, Schema};
 use crate::auth::require_admin;
 use crate::state::AdminState;
 
+pub(crate) use alerts::*;
 pub(crate) use analytics::*;
 pub(crate) use audit::*;
 pub(crate) use calls::*;
@@ -114,6 +116,7 @@ pub fn router(state: AdminState) -> Router {
             post(reject_subscription),
         )
         .route("/admin/v1/audit", get(list_audit))
+        .route("/admin/v1/alerts", get(list_alerts))
         .route("/admin/v1/consumers/{name}/usage", get(consumer_usage))
         .route(
             "/admin/v1/consumers/{name}/credits",
@@ -180,11 +183,13 @@ pub fn router(state: AdminState) -> Router {
             get(get_user).put(put_user).delete(delete_user),
         )
         .route("/admin/v1/logout", post(logout))
+        .route("/admin/v1/session", get(session_info))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .merge(protected)
         .merge(crate::portal::router(state.clone()))
-        .route("/", get(landing))
+        .route("/", get(crate::console::index))
+        .route("/console/{*path}", get(crate::console::asset))
         .route("/admin/v1/login", post(login))
         .route("/admin/v1/openapi.json", get(crate::openapi::document))
         .route("/healthz", get(healthz))
@@ -234,26 +239,6 @@ async fn tollgate_gateway_request_id(
         res.headers_mut().insert("x-request-id", v);
     }
     res
-}
-
-/// The admin listener's front page: where the admin API and its documentation are.
-/// (The web console will be served here; until then this page says so plainly.)
-async fn landing() -> axum::response::Html<&'static str> {
-    axum::response::Html(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tollgate</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}
-code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}</style></head><body>
-<h1>Tollgate</h1>
-<p>This is the admin listener. The web console is not part of this build yet; everything
-it will do is available through the admin API.</p>
-<ul>
-<li>Admin API: <code>/admin/v1/</code> &mdash; authenticate with the admin token, or log in with
-<code>POST /admin/v1/login</code> <code>{"username": "admin", "password": "..."}</code> and use the returned token
-as <code>Authorization: Bearer</code>.</li>
-<li>OpenAPI document: <a href="/admin/v1/openapi.json">/admin/v1/openapi.json</a></li>
-<li>Metrics: <a href="/metrics">/metrics</a> &middot; health: <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
-</ul></body></html>"#,
-    )
 }
 
 async fn not_found(uri: axum::http::Uri) -> crate::error::AdminError {

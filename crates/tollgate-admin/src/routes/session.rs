@@ -10,7 +10,7 @@ use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{SESSION_COOKIE, presented_token};
+use crate::auth::{Caller, SESSION_COOKIE, presented_token};
 use crate::error::AdminError;
 use crate::error::responses::{BadRequest, Unauthorized};
 use crate::state::AdminState;
@@ -30,6 +30,24 @@ pub struct LoginResponse {
     pub username: String,
     pub role: String,
     pub expires_in_seconds: u64,
+    /// Send as `x-csrf-token` on every write made with the session cookie (writes
+    /// with `Authorization: Bearer` need none).
+    pub csrf_token: String,
+}
+
+/// Who the request's credentials belong to (`GET /admin/v1/session`): what the console
+/// reads at start to know whether it is signed in, as whom, and its CSRF token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// The console user; null for the admin token.
+    pub username: Option<String>,
+    pub role: crate::roles::Role,
+    /// A developer's consumer.
+    pub consumer: Option<String>,
+    /// Send as `x-csrf-token` on every write made with the session cookie.
+    pub csrf_token: String,
+    /// Where consumers reach the gateway (for examples: curl, SDK base URLs).
+    pub gateway_url: String,
 }
 
 #[utoipa::path(post, path = "/admin/v1/login", tag = "session", request_body = LoginRequest,
@@ -45,6 +63,7 @@ pub(crate) async fn login(
         username: user.username,
         role: user.role,
         expires_in_seconds: SESSION_TTL.as_secs(),
+        csrf_token: crate::auth::csrf_token(&token),
     };
     Ok(with_session_cookie(Json(answer).into_response(), &token))
 }
@@ -94,6 +113,25 @@ pub(crate) fn with_session_cookie(mut res: Response, token: &str) -> Response {
         res.headers_mut().insert(http::header::SET_COOKIE, v);
     }
     res
+}
+
+/// The caller's identity and the session's CSRF token. Any signed-in user may ask; a
+/// missing or expired session is a 401 (the console then shows its login).
+#[utoipa::path(get, path = "/admin/v1/session", tag = "session",
+    responses((status = 200, body = SessionView)), security(("bearer" = [])))]
+pub(crate) async fn session_info(
+    State(st): State<AdminState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    headers: http::HeaderMap,
+) -> Result<Json<SessionView>, AdminError> {
+    let token = presented_token(&headers).ok_or(AdminError::Unauthorized)?;
+    Ok(Json(SessionView {
+        username: caller.user,
+        role: caller.role,
+        consumer: caller.consumer,
+        csrf_token: crate::auth::csrf_token(&token),
+        gateway_url: st.gateway_url.for_request(&headers),
+    }))
 }
 
 #[utoipa::path(post, path = "/admin/v1/logout", tag = "session", responses((status = 204, description = "The session is over")), security(("bearer" = [])))]
