@@ -1,6 +1,6 @@
 //! The developer portal's web pages (`/portal/`) in a real browser: Debian's headless
 //! Chromium, driven by Playwright for Python from a virtualenv under the target
-//! directory (`target/browser-venv`, made on first use). The steps and their checks
+//! directory (`target/console-venv`, shared with the console's test). The steps and their checks
 //! are in `tests/browser/portal.py`; this file starts the binary against the mock,
 //! imports a service from an OpenAPI document, makes the developer user, and runs
 //! the script.
@@ -15,9 +15,6 @@ use common::*;
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::Duration;
-
-/// Playwright's Python package; the browser is the system's, never downloaded.
-pub const BROWSER_REQUIREMENTS: &[&str] = &["playwright==1.65.2"];
 
 fn config(mock: &MockProvider) -> String {
     format!(
@@ -137,7 +134,7 @@ async fn admin_call(gw: &Gateway, method: reqwest::Method, path: &str, body: Val
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_developer_uses_the_portal_in_a_browser() {
-    let venv = common::python::ensure_venv("browser-venv", BROWSER_REQUIREMENTS);
+    let venv = common::python::ensure_venv("console-venv", common::python::BROWSER_REQUIREMENTS);
     let mock = MockProvider::start().await.expect("mock");
     let gw = Gateway::start(&config(&mock));
 

@@ -35,24 +35,30 @@ macro_rules! asset {
     };
 }
 
-/// The portal's files. The index is served at `/portal/` itself.
+/// The portal's files. The index is served at `/portal/` itself; uPlot is the
+/// console's vendored copy (one copy in the tree, one licence).
 const ASSETS: &[Asset] = &[
     asset!("app.js", "portal-ui/app.js", JS),
     asset!("api.js", "portal-ui/api.js", JS),
     asset!("dom.js", "portal-ui/dom.js", JS),
     asset!("format.js", "portal-ui/format.js", JS),
     asset!("openapi.js", "portal-ui/openapi.js", JS),
-    asset!("chart.js", "portal-ui/chart.js", JS),
+    // The console's chart module (one for both), at the same relative place to uPlot.
+    asset!("lib/chart.js", "console/lib/chart.js", JS),
     asset!("pages/login.js", "portal-ui/pages/login.js", JS),
     asset!("pages/catalog.js", "portal-ui/pages/catalog.js", JS),
     asset!("pages/docs.js", "portal-ui/pages/docs.js", JS),
     asset!("pages/keys.js", "portal-ui/pages/keys.js", JS),
     asset!("pages/usage.js", "portal-ui/pages/usage.js", JS),
     asset!("portal.css", "portal-ui/portal.css", CSS),
-    asset!("vendor/uplot/uPlot.esm.js", "vendor/uplot/uPlot.esm.js", JS),
+    asset!(
+        "vendor/uplot/uPlot.esm.js",
+        "console/vendor/uplot/uPlot.esm.js",
+        JS
+    ),
     asset!(
         "vendor/uplot/uPlot.min.css",
-        "vendor/uplot/uPlot.min.css",
+        "console/vendor/uplot/uPlot.min.css",
         CSS
     ),
 ];

@@ -3,7 +3,7 @@
 // The container gets `data-points` (how many points were drawn) so that a reader or
 // a test can tell an empty chart from a drawn one without looking at pixels.
 
-import uPlot from "./vendor/uplot/uPlot.esm.js";
+import uPlot from "../vendor/uplot/uPlot.esm.js";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
 
