@@ -249,6 +249,41 @@ async fn session_document_and_roles() {
     assert_eq!(s, 401);
 }
 
+/// A login posted from another origin's page is refused (login CSRF); one from the
+/// console's own origin, or from a script (no `Origin`), is not.
+#[tokio::test]
+async fn logins_from_another_origin_are_refused() {
+    let gw = start_bare();
+    let body = json!({"username": "admin", "password": PASSWORD});
+    for path in ["/admin/v1/login", "/portal/v1/login"] {
+        for origin in ["https://evil.example", "null", "http://127.0.0.1:1"] {
+            let (s, answer) = send(
+                client()
+                    .post(gw.admin(path))
+                    .header("origin", origin)
+                    .json(&body),
+            )
+            .await;
+            assert_eq!(
+                (s, code(&answer)),
+                (403, "forbidden"),
+                "{path} from {origin}: {answer}"
+            );
+        }
+    }
+    let own = gw.admin_url.clone();
+    let (s, answer) = send(
+        client()
+            .post(gw.admin("/admin/v1/login"))
+            .header("origin", own)
+            .json(&body),
+    )
+    .await;
+    assert_eq!(s, 200, "{answer}");
+    let (s, answer) = send(client().post(gw.admin("/admin/v1/login")).json(&body)).await;
+    assert_eq!(s, 200, "{answer}");
+}
+
 /// The console's page and files: a strict CSP, no inline script, ETag revalidation,
 /// and nothing but the embedded files under `/console/`.
 #[tokio::test]

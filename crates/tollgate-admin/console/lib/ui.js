@@ -114,7 +114,9 @@ export function fieldFor(fields, param) {
       if (!best || n.length > best.name.length) best = f;
     }
   }
-  return best;
+  // A param naming an object the form edits field by field (`budget` for a missing
+  // `budget.period`): its first field.
+  return best || fields.find((f) => f.name.startsWith(`${p}.`)) || null;
 }
 
 const toInput = {

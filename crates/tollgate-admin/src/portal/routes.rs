@@ -72,8 +72,10 @@ pub struct PortalLogin {
         (status = 403, response = Forbidden), (status = 413, response = TooLarge)))]
 pub(crate) async fn login(
     State(st): State<AdminState>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AdminError> {
+    crate::auth::check_login_origin(&headers)?;
     let mut consumer = None;
     let (user, token) = open_session(&st, &body, |user| {
         let role = user.role.parse().unwrap_or(crate::roles::Role::Viewer);

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Caller, SESSION_COOKIE, presented_token};
 use crate::error::AdminError;
-use crate::error::responses::{BadRequest, Unauthorized};
+use crate::error::responses::{BadRequest, Forbidden, Unauthorized};
 use crate::state::AdminState;
 
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -52,11 +52,14 @@ pub struct SessionView {
 
 #[utoipa::path(post, path = "/admin/v1/login", tag = "session", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized)))]
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden)))]
 pub(crate) async fn login(
     State(st): State<AdminState>,
+    headers: http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, AdminError> {
+    crate::auth::check_login_origin(&headers)?;
     let (user, token) = open_session(&st, &body, |_| Ok(())).await?;
     let answer = LoginResponse {
         token: token.clone(),

@@ -275,6 +275,78 @@ def detail_pages(page):
     check("$5.00" in page.locator(".credits-balance").inner_text(), "the credit balance is shown")
 
 
+def writes(page, key):
+    """Create, edit, top up, deprecate and revoke through the UI, each checked
+    against the API (or the gateway)."""
+    goto(page, "teams")
+    page.click("button.new")
+    d = fill_dialog(page, {"name": "ui-team", "budget.usd": "10"})
+    expect_errors((400, "/admin/v1/teams"))
+    d.locator("button[type=submit]").click()
+    expect(d.locator(".field.invalid .field-error")).not_to_be_empty()
+    check(d.locator(".field.invalid [name^=budget]").count() == 1,
+          f"a budget without a period is blamed on a budget field: {d.locator('.field.invalid').inner_text()!r}")
+    expect_errors()
+    fill_dialog(page, {"budget.period": "monthly"})
+    d.locator("button[type=submit]").click()
+    page.wait_for_selector("dialog[open]", state="detached")
+    expect(page.locator('tr[data-key="ui-team"]')).to_have_count(1)
+    page.locator('tr[data-key="ui-team"] button.edit').click()
+    d = fill_dialog(page, {"rate_limit.requests_per_minute": "42"})
+    d.locator("button[type=submit]").click()
+    page.wait_for_selector("dialog[open]", state="detached")
+    _, team = admin("GET", "/admin/v1/teams/ui-team")
+    check(team.get("rate_limit", {}).get("requests_per_minute") == 42 and team["budget"]["usd"] == 10,
+          f"editing a team in the console keeps what the form did not change: {team}")
+
+    goto(page, "limits/app")
+    page.fill("[name=amount_usd]", "2.5")
+    page.fill("[name=reason]", "console top-up")
+    page.click("form button[type=submit]")
+    expect(page.locator(".credits-balance")).to_have_text("$7.50")
+    check(True, "a top-up in the console shows in the balance")
+
+    goto(page, "services/weather")
+    page.click("button.lifecycle-deprecated")
+    expect(page.locator(".page-header .pill")).to_have_text("deprecated")
+    _, svc = admin("GET", "/admin/v1/services/weather")
+    check(svc["lifecycle"] == "deprecated", "deprecating in the console moves the service")
+
+    goto(page, "consumers/app")
+    page.locator("button.revoke").first.click()
+    page.click("dialog[open] button.confirm-yes")
+    expect(page.locator("button.revoke")).to_have_count(0)
+    status, _ = http("POST", args.gateway + "/v1/chat/completions",
+                     {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                     {"authorization": f"Bearer {key}"})
+    check(status == 401, f"a key revoked in the console is refused by the gateway: {status}")
+
+
+def openapi_import(page):
+    goto(page, "import")
+    doc = {"openapi": "3.0.3", "info": {"title": "Pets", "version": "1"},
+           "paths": {"/pets/{id}": {"get": {"operationId": "getPet", "parameters": [
+               {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+               "responses": {"200": {"description": "a pet"}}}}}}
+    page.fill("[name=name]", "pets")
+    page.fill("[name=path_prefix]", "/svc/pets")
+    page.fill("[name=upstream_url]", args.mock_openai)
+    page.select_option("[name=format]", "json")
+    # A broken document: the API's complaint shows beside the document.
+    page.fill("[name=document]", json.dumps({"openapi": "2.0", "paths": {}}))
+    expect_errors((400, "/admin/v1/services/import"))
+    page.click("form button[type=submit]")
+    err = page.locator('.field-error[data-field="document"]')
+    expect(err).not_to_be_empty()
+    check("openapi" in err.inner_text(), f"an import error is shown beside the document: {err.inner_text()!r}")
+    expect_errors()
+    page.fill("[name=document]", json.dumps(doc))
+    page.click("form button[type=submit]")
+    page.wait_for_selector('.view[data-page="services"][data-ready="true"] >> text=getPet')
+    _, svc = admin("GET", "/admin/v1/services/pets")
+    check([r["name"] for r in svc.get("routes", [])] == ["getPet"], f"importing in the console makes the service: {svc.get('routes')}")
+
+
 def viewer(page):
     # Sign out, then in as the viewer.
     page.click("#logout")
@@ -356,11 +428,13 @@ def main():
         check(len(cookie) == 1 and cookie[0]["httpOnly"] and cookie[0]["sameSite"] == "Strict",
               "the session cookie is HttpOnly and SameSite=Strict")
 
-        first_run(page)
+        key = first_run(page)
         seed()
         every_page(page, PAGES)
         detail_pages(page)
         approve(page)
+        writes(page, key)
+        openapi_import(page)
         csrf(page)
         viewer(page)
         session_end(page)
