@@ -103,6 +103,9 @@ pub enum AdminError {
     TooLarge(String),
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
+    /// The playground could not reach this node's gateway listener.
+    #[error("The gateway listener could not be reached: {0}")]
+    GatewayUnreachable(String),
     /// Something other than storage failed; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -157,6 +160,9 @@ impl IntoResponse for AdminError {
             ),
             AdminError::Conflict(_) | AdminError::Store(StoreError::Conflict(_)) => {
                 (StatusCode::CONFLICT, "invalid_request_error", "conflict")
+            }
+            AdminError::GatewayUnreachable(_) => {
+                (StatusCode::BAD_GATEWAY, "api_error", "gateway_unreachable")
             }
             AdminError::Store(_) | AdminError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

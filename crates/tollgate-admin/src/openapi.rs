@@ -40,6 +40,7 @@ use crate::routes;
         routes::list_prompt_apis, routes::create_prompt_api, routes::get_prompt_api, routes::put_prompt_api, routes::delete_prompt_api, routes::put_prompt_api_lifecycle,
         routes::list_calls, routes::get_call, routes::explain_call, routes::export_calls,
         routes::analytics_timeseries, routes::analytics_top,
+        routes::playground_chat,
         routes::list_users, routes::create_user, routes::get_user, routes::put_user, routes::delete_user,
     ),
     components(

@@ -26,6 +26,8 @@
 mod assemble;
 pub use assemble::under_prefix;
 mod check;
+mod from_env;
+pub use from_env::{EnvProviders, providers_from_env};
 mod interp;
 mod load;
 mod redact;

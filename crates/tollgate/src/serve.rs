@@ -27,6 +27,27 @@ use tollgate_store::{SecretCipher, Store};
 use crate::apply;
 use crate::listener::{self, ListenLimits};
 
+/// Says which providers the environment offered (and which variables were unusable),
+/// so that a first start tells what can be called right away.
+fn print_env_providers(env: &tollgate_config::EnvProviders) {
+    for p in &env.providers {
+        let models: Vec<&str> = env
+            .models
+            .iter()
+            .filter(|m| m.targets.iter().any(|t| t.provider == p.name))
+            .map(|m| m.name.as_str())
+            .collect();
+        println!(
+            "provider `{}` from the environment, models: {}",
+            p.name,
+            models.join(", ")
+        );
+    }
+    for why in &env.skipped {
+        eprintln!("tollgate: not offering {why}");
+    }
+}
+
 /// How long in-flight requests may take to finish after a stop signal.
 const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 /// How often a node looks for changes made through other nodes.
@@ -35,11 +56,19 @@ const POLL_EVERY: Duration = Duration::from_secs(1);
 const JOURNAL_FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
 pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
-    let config = match &config_path {
-        Some(p) => {
-            tollgate_config::load_file(p).map_err(|e| anyhow::anyhow!("invalid config:\n{e}"))?
+    let (config, from_env) = match &config_path {
+        Some(p) => (
+            tollgate_config::load_file(p).map_err(|e| anyhow::anyhow!("invalid config:\n{e}"))?,
+            None,
+        ),
+        None => {
+            // Embedded defaults: the vendors' usual variables stand in for a config file.
+            let mut config = Config::default();
+            let env = tollgate_config::providers_from_env(|k| std::env::var(k).ok());
+            config.providers.extend(env.providers.iter().cloned());
+            config.models.extend(env.models.iter().cloned());
+            (config, Some(env))
         }
-        None => Config::default(),
     };
     let data_dir = data_dir();
     std::fs::create_dir_all(&data_dir)
@@ -105,6 +134,9 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     println!("tollgate gateway listening on http://{gateway_addr}");
     println!("tollgate admin listening on http://{admin_addr}");
     println!("console and admin API: http://{admin_addr}/  (API under /admin/v1/)");
+    if let Some(env) = &from_env {
+        print_env_providers(env);
+    }
     if let Some(pw) = initial_password {
         println!("first start: created console user `admin` with password: {pw}");
     }

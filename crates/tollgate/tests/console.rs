@@ -24,7 +24,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Playwright drives the system Chromium through CDP; no browser is downloaded.
-const REQUIREMENTS: &[&str] = &["playwright==1.49.1"];
 const CHROMIUM: &str = "/usr/bin/chromium";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(480);
 const PASSWORD: &str = "console-admin-password";
@@ -47,7 +46,7 @@ async fn console_in_a_browser() {
         "{CHROMIUM} is missing: run scripts/chromium.sh (Debian's chromium package)"
     );
     // Blocking, before anything runs on the runtime.
-    let venv = python::ensure_venv("console-venv", REQUIREMENTS);
+    let venv = python::ensure_venv("console-venv", python::BROWSER_REQUIREMENTS);
     let mock = MockProvider::start().await.expect("mock");
     let gw = start_bare();
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().map_or_else(

@@ -8,13 +8,135 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 
+/// The vendor variables `tollgate serve` reads on embedded defaults.
+const VENDOR_VARS: [&str; 7] = [
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "GEMINI_API_KEY",
+    "MISTRAL_API_KEY",
+    "OLLAMA_HOST",
+];
+
+/// With the variables set (Mistral's blank), the start names each provider and its
+/// models, the admin API lists them, and a key made through the admin API calls each
+/// provider that points at the mock, with the key from the environment upstream.
+async fn env_providers_are_ready(gw: &Gateway, mock: &MockProvider, session: &str) {
+    for line in [
+        "provider `openai` from the environment, models: gpt-4o-mini, gpt-4o",
+        "provider `anthropic` from the environment, models: claude-3-5-haiku-latest, claude-sonnet-4-0",
+        "provider `gemini` from the environment, models: gemini-2.0-flash, gemini-2.5-flash",
+        "provider `ollama` from the environment, models: llama3.2",
+    ] {
+        assert!(
+            gw.stdout_lines.iter().any(|l| l == line),
+            "{line:?} not in {:?}",
+            gw.stdout_lines
+        );
+    }
+    assert!(
+        !gw.stdout_lines.iter().any(|l| l.contains("`mistral`")),
+        "a blank key offers nothing: {:?}",
+        gw.stdout_lines
+    );
+    let admin = |method: reqwest::Method, path: &str| {
+        client()
+            .request(method, gw.admin(path))
+            .bearer_auth(session)
+    };
+    let providers: Value = admin(reqwest::Method::GET, "/admin/v1/providers")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let names: Vec<&str> = providers
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 4, "{providers}");
+    for name in ["openai", "anthropic", "gemini", "ollama"] {
+        assert!(names.contains(&name), "{name} missing: {providers}");
+    }
+    assert!(
+        !providers.to_string().contains("sk-from-env"),
+        "keys are never shown"
+    );
+    let res = admin(reqwest::Method::POST, "/admin/v1/consumers")
+        .json(&json!({"name": "first-app"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let res = admin(reqwest::Method::POST, "/admin/v1/consumers/first-app/keys")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    let key = res.json::<Value>().await.expect("json")["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    for (model, upstream_auth) in [
+        ("gpt-4o-mini", "Bearer sk-from-env"),
+        ("claude-3-5-haiku-latest", "sk-ant-from-env"),
+        ("llama3.2", ""),
+    ] {
+        mock.clear();
+        let res = client()
+            .post(gw.gw("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .expect("send");
+        let status = res.status();
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(status, 200, "{model}: {body}");
+        let seen = mock.requests();
+        let req = seen
+            .last()
+            .unwrap_or_else(|| panic!("{model} reached no upstream"));
+        if !upstream_auth.is_empty() {
+            let sent = ["authorization", "x-api-key"]
+                .iter()
+                .filter_map(|h| req.headers.get(*h).map(String::as_str))
+                .collect::<Vec<_>>();
+            assert!(
+                sent.contains(&upstream_auth),
+                "{model}: upstream auth {sent:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn serve_with_no_arguments_runs_on_the_embedded_defaults() {
     let dir = tempfile::tempdir().expect("dir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     cmd.arg("serve").env_remove("TOLLGATE_ADMIN_PASSWORD");
+    for var in VENDOR_VARS {
+        cmd.env_remove(var);
+    }
     let mut gw = Gateway::spawn(cmd, dir, &[]);
     assert_eq!(gw.url, "http://127.0.0.1:8080");
+    assert!(
+        !gw.stdout_lines
+            .iter()
+            .any(|l| l.contains("from the environment")),
+        "no vendor variable, no provider: {:?}",
+        gw.stdout_lines
+    );
     assert_eq!(gw.admin_url, "http://127.0.0.1:8081");
     let password_line = gw
         .stdout_lines
@@ -58,12 +180,29 @@ async fn serve_with_no_arguments_runs_on_the_embedded_defaults() {
     gw.terminate();
     assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
 
-    // A second start keeps the user and prints no new password.
+    // A second start keeps the user and prints no new password; the vendors' usual
+    // variables (pointed at the mock) are offered as providers ready to use.
     let dir = std::mem::replace(&mut gw.dir, tempfile::tempdir().expect("dir"));
     drop(gw);
+    let mock = MockProvider::start().await.expect("mock");
+    let ollama_host = mock.addr().to_string();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     cmd.arg("serve");
-    let mut gw = Gateway::spawn(cmd, dir, &[]);
+    for var in VENDOR_VARS {
+        cmd.env_remove(var);
+    }
+    let openai_base = mock.openai_base_url();
+    let anthropic_base = mock.anthropic_base_url();
+    let env = [
+        ("OPENAI_API_KEY", "sk-from-env"),
+        ("OPENAI_BASE_URL", openai_base.as_str()),
+        ("ANTHROPIC_API_KEY", "sk-ant-from-env"),
+        ("ANTHROPIC_BASE_URL", anthropic_base.as_str()),
+        ("GEMINI_API_KEY", "gem-from-env"),
+        ("MISTRAL_API_KEY", "  "),
+        ("OLLAMA_HOST", ollama_host.as_str()),
+    ];
+    let mut gw = Gateway::spawn(cmd, dir, &env);
     assert!(
         !gw.stdout_lines.iter().any(|l| l.contains("password")),
         "{:?}",
@@ -76,6 +215,11 @@ async fn serve_with_no_arguments_runs_on_the_embedded_defaults() {
         .await
         .expect("send");
     assert_eq!(res.status(), 200);
+    let session = res.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    env_providers_are_ready(&gw, &mock, &session).await;
     gw.terminate();
     assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
 }

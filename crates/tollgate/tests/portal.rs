@@ -492,3 +492,114 @@ async fn developers_see_and_touch_only_their_own_consumer() {
         "portal_revoke_key"
     );
 }
+
+/// `GET /portal/v1/usage/timeseries`: the developer's own consumer's series only
+/// (another consumer's traffic in the same buckets is not shown, nor can a parameter
+/// ask for it), bad parameters are 400 naming the field; the catalogue says where the
+/// gateway is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_over_time_is_the_developers_own() {
+    let mock = MockProvider::start().await.expect("mock");
+    let gw = Gateway::start(&config(&mock));
+    make_user(&gw, "dev-a", "developer", Some("team-a")).await;
+    let a = session(&gw, "dev-a").await;
+
+    let (s, cat) = call(&gw, Some(&a), Method::GET, "/portal/v1/catalog", None).await;
+    assert_eq!(s, 200, "{cat}");
+    assert_eq!(cat["gateway_url"], gw.url.as_str(), "{cat}");
+
+    // Before any call: no series at all.
+    let (s, v) = call(
+        &gw,
+        Some(&a),
+        Method::GET,
+        "/portal/v1/usage/timeseries",
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["series"], json!([]), "{v}");
+
+    for (key, model, n) in [(KEY_A, "gpt-mock", 2), (KEY_B, "gpt-mock", 3)] {
+        for _ in 0..n {
+            let res = client()
+                .post(gw.gw("/v1/chat/completions"))
+                .bearer_auth(key)
+                .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(res.status(), 200);
+        }
+    }
+    // Rollups are written shortly after the calls.
+    let mut series = Value::Null;
+    for _ in 0..100 {
+        let (s, v) = call(
+            &gw,
+            Some(&a),
+            Method::GET,
+            "/portal/v1/usage/timeseries?metric=requests&interval=minute&by=team",
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let total: f64 = v["series"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["points"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["value"].as_f64())
+            .sum();
+        if total >= 2.0 {
+            series = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let list = series["series"]
+        .as_array()
+        .expect("the calls arrive in the rollups");
+    assert_eq!(
+        list.len(),
+        1,
+        "only team-a's series, whatever `by` says: {series}"
+    );
+    assert_eq!(list[0]["key"], "team-a");
+    let total: f64 = list[0]["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter_map(|p| p["value"].as_f64())
+        .sum();
+    assert_eq!(total, 2.0, "team-b's three calls are not counted: {series}");
+
+    for (query, param) in [
+        ("metric=everything", "metric"),
+        ("interval=fortnight", "interval"),
+        ("from=yesterday", "from"),
+        ("to=1e999", "to"),
+    ] {
+        let (s, v) = call(
+            &gw,
+            Some(&a),
+            Method::GET,
+            &format!("/portal/v1/usage/timeseries?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(s, 400, "{query}: {v}");
+        assert_eq!(v["error"]["param"], param, "{query}: {v}");
+    }
+    let (s, _) = call(&gw, None, Method::GET, "/portal/v1/usage/timeseries", None).await;
+    assert_eq!(s, 401);
+    let (s, _) = call(
+        &gw,
+        Some(ADMIN_TOKEN),
+        Method::GET,
+        "/portal/v1/usage/timeseries",
+        None,
+    )
+    .await;
+    assert_eq!(s, 403);
+}

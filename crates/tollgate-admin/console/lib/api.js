@@ -31,7 +31,8 @@ export function onSignedOut(fn) {
  * Calls the API: api('GET', '/admin/v1/teams'), api('POST', path, body).
  * A body that is a string is sent as is with opts.contentType (OpenAPI import);
  * anything else as JSON. Answers the parsed JSON (null for 204), or the Response
- * itself with opts.raw. Throws ApiError on an error status.
+ * itself with opts.raw (error answers too with opts.rawErrors: the playground shows
+ * the gateway's own errors). Throws ApiError on an error status.
  */
 export async function api(method, path, body, opts = {}) {
   const headers = { accept: 'application/json' };
@@ -47,7 +48,7 @@ export async function api(method, path, body, opts = {}) {
     }
   }
   const res = await fetch(path, init);
-  if (opts.raw && res.ok) return res;
+  if (opts.raw && (res.ok || opts.rawErrors)) return res;
   const text = await res.text();
   let json = null;
   if (text) {

@@ -16,6 +16,7 @@
 //! API's.
 
 mod routes;
+mod ui;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -51,12 +52,16 @@ pub fn router(state: AdminState) -> Router<AdminState> {
         )
         .route("/portal/v1/keys/{id}", delete(routes::revoke_key))
         .route("/portal/v1/usage", get(routes::usage))
+        .route("/portal/v1/usage/timeseries", get(routes::usage_timeseries))
         .route("/portal/v1/logout", post(routes::logout))
         .route_layer(middleware::from_fn_with_state(state, require_developer));
     Router::new()
         .merge(protected)
         .route("/portal/v1/login", post(routes::login))
         .route("/portal/v1/openapi.json", get(routes::document))
+        .route("/portal", get(ui::to_index))
+        .route("/portal/", get(ui::index))
+        .route("/portal/assets/{*path}", get(ui::asset))
 }
 
 /// What a portal caller is, from an authenticated admin caller: only a developer

@@ -24,7 +24,7 @@ use crate::state::AdminState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tollgate developer portal API", description = "What a developer does for their own consumer: read the catalogue, manage their keys, read their usage. Log in with `POST /portal/v1/login` as a console user with the `developer` role; send the token as `Authorization: Bearer` (or keep the session cookie). Every operation acts on the developer's own consumer only. Errors are in the OpenAI envelope."),
-    paths(login, logout, catalog, list_subscriptions, subscribe, list_keys, create_key, revoke_key, usage),
+    paths(login, logout, catalog, list_subscriptions, subscribe, list_keys, create_key, revoke_key, usage, usage_timeseries),
     components(
         schemas(crate::error::ErrorEnvelope),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge),
@@ -156,6 +156,11 @@ pub struct CatalogPromptApi {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Catalog {
+    /// The gateway's base URL (`server.public_url`, else the gateway listener's port
+    /// on the host this request was sent to): where the keys, models and services
+    /// are called.
+    #[schema(example = "http://127.0.0.1:8080")]
+    pub gateway_url: String,
     /// Published and deprecated services, by name.
     pub services: Vec<CatalogService>,
     /// Published and deprecated prompt-APIs, by name.
@@ -246,6 +251,7 @@ pub(crate) async fn catalog(
         .collect();
     models.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Json(Catalog {
+        gateway_url: server,
         services,
         prompt_apis,
         models,
@@ -388,4 +394,51 @@ pub(crate) async fn usage(
     Extension(dev): Extension<Developer>,
 ) -> Result<Json<Value>, AdminError> {
     routes::consumer_usage(state, Path(dev.consumer)).await
+}
+
+/// The filters of the developer's usage over time.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PortalUsageQuery {
+    /// The value of each point (default `requests`).
+    #[param(
+        pattern = "^(requests|errors|error_rate|tokens_input|tokens_output|cost_usd|latency_p50_ms|latency_p95_ms|latency_p99_ms|ttft_p50_ms)$",
+        nullable = false
+    )]
+    pub metric: Option<String>,
+    /// Bucket width (default `hour`).
+    #[param(pattern = "^(minute|hour|day)$", nullable = false)]
+    pub interval: Option<String>,
+    /// Buckets starting at or after this instant (RFC 3339; default `to` minus 24 hours).
+    #[param(format = DateTime, nullable = false)]
+    pub from: Option<String>,
+    /// Buckets starting before this instant (RFC 3339; default now).
+    #[param(format = DateTime, nullable = false)]
+    pub to: Option<String>,
+}
+
+/// The developer's consumer's traffic over time, from the analytics rollups: one series
+/// (keyed by the consumer's name) or none when it made no call in the range. The shape
+/// and parameters are those of `GET /admin/v1/analytics/timeseries`, for this consumer
+/// only.
+#[utoipa::path(get, path = "/portal/v1/usage/timeseries", tag = "portal", params(PortalUsageQuery),
+    responses((status = 200, body = routes::Timeseries), (status = 400, response = BadRequest)),
+    security(("bearer" = [])))]
+pub(crate) async fn usage_timeseries(
+    state: State<AdminState>,
+    Extension(dev): Extension<Developer>,
+    query: Result<Query<PortalUsageQuery>, QueryRejection>,
+) -> Result<Json<routes::Timeseries>, AdminError> {
+    let Query(q) = query.map_err(routes::bad_query)?;
+    let raw = routes::RawAnalyticsQuery {
+        metric: q.metric,
+        by: Some("consumer".into()),
+        interval: q.interval,
+        from: q.from,
+        to: q.to,
+        limit: None,
+    };
+    let Json(mut ts) = routes::analytics_timeseries(state, Ok(Query(raw))).await?;
+    ts.series.retain(|s| s.key == dev.consumer);
+    Ok(Json(ts))
 }

@@ -104,12 +104,12 @@ pub struct TopParams {
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawAnalyticsQuery {
-    metric: Option<String>,
-    by: Option<String>,
-    interval: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<String>,
+    pub(crate) metric: Option<String>,
+    pub(crate) by: Option<String>,
+    pub(crate) interval: Option<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) limit: Option<String>,
 }
 
 /// One point of a series.

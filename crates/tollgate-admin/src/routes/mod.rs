@@ -11,6 +11,7 @@ mod keys;
 mod masking;
 mod models;
 mod paging;
+mod playground;
 mod prompt_apis;
 mod providers;
 mod releases;
@@ -48,6 +49,7 @@ pub(crate) use health::*;
 pub(crate) use keys::*;
 pub(crate) use masking::*;
 pub(crate) use models::*;
+pub(crate) use playground::*;
 pub(crate) use prompt_apis::*;
 pub(crate) use providers::*;
 pub(crate) use releases::*;
@@ -189,6 +191,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/v1/calls/{request_id}/explain", get(explain_call))
         .route("/admin/v1/analytics/timeseries", get(analytics_timeseries))
         .route("/admin/v1/analytics/top", get(analytics_top))
+        .route("/admin/v1/playground/chat", post(playground_chat))
         .route("/admin/v1/users", get(list_users).post(create_user))
         .route(
             "/admin/v1/users/{username}",
@@ -240,15 +243,18 @@ pub(crate) async fn envelope_too_large(
     .into_response()
 }
 
-/// `x-request-id` on admin answers too.
+/// `x-request-id` on admin answers too, unless the answer already names a request:
+/// the playground's answer is the gateway's, whose id names its call record.
 async fn tollgate_gateway_request_id(
     req: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    let id = format!("req_{}", uuid::Uuid::now_v7().simple());
     let mut res = next.run(req).await;
-    if let Ok(v) = http::HeaderValue::from_str(&id) {
-        res.headers_mut().insert("x-request-id", v);
+    if !res.headers().contains_key("x-request-id") {
+        let id = format!("req_{}", uuid::Uuid::now_v7().simple());
+        if let Ok(v) = http::HeaderValue::from_str(&id) {
+            res.headers_mut().insert("x-request-id", v);
+        }
     }
     res
 }

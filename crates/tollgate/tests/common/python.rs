@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Playwright's Python package, for the browser tests (console and portal): they share
+/// one virtualenv (`target/console-venv`) and drive Debian's Chromium, never a
+/// downloaded browser.
+pub const BROWSER_REQUIREMENTS: &[&str] = &["playwright==1.49.1"];
+
 fn target_dir() -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     tmp.parent().unwrap_or(tmp).to_path_buf()

@@ -24,8 +24,9 @@ from urllib.parse import urlparse
 from playwright.sync_api import sync_playwright, expect
 
 PAGES = ["home", "providers", "models", "masking", "teams", "consumers", "limits",
-         "subscriptions", "services", "import", "prompt-apis", "alerts", "audit", "users"]
-VIEWER_PAGES = [p for p in PAGES if p not in ("import", "audit", "users")]
+         "subscriptions", "services", "import", "prompt-apis", "calls", "dashboards",
+         "playground", "alerts", "audit", "users"]
+VIEWER_PAGES = [p for p in PAGES if p not in ("import", "playground", "audit", "users")]
 
 args = None
 failures = []
