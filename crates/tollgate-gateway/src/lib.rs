@@ -27,6 +27,9 @@
 //! prompt-API's path the [`prompt_api`] route kind (its template rendered into a chat
 //! request that takes steps 5 to 9).
 //!
+//! `/mcp` ([`mcp`]) offers the services' routes and the prompt-APIs as MCP tools; a
+//! tool call takes the service or prompt-API route kind above.
+//!
 //! Errors are [`tollgate_core::GatewayError`]s rendered in the door's envelope by
 //! [`reply`].
 
@@ -40,6 +43,7 @@ pub mod door;
 pub mod embeddings;
 pub mod forward;
 pub mod lifecycle;
+pub mod mcp;
 pub mod metering;
 pub mod pipeline;
 pub mod prompt_api;
