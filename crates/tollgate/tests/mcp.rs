@@ -39,6 +39,7 @@ services:
       - {{name: forecast, methods: [GET], path: "/forecast/{{city}}", rewrite: "/v2/forecast/{{city}}"}}
       - {{name: report, methods: [POST], path: "/reports", rewrite: "/mirror"}}
       - {{name: broken, methods: [GET], path: "/broken", rewrite: "/status/503"}}
+      - {{name: huge, methods: [GET], path: "/huge", rewrite: "/download/9000000"}}
   - name: paid
     path_prefix: /svc/paid
     upstream: {{nodes: [{{url: "{upstream}"}}]}}
@@ -337,6 +338,19 @@ async fn versions_batches_and_answer_formats() {
     assert_eq!(answers.len(), 2, "{body}");
     assert_eq!(answers[0]["result"], json!({}));
     assert_eq!(answers[1]["error"]["code"], -32602);
+    // At most 32 messages in a batch.
+    let many: Vec<Value> = (0..33)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "ping"}))
+        .collect();
+    let res = post(
+        &gw,
+        Some(KEY_A),
+        Some(&old),
+        BOTH,
+        Value::Array(many).to_string(),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 400);
     let (new, _) = initialize(&gw, KEY_A, "2025-06-18").await;
     let (s, _, body) = json_of(post(&gw, Some(KEY_A), Some(&new), BOTH, batch).await).await;
     assert_eq!(
@@ -408,6 +422,7 @@ async fn tools_per_consumer_calls_errors_and_records() {
             "weather__forecast",
             "weather__report",
             "weather__broken",
+            "weather__huge",
             "prompt__claude-only",
             "prompt__summarize"
         ],
@@ -517,6 +532,12 @@ async fn tools_per_consumer_calls_errors_and_records() {
     );
     assert_eq!(body["result"]["_meta"]["tollgate/status"], 503);
     assert_eq!(record(&store, &rid).await.status, 503);
+
+    // An answer larger than a tool result carries: a tool error saying so.
+    let (body, _) = call_tool(&gw, KEY_A, &sid, "weather__huge", json!({})).await;
+    assert_eq!(body["result"]["isError"], true);
+    let text = body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("larger than"), "{text}");
 
     // Bad calls: JSON-RPC errors, not HTTP errors, not tool results.
     for (name, args, why) in [

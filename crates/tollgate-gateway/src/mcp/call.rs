@@ -153,8 +153,8 @@ fn build_request(
             method,
             args: shape,
         } => {
-            let (uri, body, media) = route_parts(path, shape, args)?;
-            (method.clone(), uri, body, media)
+            let p = route_parts(path, shape, args)?;
+            (method.clone(), p.uri, p.body, p.media)
         }
         Target::Prompt { path } => {
             let body = json!({"variables": args, "stream": false}).to_string();
@@ -186,9 +186,19 @@ fn build_request(
             ErrorData::invalid_params(format!("The arguments make no request: {e}"), None)
         })?;
     if let Some(c) = &origin.client {
-        req.extensions_mut().insert(c.clone());
+        req.extensions_mut().insert(*c);
     }
     Ok(req)
+}
+
+/// What a route's arguments make of its request.
+#[derive(Debug, PartialEq)]
+struct RouteParts {
+    /// Path and query string.
+    uri: String,
+    body: Option<Vec<u8>>,
+    /// The body's `Content-Type`.
+    media: Option<String>,
 }
 
 /// A route's path with its parameters filled in, its query string and body.
@@ -196,7 +206,7 @@ fn route_parts(
     template: &str,
     shape: &RouteArgs,
     args: &Map<String, Value>,
-) -> Result<(String, Option<Vec<u8>>, Option<String>), ErrorData> {
+) -> Result<RouteParts, ErrorData> {
     let mut path = template.to_string();
     for p in &shape.path {
         let value = args.get(&p.name).map(scalar).unwrap_or_default();
@@ -207,13 +217,9 @@ fn route_parts(
             ));
         }
         let encoded = if p.catch_all {
-            value
-                .split('/')
-                .map(|seg| utf8_percent_encode(seg, COMPONENT).to_string())
-                .collect::<Vec<_>>()
-                .join("/")
+            value.split('/').map(segment).collect::<Vec<_>>().join("/")
         } else {
-            utf8_percent_encode(&value, COMPONENT).to_string()
+            segment(&value)
         };
         let marker = if p.catch_all {
             format!("{{*{}}}", p.name)
@@ -261,7 +267,20 @@ fn route_parts(
         },
         None => (None, None),
     };
-    Ok((path, body, media))
+    Ok(RouteParts {
+        uri: path,
+        body,
+        media,
+    })
+}
+
+/// One path segment, percent-encoded; `.` and `..` too, so that an argument cannot
+/// make a dot segment that climbs out of the route's path.
+fn segment(value: &str) -> String {
+    if value == "." || value == ".." {
+        return value.replace('.', "%2E");
+    }
+    utf8_percent_encode(value, COMPONENT).to_string()
 }
 
 /// A query argument: an array repeats the parameter; `null` leaves it out.
@@ -387,14 +406,17 @@ mod tests {
             "query": {"units": "metric", "days": 3, "tag": ["x", "y&z"], "none": null},
             "body": {"n": 1},
         });
-        let (path, body, media) =
-            route_parts("/svc/w/{city}/{*rest}", &shape, args.as_object().unwrap()).unwrap();
+        let p = route_parts("/svc/w/{city}/{*rest}", &shape, args.as_object().unwrap()).unwrap();
         assert_eq!(
-            path,
+            p.uri,
             "/svc/w/S%C3%A3o%20Paulo%2Fx%3F/a%20b/c?units=metric&days=3&tag=x&tag=y%26z"
         );
-        assert_eq!(body.unwrap(), br#"{"n":1}"#);
-        assert_eq!(media.as_deref(), Some("application/json"));
+        assert_eq!(p.body.unwrap(), br#"{"n":1}"#);
+        assert_eq!(p.media.as_deref(), Some("application/json"));
+        // Dot segments cannot climb out of the route's path.
+        let dots = json!({"city": "..", "rest": "a/../../b/."});
+        let p = route_parts("/svc/w/{city}/{*rest}", &shape, dots.as_object().unwrap()).unwrap();
+        assert_eq!(p.uri, "/svc/w/%2E%2E/a/%2E%2E/%2E%2E/b/%2E");
         let err = route_parts(
             "/svc/w/{city}/{*rest}",
             &shape,

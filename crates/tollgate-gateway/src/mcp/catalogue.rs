@@ -43,6 +43,8 @@ pub struct Entry {
     model: Option<String>,
     /// Compiled on first call; `Err` keeps a schema the validator cannot compile.
     validator: OnceLock<Result<jsonschema::Validator, String>>,
+    /// A digest of the tool as listed (name, description, schema), set by `push`.
+    digest: u64,
 }
 
 /// What a tool call becomes.
@@ -91,6 +93,7 @@ impl Catalogue {
                     takes_subscriptions: spec.subscription.is_some(),
                     model: None,
                     validator: OnceLock::new(),
+                    digest: 0,
                 });
             }
         }
@@ -122,12 +125,20 @@ impl Catalogue {
                 takes_subscriptions: spec.subscription.is_some(),
                 model: Some(spec.model.clone()),
                 validator: OnceLock::new(),
+                digest: 0,
             });
         }
         c
     }
 
-    fn push(&mut self, e: Entry) {
+    fn push(&mut self, mut e: Entry) {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        e.tool.name.hash(&mut h);
+        e.tool.description.hash(&mut h);
+        serde_json::to_string(&*e.tool.input_schema)
+            .unwrap_or_default()
+            .hash(&mut h);
+        e.digest = h.finish();
         self.by_name
             .insert(e.tool.name.to_string(), self.entries.len());
         self.entries.push(e);
@@ -178,11 +189,7 @@ impl Catalogue {
     pub fn fingerprint(&self, snapshot: &Snapshot, caller: &Caller) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for e in self.visible(snapshot, caller) {
-            e.tool.name.hash(&mut h);
-            e.tool.description.hash(&mut h);
-            serde_json::to_string(&*e.tool.input_schema)
-                .unwrap_or_default()
-                .hash(&mut h);
+            e.digest.hash(&mut h);
         }
         h.finish()
     }
@@ -287,6 +294,7 @@ mod tests {
             takes_subscriptions: false,
             model: None,
             validator: OnceLock::new(),
+            digest: 0,
         };
         let a = c.unique_name("svc__get report/é");
         assert_eq!(a, "svc__get_report__");
@@ -322,6 +330,7 @@ mod tests {
             takes_subscriptions: false,
             model: None,
             validator: OnceLock::new(),
+            digest: 0,
         };
         assert!(e.check(&serde_json::json!({"text": "hi"}), 5).is_empty());
         assert_eq!(e.check(&serde_json::json!({}), 5).len(), 1);

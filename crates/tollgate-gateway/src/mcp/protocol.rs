@@ -100,11 +100,22 @@ pub fn parse_body(bytes: &[u8]) -> Result<Body, ErrorData> {
     }
 }
 
-/// One message of the body, or the error to answer it with (with its id when it
-/// had a readable one).
-pub fn read_message(value: Value) -> Result<Incoming, (Option<RequestId>, ErrorData)> {
+/// A message that cannot be answered as asked: the error, with the message's id
+/// when it had a readable one.
+#[derive(Debug)]
+pub struct Fault {
+    pub id: Option<RequestId>,
+    pub error: ErrorData,
+}
+
+fn fault(id: Option<RequestId>, error: ErrorData) -> Box<Fault> {
+    Box::new(Fault { id, error })
+}
+
+/// One message of the body, or the error to answer it with.
+pub fn read_message(value: Value) -> Result<Incoming, Box<Fault>> {
     let Value::Object(mut o) = value else {
-        return Err((
+        return Err(fault(
             None,
             ErrorData::invalid_request("Invalid Request: a message is a JSON object", None),
         ));
@@ -114,7 +125,7 @@ pub fn read_message(value: Value) -> Result<Incoming, (Option<RequestId>, ErrorD
         Some(v) => match serde_json::from_value::<RequestId>(v) {
             Ok(id) => Some(id),
             Err(_) => {
-                return Err((
+                return Err(fault(
                     None,
                     ErrorData::invalid_request(
                         "Invalid Request: `id` is a string or an integer",
@@ -125,7 +136,7 @@ pub fn read_message(value: Value) -> Result<Incoming, (Option<RequestId>, ErrorD
         },
     };
     if o.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Err((
+        return Err(fault(
             id,
             ErrorData::invalid_request("Invalid Request: `jsonrpc` must be \"2.0\"", None),
         ));
@@ -137,14 +148,14 @@ pub fn read_message(value: Value) -> Result<Incoming, (Option<RequestId>, ErrorD
             params: o.remove("params"),
         }),
         (Some(Value::String(method)), None) => Ok(Incoming::Notification { method }),
-        (Some(_), id) => Err((
+        (Some(_), id) => Err(fault(
             id,
             ErrorData::invalid_request("Invalid Request: `method` must be a string", None),
         )),
         (None, Some(_)) if o.contains_key("result") || o.contains_key("error") => {
             Ok(Incoming::Response)
         }
-        (None, id) => Err((
+        (None, id) => Err(fault(
             id,
             ErrorData::invalid_request("Invalid Request: no `method`", None),
         )),
@@ -230,17 +241,17 @@ mod tests {
         assert_eq!(parse_body(b"{nope").unwrap_err().code.0, -32700);
         assert_eq!(parse_body(b"[]").unwrap_err().code.0, -32600);
         let bad = |v: Value| read_message(v).unwrap_err();
-        assert_eq!(bad(json!(3)).1.code.0, -32600);
-        assert_eq!(bad(json!({"id": 1, "method": "x"})).1.code.0, -32600);
+        assert_eq!(bad(json!(3)).error.code.0, -32600);
+        assert_eq!(bad(json!({"id": 1, "method": "x"})).error.code.0, -32600);
         assert_eq!(
             bad(json!({"jsonrpc": "2.0", "id": {"a": 1}, "method": "x"}))
-                .1
+                .error
                 .code
                 .0,
             -32600
         );
-        let (id, e) = bad(json!({"jsonrpc": "2.0", "id": 7, "method": 5}));
-        assert_eq!((id, e.code.0), (Some(RequestId::Number(7)), -32600));
+        let f = bad(json!({"jsonrpc": "2.0", "id": 7, "method": 5}));
+        assert_eq!((f.id, f.error.code.0), (Some(RequestId::Number(7)), -32600));
         assert!(matches!(
             read_message(json!({"jsonrpc": "2.0", "id": "a", "method": "ping"})),
             Ok(Incoming::Request { .. })

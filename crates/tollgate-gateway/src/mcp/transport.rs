@@ -31,7 +31,7 @@ use tollgate_core::snapshot::{Caller, Snapshot};
 use tollgate_core::{Door, GatewayError, keys};
 
 use super::call::{self, Origin};
-use super::protocol::{self, Incoming, Version};
+use super::protocol::{self, Fault, Incoming, Version};
 use super::session::Session;
 use crate::lifecycle::{Call, request_span};
 use crate::reply::ApiError;
@@ -40,6 +40,8 @@ use crate::state::GatewayState;
 use crate::{auth, body};
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
+/// The most messages one batch may hold (each tool call in it runs in turn).
+pub const MAX_BATCH: usize = 32;
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// Why a request to `/mcp` is refused at the HTTP level.
@@ -61,8 +63,13 @@ pub enum Refusal {
     #[error("Conflict: this session's stream is already open")]
     StreamOpen,
     /// The body is not JSON-RPC the server can answer per message.
-    #[error("{}", .1.message)]
-    Protocol(Option<RequestId>, ErrorData),
+    #[error("{}", .0.error.message)]
+    Protocol(Box<Fault>),
+}
+
+/// A body that is not JSON-RPC the server can answer.
+fn invalid(id: Option<RequestId>, error: ErrorData) -> Refusal {
+    Refusal::Protocol(Box::new(Fault { id, error }))
 }
 
 impl Refusal {
@@ -72,7 +79,7 @@ impl Refusal {
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
             Refusal::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            Refusal::SessionRequired | Refusal::UnsupportedVersion(_) | Refusal::Protocol(..) => {
+            Refusal::SessionRequired | Refusal::UnsupportedVersion(_) | Refusal::Protocol(_) => {
                 StatusCode::BAD_REQUEST
             }
             Refusal::SessionNotFound => StatusCode::NOT_FOUND,
@@ -89,8 +96,8 @@ impl Refusal {
             Refusal::SessionNotFound => "session_not_found",
             Refusal::UnsupportedVersion(_) => "unsupported_protocol_version",
             Refusal::StreamOpen => "stream_already_open",
-            Refusal::Protocol(_, e) if e.code == ErrorCode::PARSE_ERROR => "parse_error",
-            Refusal::Protocol(..) => "invalid_request",
+            Refusal::Protocol(f) if f.error.code == ErrorCode::PARSE_ERROR => "parse_error",
+            Refusal::Protocol(_) => "invalid_request",
         }
     }
 
@@ -98,7 +105,7 @@ impl Refusal {
         let status = self.status();
         let (id, error) = match self {
             Refusal::Gateway(e) => return ApiError::new(Door::OpenAi, e).into_response(),
-            Refusal::Protocol(id, e) => (id, e),
+            Refusal::Protocol(f) => (f.id, f.error),
             // The code the MCP SDKs use for a session that is not there.
             Refusal::SessionNotFound => (
                 None,
@@ -309,9 +316,7 @@ pub async fn post(State(st): State<GatewayState>, req: Request) -> Response {
     let parsed = match protocol::parse_body(&bytes) {
         Ok(p) => p,
         Err(e) => {
-            return ctx
-                .refuse(&st, Some(&caller), Refusal::Protocol(None, e))
-                .await;
+            return ctx.refuse(&st, Some(&caller), invalid(None, e)).await;
         }
     };
     drop(bytes);
@@ -334,6 +339,13 @@ pub async fn post(State(st): State<GatewayState>, req: Request) -> Response {
                 .await;
         }
     }
+    if messages.len() > MAX_BATCH {
+        let e = ErrorData::invalid_request(
+            format!("Invalid Request: a batch holds at most {MAX_BATCH} messages"),
+            None,
+        );
+        return ctx.refuse(&st, Some(&caller), invalid(None, e)).await;
+    }
     if batch && !session.version.allows_batches() {
         let e = ErrorData::invalid_request(
             format!(
@@ -342,21 +354,17 @@ pub async fn post(State(st): State<GatewayState>, req: Request) -> Response {
             ),
             None,
         );
-        return ctx
-            .refuse(&st, Some(&caller), Refusal::Protocol(None, e))
-            .await;
+        return ctx.refuse(&st, Some(&caller), invalid(None, e)).await;
     }
 
     let mut answers = Vec::new();
     let mut calls = 0usize;
     for m in messages {
         match protocol::read_message(m) {
-            Err((id, e)) if !batch => {
-                return ctx
-                    .refuse(&st, Some(&caller), Refusal::Protocol(id, e))
-                    .await;
+            Err(f) if !batch => {
+                return ctx.refuse(&st, Some(&caller), Refusal::Protocol(f)).await;
             }
-            Err((id, e)) => answers.push(protocol::error(id, e)),
+            Err(f) => answers.push(protocol::error(f.id, f.error)),
             Ok(Incoming::Request { id, method, params }) => {
                 // The first tool call of a request takes its `x-request-id`.
                 let request_id = if method == "tools/call" && calls == 0 {
@@ -415,11 +423,9 @@ async fn initialize(
         Ok(Incoming::Request { id, params, .. }) => (id, params),
         Ok(_) => {
             let e = ErrorData::invalid_request("Invalid Request: `initialize` is a request", None);
-            return ctx
-                .refuse(st, Some(caller), Refusal::Protocol(None, e))
-                .await;
+            return ctx.refuse(st, Some(caller), invalid(None, e)).await;
         }
-        Err((id, e)) => return ctx.refuse(st, Some(caller), Refusal::Protocol(id, e)).await,
+        Err(f) => return ctx.refuse(st, Some(caller), Refusal::Protocol(f)).await,
     };
     let p: InitializeParams = match protocol::params("initialize", params) {
         Ok(p) => p,
@@ -581,7 +587,7 @@ mod tests {
             (r.status(), r.code()),
             (StatusCode::NOT_FOUND, "session_not_found")
         );
-        let r = Refusal::Protocol(None, ErrorData::parse_error("x", None));
+        let r = invalid(None, ErrorData::parse_error("x", None));
         assert_eq!(
             (r.status(), r.code()),
             (StatusCode::BAD_REQUEST, "parse_error")
