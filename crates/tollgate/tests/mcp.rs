@@ -763,3 +763,181 @@ async fn official_python_sdk() {
     }
     println!("{stdout}");
 }
+
+/// A service imported from an OpenAPI 3.1 document: its tools take the document's
+/// schemas (`$ref`s resolved, a recursive one included), and arguments are checked
+/// against them, nested ones too.
+#[tokio::test]
+async fn an_imported_openapi_document_gives_the_schemas() {
+    let (_mock, up, gw) = start().await;
+    let doc = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Trees", "version": "2"},
+        "name": "trees", "path_prefix": "/svc/trees",
+        "upstream": {"nodes": [{"url": up.url()}]},
+        "paths": {
+            "/forests/{forest}/trees/{tree}": {
+                "get": {
+                    "operationId": "getTree",
+                    "summary": "One tree",
+                    "parameters": [
+                        {"$ref": "#/components/parameters/Forest"},
+                        {"name": "tree", "in": "path", "required": true,
+                         "schema": {"type": "integer"}},
+                        {"name": "x-trace", "in": "header", "schema": {"type": "string"}}
+                    ]
+                },
+                "put": {
+                    "operationId": "putTree",
+                    "parameters": [
+                        {"$ref": "#/components/parameters/Forest"},
+                        {"name": "tree", "in": "path", "required": true, "schema": {"type": "integer"}}
+                    ],
+                    "requestBody": {"required": true, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Node"}}}}
+                }
+            },
+            "/search": {
+                "get": {
+                    "operationId": "search",
+                    "parameters": [
+                        {"name": "q", "in": "query", "required": true, "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 50}}
+                    ]
+                }
+            }
+        },
+        "components": {
+            "parameters": {"Forest": {"name": "forest", "in": "path", "required": true,
+                                      "schema": {"$ref": "#/components/schemas/Slug"}}},
+            "schemas": {
+                "Slug": {"type": "string", "pattern": "^[a-z-]+$"},
+                "Node": {"type": "object", "required": ["name"], "properties": {
+                    "name": {"$ref": "#/components/schemas/Slug"},
+                    "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}
+                }}
+            }
+        }
+    });
+    let res = client()
+        .post(gw.admin("/admin/v1/services/import"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, body) = json_of(res).await;
+    assert!(s == 200 || s == 201, "{body}");
+
+    // The import is live at once (or within the snapshot's refresh).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sid = loop {
+        let (sid, _) = initialize(&gw, KEY_A, "2025-11-25").await;
+        if tool_names(&gw, KEY_A, &sid)
+            .await
+            .iter()
+            .any(|n| n == "trees__getTree")
+        {
+            break sid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the imported service's tools never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (body, _) = rpc(&gw, KEY_A, &sid, "tools/list", json!({})).await;
+    let tools = body["result"]["tools"].as_array().unwrap().clone();
+    let tool = |n: &str| tools.iter().find(|t| t["name"] == n).cloned().unwrap();
+    let get = tool("trees__getTree");
+    assert!(get["description"].as_str().unwrap().starts_with("One tree"));
+    let schema = &get["inputSchema"];
+    assert_eq!(schema["properties"]["tree"]["type"], "integer");
+    assert_eq!(schema["properties"]["forest"]["pattern"], "^[a-z-]+$");
+    assert_eq!(schema["required"], json!(["forest", "tree"]));
+    assert!(
+        schema["properties"].get("x-trace").is_none(),
+        "headers are not arguments"
+    );
+    assert_eq!(
+        tool("trees__putTree")["inputSchema"]["properties"]["body"]["required"],
+        json!(["name"])
+    );
+
+    for (name, args, why) in [
+        (
+            "trees__getTree",
+            json!({"forest": "Oak", "tree": 1}),
+            "pattern",
+        ),
+        (
+            "trees__getTree",
+            json!({"forest": "oak", "tree": "x"}),
+            "integer",
+        ),
+        (
+            "trees__getTree",
+            json!({"forest": "oak", "tree": 1, "x-trace": "t"}),
+            "a header",
+        ),
+        (
+            "trees__putTree",
+            json!({"forest": "oak", "tree": 1}),
+            "the required body",
+        ),
+        (
+            "trees__putTree",
+            json!({"forest": "oak", "tree": 1, "body": {"name": "Not A Slug"}}),
+            "a pattern inside the body",
+        ),
+        ("trees__search", json!({"q": "x", "limit": 99}), "maximum"),
+        (
+            "trees__search",
+            json!({"limit": 1}),
+            "required query parameter",
+        ),
+    ] {
+        let (body, _) = call_tool(&gw, KEY_A, &sid, name, args).await;
+        assert_eq!(body["error"]["code"], -32602, "{why}: {body}");
+    }
+    let (body, _) = call_tool(
+        &gw,
+        KEY_A,
+        &sid,
+        "trees__getTree",
+        json!({"forest": "oak", "tree": 3}),
+    )
+    .await;
+    assert_eq!(
+        body["result"]["structuredContent"]["path"], "/forests/oak/trees/3",
+        "{body}"
+    );
+    let node = json!({"name": "ok", "children": [{"name": "leaf"}]});
+    let (body, _) = call_tool(
+        &gw,
+        KEY_A,
+        &sid,
+        "trees__putTree",
+        json!({"forest": "oak", "tree": 3, "body": node}),
+    )
+    .await;
+    let echo = &body["result"]["structuredContent"];
+    assert_eq!(
+        (echo["method"].as_str(), echo["body_len"].as_u64()),
+        (Some("PUT"), Some(node.to_string().len() as u64)),
+        "{body}"
+    );
+    assert_eq!(echo["headers"]["content-type"], "application/json");
+    let (body, _) = call_tool(
+        &gw,
+        KEY_A,
+        &sid,
+        "trees__search",
+        json!({"q": "a b", "limit": 2}),
+    )
+    .await;
+    assert_eq!(
+        body["result"]["structuredContent"]["query"], "q=a%20b&limit=2",
+        "{body}"
+    );
+}
