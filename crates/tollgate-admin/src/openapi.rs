@@ -36,6 +36,7 @@ use crate::routes;
         routes::list_services, routes::create_service, routes::get_service, routes::put_service, routes::delete_service, routes::put_service_lifecycle,
         routes::import_service, routes::export_service_openapi,
         routes::create_service_release, routes::list_service_releases, routes::diff_service_release, routes::publish_service_release,
+        routes::list_masking_rules, routes::create_masking_rule, routes::get_masking_rule, routes::put_masking_rule, routes::delete_masking_rule,
         routes::list_prompt_apis, routes::create_prompt_api, routes::get_prompt_api, routes::put_prompt_api, routes::delete_prompt_api, routes::put_prompt_api_lifecycle,
         routes::list_calls, routes::get_call, routes::explain_call, routes::export_calls,
         routes::analytics_timeseries, routes::analytics_top,

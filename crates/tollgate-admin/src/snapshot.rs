@@ -20,6 +20,12 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
     let keys = store.list_keys(None).await?;
     let services = store.list_services().await?;
     let prompt_apis = store.list_prompt_apis().await?;
+    let masking: Vec<_> = store
+        .list_masking_rules()
+        .await?
+        .into_iter()
+        .map(|s| s.spec)
+        .collect();
     let credentials = credentials(store.list_credentials(None).await?);
     let subscriptions = store.approved_subscriptions().await?;
     let keys = keys
@@ -39,7 +45,7 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
         })
         .collect();
     metrics::gauge!(names::CONFIG_REVISION).set(revision as f64);
-    Ok(Snapshot::build(
+    let (snapshot, bad) = Snapshot::build(
         revision,
         providers.into_iter().map(|s| s.spec).collect(),
         models.into_iter().map(|s| s.spec).collect(),
@@ -49,7 +55,13 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
     )
     .with_services(services.into_iter().map(|s| s.spec).collect())
     .with_prompt_apis(prompt_apis.into_iter().map(|s| s.spec).collect())
-    .with_access(credentials, subscriptions))
+    .with_access(credentials, subscriptions)
+    .with_masking(&masking);
+    for (rule, issues) in bad {
+        // Rules are checked on every write; this is data written around the checks.
+        tracing::error!(%rule, issues = issues.len(), "a stored masking rule does not compile; it is not applied");
+    }
+    Ok(snapshot)
 }
 
 /// Credentials by what a request names them with (secrets decrypted: they stay in

@@ -11,12 +11,13 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use tollgate_core::spec::{
-    AlertSpec, ConsumerSpec, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec, TeamSpec,
+    AlertSpec, ConsumerSpec, MaskingRuleSpec, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec,
+    TeamSpec,
 };
 
 use crate::check::{
-    Issue, check_alert, check_consumer, check_model, check_prompt_api, check_provider,
-    check_service, check_team,
+    Issue, check_alert, check_consumer, check_masking, check_model, check_prompt_api,
+    check_provider, check_service, check_team,
 };
 use crate::tree::join_path;
 use crate::{
@@ -47,6 +48,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub prompt_apis: Option<Vec<PromptApiSpec>>,
     #[serde(default)]
+    pub masking: Option<Vec<MaskingRuleSpec>>,
+    #[serde(default)]
     pub log: Option<RawLog>,
     #[serde(default)]
     pub telemetry: Option<RawTelemetry>,
@@ -75,6 +78,8 @@ pub(crate) struct RawShape {
     services: Option<Vec<IgnoredAny>>,
     #[serde(default)]
     prompt_apis: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    masking: Option<Vec<IgnoredAny>>,
     #[serde(default)]
     log: Option<IgnoredAny>,
     #[serde(default)]
@@ -276,7 +281,8 @@ named!(
     ConsumerSpec,
     AlertSpec,
     ServiceSpec,
-    PromptApiSpec
+    PromptApiSpec,
+    MaskingRuleSpec
 );
 
 /// Everything of the file that could be read.
@@ -291,6 +297,7 @@ pub(crate) struct Parts {
     pub alerts: Vec<Entry<AlertSpec>>,
     pub services: Vec<Entry<ServiceSpec>>,
     pub prompt_apis: Vec<Entry<PromptApiSpec>>,
+    pub masking: Vec<Entry<MaskingRuleSpec>>,
     pub log: RawLog,
     pub telemetry: RawTelemetry,
 }
@@ -313,6 +320,7 @@ impl From<RawConfig> for Parts {
             alerts: all(raw.alerts),
             services: all(raw.services),
             prompt_apis: all(raw.prompt_apis),
+            masking: all(raw.masking),
             log: raw.log.unwrap_or_default(),
             telemetry: raw.telemetry.unwrap_or_default(),
         }
@@ -335,6 +343,7 @@ pub(crate) fn assemble(parts: Parts) -> (Config, Vec<Issue>) {
         alerts: parts.alerts,
         services: parts.services,
         prompt_apis: parts.prompt_apis,
+        masking: parts.masking,
     };
     check_resources(&resources, &mut issues);
     fn read<T>(list: Vec<Entry<T>>) -> Vec<T> {
@@ -355,6 +364,7 @@ pub(crate) fn assemble(parts: Parts) -> (Config, Vec<Issue>) {
         alerts: read(resources.alerts),
         services: read(resources.services),
         prompt_apis: read(resources.prompt_apis),
+        masking: read(resources.masking),
         log,
         telemetry,
     };
@@ -370,6 +380,7 @@ struct Resources {
     alerts: Vec<Entry<AlertSpec>>,
     services: Vec<Entry<ServiceSpec>>,
     prompt_apis: Vec<Entry<PromptApiSpec>>,
+    masking: Vec<Entry<MaskingRuleSpec>>,
 }
 
 fn server(raw: RawServer, issues: &mut Vec<Issue>) -> ServerConfig {
@@ -729,6 +740,13 @@ fn check_resources(c: &Resources, issues: &mut Vec<Issue>) {
             .map(|e| e.read().map(check_service))
             .collect(),
     );
+    section(
+        "masking",
+        c.masking
+            .iter()
+            .map(|e| e.read().map(check_masking))
+            .collect(),
+    );
 
     duplicates("provider", "providers", &c.providers, issues);
     duplicates("model", "models", &c.models, issues);
@@ -737,6 +755,7 @@ fn check_resources(c: &Resources, issues: &mut Vec<Issue>) {
     duplicates("alert", "alerts", &c.alerts, issues);
     duplicates("service", "services", &c.services, issues);
     duplicates("prompt-API", "prompt_apis", &c.prompt_apis, issues);
+    duplicates("masking rule", "masking", &c.masking, issues);
     let mut prefixes: HashMap<&str, usize> = HashMap::new();
     for (i, s) in c.services.iter().enumerate() {
         let Some(s) = s.read() else { continue };

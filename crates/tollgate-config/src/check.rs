@@ -284,6 +284,19 @@ pub fn check_service(s: &ServiceSpec) -> Vec<Issue> {
     out
 }
 
+/// Checks of a masking rule on its own: its name, that it looks for something, and
+/// that every keyword, regex and JSON path compiles (a regex that is invalid, matches
+/// the empty text or compiles too large is refused here, never at request time).
+pub fn check_masking(rule: &tollgate_core::spec::MaskingRuleSpec) -> Vec<Issue> {
+    match tollgate_masking::compile_rule(rule) {
+        Ok(_) => Vec::new(),
+        Err(issues) => issues
+            .into_iter()
+            .map(|i| Issue::new(i.path, i.message))
+            .collect(),
+    }
+}
+
 /// Checks of a prompt-API on its own, with `model_exists` for its model: its name and
 /// path, its variables, and its templates (each syntax error, and each name a template
 /// uses that is not a declared variable).

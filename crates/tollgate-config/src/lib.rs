@@ -37,12 +37,13 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 
 use tollgate_core::spec::{
-    AlertSpec, ConsumerSpec, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec, TeamSpec,
+    AlertSpec, ConsumerSpec, MaskingRuleSpec, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec,
+    TeamSpec,
 };
 
 pub use check::{
-    Issue, MAX_USD, check_alert, check_consumer, check_model, check_prompt_api, check_provider,
-    check_service, check_team, route_params,
+    Issue, MAX_USD, check_alert, check_consumer, check_masking, check_model, check_prompt_api,
+    check_provider, check_service, check_team, route_params,
 };
 
 /// The whole configuration: the embedded defaults, overridden by the file.
@@ -60,6 +61,8 @@ pub struct Config {
     pub services: Vec<ServiceSpec>,
     /// `prompt_apis`: a model and a message template published as a REST endpoint.
     pub prompt_apis: Vec<PromptApiSpec>,
+    /// `masking`: rules that mask or block sensitive values in prompts and answers.
+    pub masking: Vec<MaskingRuleSpec>,
     /// `log`: how log lines are written.
     pub log: LogConfig,
     /// `telemetry`: OpenTelemetry traces (used by builds with the `otel` feature).

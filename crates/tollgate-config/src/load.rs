@@ -336,6 +336,7 @@ fn read_parts(ctx: &Ctx<'_>, errors: &mut Vec<Found>) -> Parts {
             "alerts" => parts.alerts = ctx.entries(node, errors),
             "services" => parts.services = ctx.entries(node, errors),
             "prompt_apis" => parts.prompt_apis = ctx.entries(node, errors),
+            "masking" => parts.masking = ctx.entries(node, errors),
             "log" => parts.log = ctx.section::<RawLog>(node, errors),
             "telemetry" => parts.telemetry = ctx.section::<RawTelemetry>(node, errors),
             _ => {}

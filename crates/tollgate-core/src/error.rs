@@ -94,6 +94,10 @@ pub enum GatewayError {
     /// A REST service that its operator retired (410).
     #[error("The service `{0}` is retired")]
     ServiceRetired(String),
+    /// A masking rule with `action: block` matched the request or the answer (400
+    /// `content_blocked`). Names the rule, never the matched text.
+    #[error("The request was blocked by the masking rule `{rule}`")]
+    ContentBlocked { rule: String },
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -215,6 +219,12 @@ impl GatewayError {
                 410,
                 "invalid_request_error",
                 "service_retired",
+                "invalid_request_error",
+            ),
+            GatewayError::ContentBlocked { .. } => c(
+                400,
+                "invalid_request_error",
+                "content_blocked",
                 "invalid_request_error",
             ),
             GatewayError::RateLimited { .. } => c(
@@ -376,6 +386,13 @@ mod tests {
     #[test]
     fn every_row_of_the_table() {
         let rows: Vec<(GatewayError, u16, &str, &str, &str)> = vec![
+            (
+                GatewayError::ContentBlocked { rule: "pii".into() },
+                400,
+                "invalid_request_error",
+                "content_blocked",
+                "invalid_request_error",
+            ),
             (
                 GatewayError::InvalidApiKey("x".into()),
                 401,

@@ -91,6 +91,8 @@ pub struct Snapshot {
     pub credentials: Credentials,
     /// Approved subscriptions: service (or prompt-API) name → consumers.
     pub subscriptions: HashMap<String, HashSet<String>>,
+    /// Masking rules, compiled once per snapshot (no request compiles anything).
+    pub masking: Arc<tollgate_masking::RuleSet>,
 }
 
 /// A prompt-API with its templates compiled (once per snapshot, not per call).
@@ -154,7 +156,20 @@ impl Snapshot {
             prompt_paths: HashMap::new(),
             credentials: Credentials::default(),
             subscriptions: HashMap::new(),
+            masking: Arc::default(),
         }
+    }
+
+    /// `self` with these masking rules, compiled. A rule that does not compile (only
+    /// possible for data written around the checks) is left out and logged by the
+    /// caller from the returned problems.
+    pub fn with_masking(
+        mut self,
+        rules: &[crate::spec::MaskingRuleSpec],
+    ) -> (Snapshot, Vec<(String, Vec<tollgate_masking::RuleIssue>)>) {
+        let (set, bad) = tollgate_masking::RuleSet::compile(rules);
+        self.masking = Arc::new(set);
+        (self, bad)
     }
 
     /// `self` with these prompt-APIs, their templates compiled.

@@ -5,6 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use tollgate_masking::spec::{
+    Action as MaskingAction, AppliesTo, Detector, Direction as MaskingDirection, MaskingRuleSpec,
+};
+
 // OpenAPI patterns below (literals: `#[schema]` takes no constants) say what
 // `tollgate-config`'s checks enforce. They spell characters out with escapes rather
 // than `\s` or `\p{..}`, so that ECMA, Python and Rust regex engines read them alike:

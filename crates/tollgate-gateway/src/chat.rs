@@ -118,13 +118,14 @@ fn price_of(model: &ModelSpec) -> Option<TokenPrice> {
 fn whole_answer(
     request: &DoorRequest,
     success: &Success,
+    call: &Call,
 ) -> Result<(Bytes, Option<Usage>), GatewayError> {
     let Answer::Body(raw) = &success.answer else {
         return Err(GatewayError::Internal("expected a whole answer".into()));
     };
     let native = native_format(success.cand.provider.kind)
         .ok_or_else(|| GatewayError::Internal("provider kind without a format".into()))?;
-    wire::adapter(native).response(request, raw).map_err(|message| {
+    let (body, usage) = wire::adapter(native).response(request, raw).map_err(|message| {
         tracing::warn!(provider = %success.cand.provider.name, %message, "upstream sent an invalid answer");
         GatewayError::Upstream {
             code: UpstreamCode::Unavailable,
@@ -133,7 +134,11 @@ fn whole_answer(
                 success.cand.provider.name
             ),
         }
-    })
+    })?;
+    // The response's masking filter: the answer in the door's format, before the
+    // cache stores it or the client sees it.
+    let body = crate::masking::mask_answer(door_of(request), body, call)?;
+    Ok((body, usage))
 }
 
 /// Answers a chat request. Whatever happens, the call's books close in the lifecycle.
@@ -175,7 +180,7 @@ fn whole_response(
     plan: &Plan,
     call: &Call,
 ) -> Result<Response, GatewayError> {
-    let (body, reported) = whole_answer(request, success)?;
+    let (body, reported) = whole_answer(request, success, call)?;
     let door = door_of(request);
     let (usage, cost) = billed(&success.cand, reported, || {
         Usage::new(plan.prompt_tokens, usage::count_answer(door, &body))
@@ -293,7 +298,7 @@ async fn whole_cached(
     let cell = filled.clone();
     let fill = async move {
         let success = upstream(st, snapshot, plan, request, call).await?;
-        let (body, reported) = whole_answer(request, &success)?;
+        let (body, reported) = whole_answer(request, &success, call)?;
         let door = door_of(request);
         let (usage, cost) = billed(&success.cand, reported, || {
             Usage::new(plan.prompt_tokens, usage::count_answer(door, &body))

@@ -72,7 +72,7 @@ async fn run(
         headers,
         &bytes,
     );
-    let request = parse(&bytes)?;
+    let mut request = parse(&bytes)?;
     let model_logs = snapshot
         .models
         .get(&request.model)
@@ -80,6 +80,12 @@ async fn run(
     body_log::begin(call, model_logs, st, &snapshot, headers, &bytes);
     drop(bytes);
     call.set_model(&request.model, false);
+    call.set_masks(crate::masking::Masks::select(
+        &snapshot,
+        Some(&request.model),
+        None,
+    ));
+    crate::masking::mask_embeddings(&mut request.input, call)?;
     let model: Arc<ModelSpec> = snapshot
         .models
         .get(&request.model)

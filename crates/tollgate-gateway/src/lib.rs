@@ -30,6 +30,10 @@
 //! `/mcp` ([`mcp`]) offers the services' routes and the prompt-APIs as MCP tools; a
 //! tool call takes the service or prompt-API route kind above.
 //!
+//! Masking ([`masking`]) is a body filter of every route kind: the rules for a call
+//! are chosen once its model or service is known, requests are masked before they
+//! are estimated, cached or sent, answers before the client sees them.
+//!
 //! Errors are [`tollgate_core::GatewayError`]s rendered in the door's envelope by
 //! [`reply`].
 
@@ -43,6 +47,7 @@ pub mod door;
 pub mod embeddings;
 pub mod forward;
 pub mod lifecycle;
+pub mod masking;
 pub mod mcp;
 pub mod metering;
 pub mod pipeline;

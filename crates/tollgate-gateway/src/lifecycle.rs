@@ -122,6 +122,10 @@ pub struct CallState {
     request_body: Option<String>,
     response_body: Option<String>,
     holds: Holds,
+    /// The service or prompt-API the call came through (masking rules name them).
+    service: Option<Arc<str>>,
+    /// The masking rules that apply to this call ([`crate::masking`]).
+    masks: crate::masking::Masks,
     /// A streamed body owns the end of this call: the layer must not finish it.
     streaming: bool,
     /// The door came from a door that carries other route kinds (MCP): the route
@@ -196,6 +200,8 @@ impl Call {
                 request_body: None,
                 response_body: None,
                 holds: Holds::default(),
+                service: None,
+                masks: crate::masking::Masks::default(),
                 streaming: false,
                 door_fixed: false,
                 finished: false,
@@ -403,6 +409,25 @@ impl Call {
         let Some(log) = self.body_log() else { return };
         let text = log.render(capture);
         self.state().request_body = Some(text);
+    }
+
+    /// The service or prompt-API this call came through.
+    pub fn set_service(&self, name: &str) {
+        self.state().service = Some(Arc::from(name));
+    }
+
+    pub fn service(&self) -> Option<Arc<str>> {
+        self.state().service.clone()
+    }
+
+    /// The masking rules for this call, chosen once its target is known.
+    pub fn set_masks(&self, masks: crate::masking::Masks) {
+        self.state().masks = masks;
+    }
+
+    /// The masking rules for this call (none until [`Call::set_masks`]).
+    pub fn masks(&self) -> crate::masking::Masks {
+        self.state().masks.clone()
     }
 
     /// The call's body logging, if it is on.

@@ -158,11 +158,19 @@ pub async fn serve(
     st: &GatewayState,
     snapshot: &Arc<Snapshot>,
     caller: &Caller,
-    request: DoorRequest,
+    mut request: DoorRequest,
     headers: &HeaderMap,
     call: &Call,
     label: &mut Option<Arc<str>>,
 ) -> Result<Response, GatewayError> {
+    // mask (400 when a `block` rule matches): before anything reads the prompt
+    let service = call.service();
+    call.set_masks(crate::masking::Masks::select(
+        snapshot,
+        Some(request.model()),
+        service.as_deref(),
+    ));
+    crate::masking::mask_chat_request(&mut request, call)?;
     // resolve (404, 403)
     let model: Arc<ModelSpec> = snapshot
         .models

@@ -80,6 +80,7 @@ async fn serve(
 ) -> Response {
     call.set_route_door("prompt_api");
     call.set_model(&api.spec.name, false);
+    call.set_service(&api.spec.name);
     let mut label = None;
     let mut deprecated = false;
     let mut res = match phases(st, snapshot, call, api, req, &mut label, &mut deprecated).await {

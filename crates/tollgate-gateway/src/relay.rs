@@ -21,6 +21,7 @@ use tracing::Instrument;
 use crate::body_log::Capture;
 use crate::forward::Candidate;
 use crate::lifecycle::Call;
+use crate::masking::StreamFilter;
 use crate::tokens;
 use crate::usage::{self, Usage, billed};
 use crate::wire::Transcoder;
@@ -54,6 +55,8 @@ struct Relay {
     tap: Option<StreamTap>,
     /// The stream as the client gets it, up to the cap, when bodies are logged.
     capture: Option<Capture>,
+    /// The response's masking filter, when a rule applies ([`crate::masking`]).
+    filter: Option<StreamFilter>,
     ended: bool,
 }
 
@@ -188,6 +191,25 @@ impl Relay {
         tail
     }
 
+    /// Passes the door's bytes through the masking filter; `Err` is the stream's end
+    /// when a `block` rule matched.
+    async fn filtered(&mut self, out: Bytes) -> Result<Bytes, Bytes> {
+        let Some(filter) = self.filter.as_mut() else {
+            return Ok(out);
+        };
+        match filter.push(&out) {
+            Ok(masked) => Ok(masked),
+            Err(b) => {
+                // What the filter held back is never sent.
+                self.filter = None;
+                let e = crate::masking::blocked(b);
+                tracing::warn!(code = "content_blocked", "a masking rule ended the stream");
+                let ev = e.stream_event(self.spec.door);
+                Err(self.end(Bytes::from(ev), Some("content_blocked")).await)
+            }
+        }
+    }
+
     async fn broken(&mut self, timeout: bool, message: &str) -> Bytes {
         tracing::warn!(timeout, %message, "upstream stream broke after it started");
         let code = if timeout {
@@ -223,7 +245,10 @@ impl Relay {
                 }
                 Ok(None) => {
                     return Some(match self.transcoder.finish() {
-                        Ok(tail) => self.end(tail, None).await,
+                        Ok(tail) => match self.filtered(tail).await {
+                            Ok(tail) => self.end(tail, None).await,
+                            Err(ended) => ended,
+                        },
                         Err(msg) => self.broken(false, &msg).await,
                     });
                 }
@@ -234,6 +259,13 @@ impl Relay {
                 Ok(Some(Ok(chunk))) => match self.transcoder.push(&chunk) {
                     Ok(out) if out.is_empty() => {}
                     Ok(out) => {
+                        let out = match self.filtered(out).await {
+                            Ok(out) => out,
+                            Err(ended) => return Some(ended),
+                        };
+                        if out.is_empty() {
+                            continue;
+                        }
                         let out = self.deliver(out);
                         if !out.is_empty() {
                             return Some(out);
@@ -288,6 +320,10 @@ pub fn stream_body(
     tap: Option<StreamTap>,
 ) -> Body {
     let capture = call.body_log().map(|log| log.capture());
+    let filter = call
+        .masks()
+        .response
+        .map(|m| StreamFilter::new(spec.door, m));
     let relay = Relay {
         upstream: upstream.bytes_stream().boxed(),
         transcoder,
@@ -299,6 +335,7 @@ pub fn stream_body(
         held_done: false,
         tap,
         capture,
+        filter,
         ended: false,
     };
     // The stream is polled by hyper, outside the request's span: each chunk's work

@@ -1,5 +1,5 @@
 //! Configuration resources: providers, models, teams, consumers, alerts, services,
-//! prompt-APIs.
+//! prompt-APIs, masking rules.
 //!
 //! One table, keyed by (kind, name), holding each spec as JSON without its secrets; the
 //! secrets go encrypted into the `secret` column.
@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use tollgate_core::spec::{
-    AlertSpec, ConsumerSpec, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec, TeamSpec,
+    AlertSpec, ConsumerSpec, MaskingRuleSpec, ModelSpec, PromptApiSpec, ProviderSpec, ServiceSpec,
+    TeamSpec,
 };
 
 use crate::error::StoreError;
@@ -122,6 +123,19 @@ impl Resource for ServiceSpec {
 
 impl Resource for PromptApiSpec {
     const KIND: &'static str = "prompt_api";
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn take_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    fn put_secret(&mut self, _: Option<Vec<u8>>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl Resource for MaskingRuleSpec {
+    const KIND: &'static str = "masking_rule";
     fn name(&self) -> &str {
         &self.name
     }
@@ -342,4 +356,12 @@ resource_api!(
     get_prompt_api,
     delete_prompt_api,
     "a prompt-API"
+);
+resource_api!(
+    MaskingRuleSpec,
+    upsert_masking_rule,
+    list_masking_rules,
+    get_masking_rule,
+    delete_masking_rule,
+    "a masking rule"
 );

@@ -20,7 +20,7 @@ use sqlx::{AnyConnection, Row};
 use crate::calls::{CallRecord, Fixed, UsageScope, UsageTotals, multi_row_insert, text, to_i64};
 use crate::error::StoreError;
 use crate::from_ms;
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// Upper bounds (inclusive, milliseconds) of the histogram buckets; one more bucket
 /// holds everything above the last bound. Roughly log-spaced (×1.5 to ×2.5).
@@ -352,6 +352,11 @@ impl Rollup {
 /// of its bucket. Integer arithmetic, as in [`percentile_bucket_sql`], so a percentile
 /// computed by the database and one computed here agree exactly.
 fn percentile(hist: &[i64; HISTOGRAM_BUCKETS], percent: u32) -> Option<u64> {
+    percentile_index(hist, percent).map(bucket_value)
+}
+
+/// The histogram bucket holding the nearest-rank percentile, None when empty.
+fn percentile_index(hist: &[i64; HISTOGRAM_BUCKETS], percent: u32) -> Option<usize> {
     let n: i64 = hist.iter().sum();
     if n <= 0 {
         return None;
@@ -361,10 +366,10 @@ fn percentile(hist: &[i64; HISTOGRAM_BUCKETS], percent: u32) -> Option<u64> {
     for (i, count) in hist.iter().enumerate() {
         seen += count;
         if seen >= rank {
-            return Some(bucket_value(i));
+            return Some(i);
         }
     }
-    Some(bucket_value(HISTOGRAM_BUCKETS - 1))
+    Some(HISTOGRAM_BUCKETS - 1)
 }
 
 /// Errors per request (0 without requests).
@@ -377,12 +382,11 @@ fn error_rate(requests: i64, errors: i64) -> f64 {
 }
 
 /// The SQL expression (both engines) for the histogram bucket index of the
-/// nearest-rank `percent` of one rollup row's `prefix_00..` histogram whose total is
-/// the column `total` (every call has a latency, so the latency total is `requests`;
-/// the TTFT one is `ttft_count`), NULL when it is empty: [`percentile`] in SQL, with
-/// the same integer rank. The arms run in order and stop at the first bucket whose
-/// running count reaches the rank.
-fn percentile_bucket_sql(prefix: &str, total: &str, percent: u32) -> String {
+/// nearest-rank `percent` of a histogram whose bucket `i` is the expression
+/// `bucket(i)` and whose total is `total`, NULL when it is empty: [`percentile_index`]
+/// in SQL, with the same integer rank. The arms run in order and stop at the first
+/// bucket whose running count reaches the rank.
+fn percentile_bucket_sql(bucket: impl Fn(usize) -> String, total: &str, percent: u32) -> String {
     let p = percent.min(100);
     let rank = format!("(({total}) * {p} + 99) / 100");
     let mut sql = format!("CAST(CASE WHEN {total} <= 0 THEN NULL");
@@ -391,11 +395,75 @@ fn percentile_bucket_sql(prefix: &str, total: &str, percent: u32) -> String {
         if !running.is_empty() {
             running.push_str(" + ");
         }
-        running.push_str(&format!("{prefix}_{i:02}"));
+        running.push_str(&bucket(i));
         sql.push_str(&format!(" WHEN {running} >= {rank} THEN {i}"));
     }
     sql.push_str(&format!(" ELSE {} END AS BIGINT)", HISTOGRAM_BUCKETS - 1));
     sql
+}
+
+/// A percentile kept on every rollup row (migration 0011): the histogram bucket index
+/// of that row's percentile, so a percentile series reads one narrow column per point
+/// like a counter series does, instead of 27 histogram columns or a 26-arm `CASE`
+/// per row. The upsert keeps it right as rows merge.
+#[derive(Debug, Clone, Copy)]
+struct KeptPercentile {
+    column: &'static str,
+    /// `lat` or `ttft`: the histogram's column prefix.
+    histogram: &'static str,
+    /// The histogram's total column.
+    total: &'static str,
+    percent: u32,
+}
+
+const KEPT_PERCENTILES: [KeptPercentile; 4] = [
+    KeptPercentile {
+        column: "lat_p50",
+        histogram: "lat",
+        total: "requests",
+        percent: 50,
+    },
+    KeptPercentile {
+        column: "lat_p95",
+        histogram: "lat",
+        total: "requests",
+        percent: 95,
+    },
+    KeptPercentile {
+        column: "lat_p99",
+        histogram: "lat",
+        total: "requests",
+        percent: 99,
+    },
+    KeptPercentile {
+        column: "ttft_p50",
+        histogram: "ttft",
+        total: "ttft_count",
+        percent: 50,
+    },
+];
+
+impl KeptPercentile {
+    /// Its value for a rollup about to be written.
+    fn of(self, r: &Rollup) -> Option<i64> {
+        let hist = if self.histogram == "lat" {
+            &r.latency
+        } else {
+            &r.ttft
+        };
+        percentile_index(hist, self.percent).map(|i| i as i64)
+    }
+
+    /// The upsert's `SET` expression: the percentile of the stored row merged with
+    /// the incoming one.
+    fn merged_sql(self, table: &str) -> String {
+        let h = self.histogram;
+        percentile_bucket_sql(
+            |i| format!("({table}.{h}_{i:02} + excluded.{h}_{i:02})"),
+            &format!("{table}.{t} + excluded.{t}", t = self.total),
+            self.percent,
+        )
+    }
 }
 
 /// `ceil(n * percent / 100)`, at least 1 and at most `n`.
@@ -497,10 +565,16 @@ const ROLLUPS_PER_STATEMENT: usize = 32;
 fn upsert_sql(g: Granularity, rows: usize) -> String {
     let mut columns = vec!["bucket".to_string(), "dim".to_string(), "value".to_string()];
     columns.extend(VALUE_COLUMNS.iter().cloned());
+    columns.extend(KEPT_PERCENTILES.iter().map(|k| k.column.to_string()));
     let table = g.table();
     let set = VALUE_COLUMNS
         .iter()
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .chain(
+            KEPT_PERCENTILES
+                .iter()
+                .map(|k| format!("{} = {}", k.column, k.merged_sql(table))),
+        )
         .collect::<Vec<_>>()
         .join(", ");
     multi_row_insert(
@@ -534,6 +608,9 @@ fn bind_rollup<'q>(mut q: AnyQuery<'q>, key: &RowKey, r: &Rollup) -> AnyQuery<'q
     }
     for v in r.ttft {
         q = q.bind(v);
+    }
+    for k in KEPT_PERCENTILES {
+        q = q.bind(k.of(r));
     }
     q
 }
@@ -697,42 +774,49 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
-    /// What a series query selects for it after `bucket, value`: the one or two
-    /// counters it is made of, or for a percentile the histogram bucket index the
-    /// database finds ([`percentile_bucket_sql`]). A point then costs one or two
-    /// values to read and decode, not a 14-counter or 27-bucket row: a by-consumer
-    /// minute series over a day is 72,000 points.
-    fn series_columns(self) -> String {
+    /// The columns one series point is made of: one or two counters, or for a
+    /// percentile the bucket index kept on the row ([`KeptPercentile`]).
+    fn point_columns(self) -> &'static [&'static str] {
         match self {
-            Metric::Requests => "requests".to_string(),
-            Metric::Errors => "errors".to_string(),
-            Metric::ErrorRate => "requests, errors".to_string(),
-            Metric::TokensInput => "input_tokens".to_string(),
-            Metric::TokensOutput => "output_tokens".to_string(),
-            Metric::CostUsd => "cost_micros".to_string(),
-            Metric::LatencyP50 => percentile_bucket_sql("lat", "requests", 50),
-            Metric::LatencyP95 => percentile_bucket_sql("lat", "requests", 95),
-            Metric::LatencyP99 => percentile_bucket_sql("lat", "requests", 99),
-            Metric::TtftP50 => percentile_bucket_sql("ttft", "ttft_count", 50),
+            Metric::Requests => &["requests"],
+            Metric::Errors => &["errors"],
+            Metric::ErrorRate => &["requests", "errors"],
+            Metric::TokensInput => &["input_tokens"],
+            Metric::TokensOutput => &["output_tokens"],
+            Metric::CostUsd => &["cost_micros"],
+            Metric::LatencyP50 => &["lat_p50"],
+            Metric::LatencyP95 => &["lat_p95"],
+            Metric::LatencyP99 => &["lat_p99"],
+            Metric::TtftP50 => &["ttft_p50"],
         }
     }
 
-    /// Its value from a series row whose [`Metric::series_columns`] start at column
-    /// `first`: what [`Metric::value`] gives for that row's rollup.
-    fn decode_point(self, row: &AnyRow, first: usize) -> Result<Option<f64>, StoreError> {
-        Ok(match self {
-            Metric::ErrorRate => Some(error_rate(row.try_get(first)?, row.try_get(first + 1)?)),
-            Metric::CostUsd => Some(tollgate_core::money::micros_to_usd(row.try_get(first)?)),
+    /// The SQL text of one point: `bucket:value` (`bucket:requests:errors` for the
+    /// error rate), integers only; a percentile without data is `-1`.
+    fn point_sql(self) -> String {
+        let mut sql = "CAST(bucket AS TEXT)".to_string();
+        for c in self.point_columns() {
+            sql.push_str(&format!(" || ':' || CAST(COALESCE({c}, -1) AS TEXT)"));
+        }
+        sql
+    }
+
+    /// A point's value from its packed integers ([`Metric::point_sql`] after the
+    /// bucket): what [`Metric::value`] gives for that row's rollup.
+    fn decode_point(self, v: &[i64]) -> Option<f64> {
+        let first = v.first().copied().unwrap_or(0);
+        match self {
+            Metric::ErrorRate => Some(error_rate(first, v.get(1).copied().unwrap_or(0))),
+            Metric::CostUsd => Some(tollgate_core::money::micros_to_usd(first)),
             Metric::LatencyP50 | Metric::LatencyP95 | Metric::LatencyP99 | Metric::TtftP50 => {
-                let bucket: Option<i64> = row.try_get(first)?;
-                bucket.map(|i| {
-                    bucket_value(usize::try_from(i).unwrap_or(HISTOGRAM_BUCKETS - 1)) as f64
-                })
+                usize::try_from(first)
+                    .ok()
+                    .map(|i| bucket_value(i.min(HISTOGRAM_BUCKETS - 1)) as f64)
             }
             Metric::Requests | Metric::Errors | Metric::TokensInput | Metric::TokensOutput => {
-                Some(row.try_get::<i64, _>(first)? as f64)
+                Some(first as f64)
             }
-        })
+        }
     }
 
     /// Its value over `r`; None for a percentile without data.
@@ -761,27 +845,68 @@ pub const MAX_SERIES_POINTS: i64 = 10_080;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub key: String,
-    pub points: Vec<(DateTime<Utc>, Option<f64>)>,
+    pub points: Vec<Point>,
 }
 
-fn series_sql(g: Granularity, metric: Metric) -> String {
+/// One row per dimension value with its whole series packed into one text column
+/// (`bucket:value,...` in any order): a by-consumer minute series over a day is
+/// 72,000 points, and the Any driver's cost is per row (about 4 µs), not per byte,
+/// so 50 rows instead of 72,000 is what keeps the query fast.
+fn series_sql(g: Granularity, metric: Metric, backend: Backend) -> String {
+    let aggregate = match backend {
+        Backend::Sqlite => "group_concat",
+        Backend::Postgres => "string_agg",
+    };
     format!(
-        "SELECT bucket, value, {} FROM {} WHERE dim = $1 AND bucket >= $2 AND bucket < $3 \
-         ORDER BY bucket",
-        metric.series_columns(),
+        "SELECT value, {aggregate}({}, ',') FROM {} \
+         WHERE dim = $1 AND bucket >= $2 AND bucket < $3 GROUP BY value",
+        metric.point_sql(),
         g.table()
     )
 }
 
-static SERIES: LazyLock<HashMap<(Granularity, Metric), String>> = LazyLock::new(|| {
+/// A series statement's key: granularity, metric, engine.
+type SeriesKey = (Granularity, Metric, Backend);
+
+static SERIES: LazyLock<HashMap<SeriesKey, String>> = LazyLock::new(|| {
     let mut m = HashMap::new();
     for g in Granularity::ALL {
         for metric in Metric::ALL {
-            m.insert((g, metric), series_sql(g, metric));
+            for backend in [Backend::Sqlite, Backend::Postgres] {
+                m.insert((g, metric, backend), series_sql(g, metric, backend));
+            }
         }
     }
     m
 });
+
+/// A series point: bucket start and value.
+pub type Point = (DateTime<Utc>, Option<f64>);
+
+/// Parses a packed series ([`series_sql`]) into points, oldest first.
+fn unpack_series(metric: Metric, packed: &str) -> Result<Vec<Point>, StoreError> {
+    let mut points = Vec::new();
+    let mut values: Vec<i64> = Vec::with_capacity(2);
+    for point in packed.split(',').filter(|p| !p.is_empty()) {
+        let mut parts = point.split(':');
+        let bucket = parse_packed(parts.next())?;
+        values.clear();
+        for part in parts {
+            values.push(parse_packed(Some(part))?);
+        }
+        points.push((bucket, metric.decode_point(&values)));
+    }
+    points.sort_unstable_by_key(|(bucket, _)| *bucket);
+    points
+        .into_iter()
+        .map(|(bucket, v)| Ok((from_ms(bucket)?, v)))
+        .collect()
+}
+
+fn parse_packed(part: Option<&str>) -> Result<i64, StoreError> {
+    part.and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| StoreError::InvalidInput("malformed packed series".to_string()))
+}
 
 fn sql_of<K: std::hash::Hash + Eq>(
     map: &'static HashMap<K, String>,
@@ -822,34 +947,20 @@ impl Store {
         let from = from.max(
             interval.floor(to.saturating_sub(1)) - (MAX_SERIES_POINTS - 1) * interval.width_ms(),
         );
-        let rows = sqlx::query(sql_of(&SERIES, &(interval, metric))?)
+        let rows = sqlx::query(sql_of(&SERIES, &(interval, metric, self.backend))?)
             .bind(by.as_str())
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
             .await?;
-        // Rows come in the primary key's order (bucket, then value), which needs no
-        // sort; they are split into series here, each oldest first.
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut out: Vec<Series> = Vec::new();
+        let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let value: String = row.try_get(1)?;
-            let t = from_ms(row.try_get(0)?)?;
-            let v = metric.decode_point(row, 2)?;
-            let i = match index.get(&value) {
-                Some(&i) => i,
-                None => {
-                    out.push(Series {
-                        key: key_of(by, value.clone()),
-                        points: Vec::new(),
-                    });
-                    index.insert(value, out.len() - 1);
-                    out.len() - 1
-                }
-            };
-            if let Some(s) = out.get_mut(i) {
-                s.points.push((t, v));
-            }
+            let value: String = row.try_get(0)?;
+            let packed: Option<String> = row.try_get(1)?;
+            out.push(Series {
+                key: key_of(by, value),
+                points: unpack_series(metric, packed.as_deref().unwrap_or(""))?,
+            });
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)

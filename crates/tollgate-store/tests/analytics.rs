@@ -23,6 +23,7 @@ tollgate_store::backend_suite!(
     usage_since_equals_raw_sums,
     retention_keeps_rollups,
     cursor_pages_visit_every_record_once,
+    percentile_backfill_agrees_with_the_upsert,
 );
 
 const MINUTE: i64 = 60_000;
@@ -269,6 +270,71 @@ async fn rollups_equal_sums_over_records(db: &TestDb) {
                     Some(bucket_value(histogram_bucket(truth)))
                 );
             }
+        }
+    })
+    .await;
+}
+
+/// Migration 0011 fills the kept percentiles of rows written before it; its `UPDATE`s
+/// must give what the upsert keeps, or old and new buckets would disagree.
+async fn percentile_backfill_agrees_with_the_upsert(db: &TestDb) {
+    let s = db.connect().await;
+    for_random_calls(db, 2 * DAY, 300, 2, |calls| {
+        let s = s.clone();
+        async move {
+            insert_in_batches(&s, &calls).await;
+            let (from, to) = (t(base() - DAY), t(base() + 3 * DAY));
+            let percentiles = [
+                Metric::LatencyP50,
+                Metric::LatencyP95,
+                Metric::LatencyP99,
+                Metric::TtftP50,
+            ];
+            let mut kept = Vec::new();
+            for g in Granularity::ALL {
+                for m in percentiles {
+                    kept.push(s.timeseries(m, Dimension::Consumer, g, from, to).await.expect("series"));
+                }
+            }
+            let points: usize = kept.iter().flatten().map(|sr| sr.points.len()).sum();
+            assert!(points > 0, "the calls make percentile points");
+
+            let migration = match db.backend {
+                tollgate_store::Backend::Sqlite => {
+                    include_str!("../migrations/sqlite/0011_rollup_percentiles.sql")
+                }
+                tollgate_store::Backend::Postgres => {
+                    include_str!("../migrations/postgres/0011_rollup_percentiles.sql")
+                }
+            };
+            let raw = db.raw().await;
+            for table in ["rollup_minute", "rollup_hour", "rollup_day"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE {table} SET lat_p50 = NULL, lat_p95 = NULL, lat_p99 = NULL, ttft_p50 = NULL"
+                )))
+                .execute(&raw)
+                .await
+                .expect("forget");
+            }
+            let updates = migration
+                .split(';')
+                .map(|st| st.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n"))
+                .filter(|st| st.trim_start().starts_with("UPDATE"));
+            let mut ran = 0;
+            for st in updates {
+                sqlx::query(sqlx::AssertSqlSafe(st)).execute(&raw).await.expect("backfill");
+                ran += 1;
+            }
+            assert_eq!(ran, 3, "one backfill per rollup table");
+            raw.close().await;
+
+            let mut backfilled = Vec::new();
+            for g in Granularity::ALL {
+                for m in percentiles {
+                    backfilled.push(s.timeseries(m, Dimension::Consumer, g, from, to).await.expect("series"));
+                }
+            }
+            assert_eq!(backfilled, kept);
         }
     })
     .await;

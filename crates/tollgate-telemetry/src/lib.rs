@@ -51,6 +51,11 @@ pub mod names {
     pub const JOURNAL_QUEUE_DEPTH: &str = "tollgate_journal_queue_depth";
     /// Gauge: bytes of the journal's on-disk log not yet in the database (the spool).
     pub const JOURNAL_SPOOL_BYTES: &str = "tollgate_journal_spool_bytes";
+    /// Counter of values masked or blocked by masking rules; labels `rule`,
+    /// `detector` (`email` | `phone` | `credit_card` | `iban` | `ip_address` |
+    /// `api_key` | `keyword` | `regex` | `json_path`). The values themselves are never
+    /// recorded anywhere.
+    pub const MASKING_MATCHES_TOTAL: &str = "tollgate_masking_matches_total";
     /// Histogram of one database batch write of the journal.
     pub const JOURNAL_BATCH_SECONDS: &str = "tollgate_journal_batch_seconds";
 }
@@ -107,6 +112,10 @@ fn describe() {
         "Time to the upstream's response headers"
     );
     describe_counter!(names::TOKENS_TOTAL, "Tokens metered, by model and kind");
+    describe_counter!(
+        names::MASKING_MATCHES_TOTAL,
+        "Values masked or blocked by masking rules, by rule and detector"
+    );
     describe_counter!(
         names::CACHE_TOTAL,
         "Response-cache outcomes by model and result"

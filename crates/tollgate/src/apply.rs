@@ -64,6 +64,12 @@ pub async fn apply(store: &Store, config: &Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("applying prompt-API `{}`", p.name))?;
     }
+    for r in &config.masking {
+        store
+            .upsert_masking_rule(r, Source::Config)
+            .await
+            .with_context(|| format!("applying masking rule `{}`", r.name))?;
+    }
     for a in &config.alerts {
         store
             .upsert_alert(a, Source::Config)

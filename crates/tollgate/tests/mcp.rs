@@ -5,7 +5,7 @@
 //! 2025-03-26, JSON or SSE by `Accept`; the tools each consumer sees (subscriptions,
 //! lifecycle, credential types, a prompt-API's model), their schemas, calls through
 //! the service and prompt-API paths (upstream errors, 429 and 402 as tool errors),
-//! argument errors as JSON-RPC -32602, call records with door `mcp`, and a
+//! argument errors as JSON-RPC -32602, masking, call records with door `mcp`, and a
 //! subscription reaching `tools/list` and the session's stream
 //! (`notifications/tools/list_changed`). And the official MCP Python SDK
 //! (`tests/mcp/check_mcp.py`, in a virtualenv under the target directory made from
@@ -64,6 +64,11 @@ services:
     lifecycle: draft
     routes:
       - {{name: x, methods: [GET], path: "/x"}}
+masking:
+  - name: pii
+    applies_to: {{services: [weather]}}
+    direction: request
+    detectors: [email]
 prompt_apis:
   - name: summarize
     path: /prompt/summarize
@@ -517,6 +522,21 @@ async fn tools_per_consumer_calls_errors_and_records() {
     assert_eq!(
         body["result"]["structuredContent"],
         json!({"n": [1, 2]}),
+        "{body}"
+    );
+
+    // The service's masking applies to a tool call as to its HTTP path.
+    let (body, _) = call_tool(
+        &gw,
+        KEY_A,
+        &sid,
+        "weather__report",
+        json!({"body": {"note": "write to ann@example.com"}}),
+    )
+    .await;
+    assert_eq!(
+        body["result"]["structuredContent"],
+        json!({"note": "write to [EMAIL]"}),
         "{body}"
     );
 

@@ -7,6 +7,7 @@ mod consumers;
 mod credentials;
 mod health;
 mod keys;
+mod masking;
 mod models;
 mod paging;
 mod prompt_apis;
@@ -43,6 +44,7 @@ pub(crate) use consumers::*;
 pub(crate) use credentials::*;
 pub(crate) use health::*;
 pub(crate) use keys::*;
+pub(crate) use masking::*;
 pub(crate) use models::*;
 pub(crate) use prompt_apis::*;
 pub(crate) use providers::*;
@@ -70,6 +72,16 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/admin/v1/models/{name}",
             get(get_model).put(put_model).delete(delete_model),
+        )
+        .route(
+            "/admin/v1/masking",
+            get(list_masking_rules).post(create_masking_rule),
+        )
+        .route(
+            "/admin/v1/masking/{name}",
+            get(get_masking_rule)
+                .put(put_masking_rule)
+                .delete(delete_masking_rule),
         )
         .route("/admin/v1/teams", get(list_teams).post(create_team))
         .route(

@@ -19,6 +19,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use tollgate_core::spec::ServiceSpec;
 use tollgate_core::{Door, GatewayError, UpstreamCode};
@@ -155,7 +156,17 @@ pub async fn forward(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // The masking filter: the rules naming this service, both ways.
+    let masks = crate::masking::Masks::select(&st.live.snapshot.load(), None, Some(&spec.name));
+    call.set_masks(masks.clone());
+    let body = match &masks.request {
+        None => body,
+        Some(masker) => match masked_request(st, masker, &mut parts.headers, body, call).await {
+            Ok(body) => body,
+            Err(e) => return ApiError::new(Door::OpenAi, e).into_response(),
+        },
+    };
     let query = parts
         .uri
         .query()
@@ -279,7 +290,10 @@ pub async fn forward(
                 let bodies = body_log
                     .zip(request_capture)
                     .map(|(log, request)| (request, log.capture()));
-                return streamed_answer(resp, &parts.method, call, bodies);
+                if let Some(masker) = masks.response {
+                    return masked_answer(resp, &parts.method, call, bodies, masker).await;
+                }
+                return streamed_answer(resp, &parts.method, call, bodies, None);
             }
         }
     }
@@ -343,6 +357,7 @@ fn streamed_answer(
     method: &Method,
     call: &Call,
     bodies: Option<(Arc<Mutex<Capture>>, Capture)>,
+    mask: Option<TextStream>,
 ) -> Response {
     let status = resp.status();
     let bodiless = *method == Method::HEAD
@@ -360,11 +375,161 @@ fn streamed_answer(
         return answer_with(resp, |resp| Body::from_stream(resp.bytes_stream()));
     }
     call.hand_to_stream();
-    answer_with(resp, move |resp| tail_body(resp, tail))
+    let masked = mask.is_some();
+    let mut res = answer_with(resp, move |resp| tail_body(resp, tail, mask));
+    if masked {
+        res.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+    res
+}
+
+/// A service's request body, read whole (up to `max_body_bytes`) and masked; a
+/// `block` match is the 400.
+async fn masked_request(
+    st: &GatewayState,
+    masker: &tollgate_masking::Masker,
+    headers: &mut http::HeaderMap,
+    body: Body,
+    call: &Call,
+) -> Result<Body, GatewayError> {
+    let bytes = crate::body::read_limited(body, headers, st.max_body_bytes).await?;
+    let ct = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    match crate::masking::mask_body(masker, ct, &bytes) {
+        Ok(None) => Ok(Body::from(bytes)),
+        Ok(Some(masked)) => {
+            // The length the node gets is the masked body's.
+            headers.insert(
+                http::header::CONTENT_LENGTH,
+                HeaderValue::from(masked.len()),
+            );
+            Ok(Body::from(masked))
+        }
+        Err(b) => {
+            if let Some(log) = call.body_log() {
+                let mut c = log.capture();
+                c.push(format!("[request blocked by the masking rule `{}`]", b.rule).as_bytes());
+                call.log_request_body(c);
+            }
+            Err(crate::masking::blocked(b))
+        }
+    }
+}
+
+/// A service's answer through the masking filter: an event stream chunk by chunk
+/// ([`TextStream`]), anything else read whole (up to the gateway's answer cap) and
+/// masked as JSON or text; a `block` match is the 400 (or the stream's error event).
+async fn masked_answer(
+    resp: reqwest::Response,
+    method: &Method,
+    call: &Call,
+    bodies: Option<(Arc<Mutex<Capture>>, Capture)>,
+    masker: tollgate_masking::Masker,
+) -> Response {
+    let ct = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if ct
+        .as_deref()
+        .is_some_and(|c| c.contains("text/event-stream"))
+    {
+        let mask = TextStream::new(masker);
+        return streamed_answer(resp, method, call, bodies, Some(mask));
+    }
+    let status = resp.status();
+    let mut headers = resp.headers().clone();
+    strip_hop_by_hop(&mut headers);
+    let mut resp = resp;
+    let mut buf = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) if buf.len() + c.len() <= crate::MAX_ANSWER_BODY => {
+                buf.extend_from_slice(&c)
+            }
+            Ok(None) => break,
+            Ok(Some(_)) | Err(_) => {
+                call.set_outcome(status.as_u16(), Some("upstream_stream_broken"));
+                return ApiError::new(
+                    Door::OpenAi,
+                    GatewayError::Upstream {
+                        code: UpstreamCode::Unavailable,
+                        message: "The service's answer broke off or was too large to mask".into(),
+                    },
+                )
+                .into_response();
+            }
+        }
+    }
+    let body = match crate::masking::mask_body(&masker, ct.as_deref(), &buf) {
+        Ok(Some(masked)) => masked,
+        Ok(None) => Bytes::from(buf),
+        Err(b) => {
+            if let Some((request, _)) = bodies {
+                call.log_request_body(take(&request));
+            }
+            return ApiError::new(Door::OpenAi, crate::masking::blocked(b)).into_response();
+        }
+    };
+    if let Some((request, mut response)) = bodies {
+        response.push(&body);
+        call.log_request_body(take(&request));
+        call.log_response_body(response);
+    }
+    headers.remove(http::header::CONTENT_LENGTH);
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
+    res
+}
+
+/// A service's event stream masked as one text: UTF-8 cut by the network is carried
+/// to the next chunk; the masker holds back its window.
+pub struct TextStream {
+    masker: tollgate_masking::StreamMasker,
+    carry: Vec<u8>,
+}
+
+impl TextStream {
+    fn new(masker: tollgate_masking::Masker) -> TextStream {
+        TextStream {
+            masker: tollgate_masking::StreamMasker::new(masker),
+            carry: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) -> Result<Bytes, tollgate_masking::Blocked> {
+        self.carry.extend_from_slice(chunk);
+        let valid = match std::str::from_utf8(&self.carry) {
+            Ok(_) => self.carry.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            // Not text: passed as it is.
+            Err(_) => return Ok(Bytes::from(std::mem::take(&mut self.carry))),
+        };
+        let rest = self.carry.split_off(valid);
+        let text = String::from_utf8_lossy(&std::mem::replace(&mut self.carry, rest)).into_owned();
+        let mut hits = Vec::new();
+        let out = self.masker.push(&text, &mut hits);
+        crate::masking::count(&hits);
+        out.map(Bytes::from)
+    }
+
+    fn finish(&mut self) -> Result<Bytes, tollgate_masking::Blocked> {
+        let mut hits = Vec::new();
+        let mut out = self.masker.finish(&mut hits)?.into_bytes();
+        crate::masking::count(&hits);
+        out.append(&mut self.carry);
+        Ok(Bytes::from(out))
+    }
 }
 
 /// The node's answer, copied into `tail` as it passes; the call finishes with its end.
-fn tail_body(resp: reqwest::Response, tail: AnswerTail) -> Body {
+fn tail_body(resp: reqwest::Response, tail: AnswerTail, mask: Option<TextStream>) -> Body {
+    if let Some(mask) = mask {
+        return masked_tail_body(resp, tail, mask);
+    }
     // With a length announced, the server stops polling the body once that many bytes
     // went out (the end is never asked for), so the call finishes with the last byte.
     let length = resp.content_length();
@@ -394,6 +559,58 @@ fn tail_body(resp: reqwest::Response, tail: AnswerTail) -> Body {
                     tail.call.finish().await;
                     // An upstream error still ends the client's body as an error.
                     end.map(|e| (e, (upstream, None, passed)))
+                }
+            }
+        },
+    );
+    Body::from_stream(stream)
+}
+
+/// [`tail_body`] through a [`TextStream`]: a `block` match ends the stream with the
+/// OpenAI stream error event, code `content_blocked`.
+fn masked_tail_body(resp: reqwest::Response, tail: AnswerTail, mask: TextStream) -> Body {
+    let upstream = resp.bytes_stream().boxed();
+    let stream = futures::stream::unfold(
+        (upstream, Some((tail, mask))),
+        move |(mut upstream, state)| async move {
+            let (mut tail, mut mask) = state?;
+            let ended = |e: tollgate_masking::Blocked| {
+                Bytes::from(crate::masking::blocked(e).stream_event(Door::OpenAi))
+            };
+            match upstream.next().await {
+                Some(Ok(chunk)) => match mask.push(&chunk) {
+                    Ok(out) => {
+                        tail.push(&out);
+                        Some((
+                            Ok::<Bytes, reqwest::Error>(out),
+                            (upstream, Some((tail, mask))),
+                        ))
+                    }
+                    Err(b) => {
+                        let out = ended(b);
+                        tail.push(&out);
+                        tail.call.set_outcome(tail.status, Some("content_blocked"));
+                        tail.store();
+                        tail.call.finish().await;
+                        Some((Ok(out), (upstream, None)))
+                    }
+                },
+                end => {
+                    let out = match mask.finish() {
+                        Ok(out) => out,
+                        Err(b) => {
+                            tail.call.set_outcome(tail.status, Some("content_blocked"));
+                            ended(b)
+                        }
+                    };
+                    if matches!(end, Some(Err(_))) {
+                        tail.call
+                            .set_outcome(tail.status, Some("upstream_stream_broken"));
+                    }
+                    tail.push(&out);
+                    tail.store();
+                    tail.call.finish().await;
+                    Some((Ok(out), (upstream, None)))
                 }
             }
         },
