@@ -118,14 +118,13 @@ fn price_of(model: &ModelSpec) -> Option<TokenPrice> {
 fn whole_answer(
     request: &DoorRequest,
     success: &Success,
-    call: &Call,
 ) -> Result<(Bytes, Option<Usage>), GatewayError> {
     let Answer::Body(raw) = &success.answer else {
         return Err(GatewayError::Internal("expected a whole answer".into()));
     };
     let native = native_format(success.cand.provider.kind)
         .ok_or_else(|| GatewayError::Internal("provider kind without a format".into()))?;
-    let (body, usage) = wire::adapter(native).response(request, raw).map_err(|message| {
+    wire::adapter(native).response(request, raw).map_err(|message| {
         tracing::warn!(provider = %success.cand.provider.name, %message, "upstream sent an invalid answer");
         GatewayError::Upstream {
             code: UpstreamCode::Unavailable,
@@ -134,11 +133,15 @@ fn whole_answer(
                 success.cand.provider.name
             ),
         }
-    })?;
-    // The response's masking filter: the answer in the door's format, before the
-    // cache stores it or the client sees it.
-    let body = crate::masking::mask_answer(door_of(request), body, call)?;
-    Ok((body, usage))
+    })
+}
+
+/// The response's masking filter on a whole answer in the door's format, before the
+/// cache stores it or the client sees it. It runs after the answer's usage and cost
+/// are on the call: a blocked answer was still billed by the provider, so it is
+/// charged like any other.
+fn masked_answer(request: &DoorRequest, body: Bytes, call: &Call) -> Result<Bytes, GatewayError> {
+    crate::masking::mask_answer(door_of(request), body, call)
 }
 
 /// Answers a chat request. Whatever happens, the call's books close in the lifecycle.
@@ -180,7 +183,7 @@ fn whole_response(
     plan: &Plan,
     call: &Call,
 ) -> Result<Response, GatewayError> {
-    let (body, reported) = whole_answer(request, success, call)?;
+    let (body, reported) = whole_answer(request, success)?;
     let door = door_of(request);
     let (usage, cost) = billed(&success.cand, reported, || {
         Usage::new(plan.prompt_tokens, usage::count_answer(door, &body))
@@ -191,6 +194,7 @@ fn whole_response(
         success.ttfb.as_millis() as u64,
     );
     call.set_usage(usage, cost);
+    let body = masked_answer(request, body, call).inspect_err(|_| call.withhold_answer())?;
     Ok(json_response(body, cost))
 }
 
@@ -298,11 +302,25 @@ async fn whole_cached(
     let cell = filled.clone();
     let fill = async move {
         let success = upstream(st, snapshot, plan, request, call).await?;
-        let (body, reported) = whole_answer(request, &success, call)?;
+        let (body, reported) = whole_answer(request, &success)?;
         let door = door_of(request);
         let (usage, cost) = billed(&success.cand, reported, || {
             Usage::new(plan.prompt_tokens, usage::count_answer(door, &body))
         });
+        let body = match masked_answer(request, body, call) {
+            Ok(body) => body,
+            Err(blocked) => {
+                // Not cached; still charged (see `masked_answer`).
+                call.answered_by(
+                    &success.cand.provider.name,
+                    &success.cand.target.model,
+                    success.ttfb.as_millis() as u64,
+                );
+                call.set_usage(usage, cost);
+                call.withhold_answer();
+                return Err(blocked);
+            }
+        };
         if let Ok(mut c) = cell.lock() {
             *c = Some((success, usage, cost));
         }

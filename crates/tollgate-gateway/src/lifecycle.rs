@@ -126,6 +126,9 @@ pub struct CallState {
     service: Option<Arc<str>>,
     /// The masking rules that apply to this call ([`crate::masking`]).
     masks: crate::masking::Masks,
+    /// The provider answered (and billed) but the gateway withheld the answer (a
+    /// masking `block` rule): the call is an error that is still charged.
+    withheld: bool,
     /// A streamed body owns the end of this call: the layer must not finish it.
     streaming: bool,
     /// The door came from a door that carries other route kinds (MCP): the route
@@ -202,6 +205,7 @@ impl Call {
                 holds: Holds::default(),
                 service: None,
                 masks: crate::masking::Masks::default(),
+                withheld: false,
                 streaming: false,
                 door_fixed: false,
                 finished: false,
@@ -373,6 +377,13 @@ impl Call {
         s.cost = cost;
     }
 
+    /// The provider's answer, already on the call with [`Call::set_usage`], is not
+    /// passed on (a masking `block` rule refused it). It was made and billed
+    /// upstream, so the call is charged although it ends in an error.
+    pub fn withhold_answer(&self) {
+        self.state().withheld = true;
+    }
+
     /// The answer's status and error code (the layer fills them from the response
     /// when a route did not).
     pub fn set_outcome(&self, status: u16, error_code: Option<&str>) {
@@ -520,13 +531,15 @@ struct Settle {
 impl Closing {
     fn of(s: &mut CallState, metering: Option<Arc<Metering>>, span: Span) -> Closing {
         let holds = std::mem::take(&mut s.holds);
-        // A refused or failed request costs nothing.
-        if s.status >= 400 && s.status != 499 {
+        // A refused or failed request costs nothing; an answer withheld after the
+        // provider made it does.
+        let charged = s.status < 400 || s.status == 499 || s.withheld;
+        if !charged {
             s.cost = 0;
             s.usage = Usage::default();
         }
         s.steps.push(json!({
-            "step": "settle", "outcome": if s.status < 400 { "charged" } else { "released" },
+            "step": "settle", "outcome": if charged { "charged" } else { "released" },
             "reserved_usd": micros_to_usd(s.reserved), "charged_usd": micros_to_usd(s.cost),
         }));
         let charge = holds

@@ -322,12 +322,9 @@ impl StreamFilter {
 
     /// The door's bytes in, the masked bytes out (whole events only).
     pub fn push(&mut self, bytes: &[u8]) -> Result<Bytes, Blocked> {
-        let events = match self.parser.push(bytes) {
-            Ok(evs) => evs,
-            // The relay's transcoder caps events the same way; an overlong one is
-            // dropped rather than passed unmasked.
-            Err(_) => Vec::new(),
-        };
+        // The relay's transcoder caps events the same way; an overlong one is
+        // dropped rather than passed unmasked.
+        let events = self.parser.push(bytes).unwrap_or_default();
         let mut out = Vec::new();
         for ev in events {
             let result = match self.door {

@@ -357,3 +357,39 @@ async fn records_hold_masked_bodies_and_logs_no_values() {
     let logs = std::fs::read_to_string(gw.path().join("stderr.log")).unwrap_or_default();
     assert_masked(&logs);
 }
+
+/// A whole answer refused by a `block` rule was still made and billed by the
+/// provider: the call is charged like any other, and nothing is cached.
+#[tokio::test]
+async fn a_blocked_answer_is_still_charged() {
+    let mock = MockProvider::start().await.expect("mock");
+    let extra = "  - name: leaky\n    targets: [{provider: mock-openai, model: \"gpt@reply=the_launch_code_is_0000\"}]\n    price: {input_per_mtok: 1000, output_per_mtok: 1000}\n    cache: {ttl_seconds: 300}\n";
+    let gw = Gateway::start(&(config_for(&mock, extra) + RULES));
+    let c = client();
+    for round in 0..2 {
+        let res = c
+            .post(gw.gw("/v1/chat/completions"))
+            .bearer_auth(KEY_A)
+            .json(&json!({"model": "leaky", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .expect("send");
+        let id = res.headers()["x-request-id"]
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        let (status, _, body) = json_of(res).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "content_blocked");
+        let store = open_store(&gw).await;
+        let rec = record(&store, &id).await;
+        assert_eq!(rec.error_code.as_deref(), Some("content_blocked"));
+        assert!(rec.output_tokens > 0, "round {round}: usage recorded");
+        assert!(
+            rec.cost_micros > 0,
+            "round {round}: the blocked answer is charged"
+        );
+    }
+    // Not cached: the second request went to the provider too.
+    assert_eq!(mock.requests().len(), 2);
+}

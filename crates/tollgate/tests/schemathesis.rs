@@ -120,6 +120,13 @@ prompt_apis:
     variables: [{{name: text, required: true}}]
     max_tokens: 100
     lifecycle: draft
+masking:
+  - name: pii
+    detectors: [email, phone]
+  - name: falcon
+    applies_to: {{services: [weather]}}
+    keywords: ["Project Falcon"]
+    action: block
 "#,
         openai = mock.openai_base_url(),
     )
