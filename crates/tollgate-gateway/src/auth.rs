@@ -94,7 +94,7 @@ pub fn require_subscription(
     subscription: Option<SubscriptionSpec>,
     call: &Call,
 ) -> Result<(), GatewayError> {
-    if subscription.is_none() || snapshot.is_subscribed(&caller.consumer.name, name) {
+    if may_access(snapshot, caller, name, subscription.is_some()) {
         return Ok(());
     }
     call.step(serde_json::json!({
@@ -104,6 +104,18 @@ pub fn require_subscription(
         consumer: caller.consumer.name.clone(),
         service: name.to_string(),
     })
+}
+
+/// The subscription gate's decision alone (also what MCP lists tools by): a service
+/// or prompt-API that takes subscriptions lets through a consumer with an approved
+/// one; one that takes none lets everyone through.
+pub fn may_access(
+    snapshot: &Snapshot,
+    caller: &Caller,
+    name: &str,
+    takes_subscriptions: bool,
+) -> bool {
+    !takes_subscriptions || snapshot.is_subscribed(&caller.consumer.name, name)
 }
 
 #[cfg(test)]

@@ -27,6 +27,9 @@
 //! prompt-API's path the [`prompt_api`] route kind (its template rendered into a chat
 //! request that takes steps 5 to 9).
 //!
+//! `/mcp` ([`mcp`]) offers the services' routes and the prompt-APIs as MCP tools; a
+//! tool call takes the service or prompt-API route kind above.
+//!
 //! Masking ([`masking`]) is a body filter of every route kind: the rules for a call
 //! are chosen once its model or service is known, requests are masked before they
 //! are estimated, cached or sent, answers before the client sees them.
@@ -45,6 +48,7 @@ pub mod embeddings;
 pub mod forward;
 pub mod lifecycle;
 pub mod masking;
+pub mod mcp;
 pub mod metering;
 pub mod pipeline;
 pub mod prompt_api;

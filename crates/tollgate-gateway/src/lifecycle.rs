@@ -131,6 +131,9 @@ pub struct CallState {
     withheld: bool,
     /// A streamed body owns the end of this call: the layer must not finish it.
     streaming: bool,
+    /// The door came from a door that carries other route kinds (MCP): the route
+    /// kind it takes does not rename it ([`Call::set_route_door`]).
+    door_fixed: bool,
     finished: bool,
 }
 
@@ -204,6 +207,7 @@ impl Call {
                 masks: crate::masking::Masks::default(),
                 withheld: false,
                 streaming: false,
+                door_fixed: false,
                 finished: false,
             }),
             metering,
@@ -226,6 +230,40 @@ impl Call {
 
     pub fn request_id(&self) -> String {
         self.state().request_id.clone()
+    }
+
+    /// The door of the route kind serving the call (`service`, `prompt_api`), unless
+    /// the call came through a door that carries route kinds ([`Call::fix_door`]).
+    pub fn set_route_door(&self, door: &'static str) {
+        let mut s = self.state();
+        if !s.door_fixed {
+            s.door = door;
+        }
+    }
+
+    /// Keeps the door the call was made with whatever route kind serves it: a tool
+    /// call over MCP stays door `mcp` in its record.
+    pub fn fix_door(&self) {
+        self.state().door_fixed = true;
+    }
+
+    /// The answer's status, error code and model label, when the route did not set
+    /// them: what the client got.
+    pub fn note_answer(&self, res: &Response) {
+        let mut s = self.state();
+        if s.status == 0 {
+            s.status = res.status().as_u16();
+        }
+        if s.error_code.is_none()
+            && let Some(code) = res.extensions().get::<ErrorCode>()
+        {
+            s.error_code = Some(code.0.to_string());
+        }
+        if s.model_label.is_none()
+            && let Some(m) = res.extensions().get::<crate::pipeline::ModelLabel>()
+        {
+            s.model_label = Some(m.0.clone());
+        }
     }
 
     /// Phase 1: the caller is known.
@@ -792,11 +830,12 @@ fn published_door(st: &GatewayState, path: &str) -> Option<&'static str> {
 }
 
 /// Paths that are not calls: health checks and the caller's own metadata reads
-/// (stored responses read or deleted by id included).
+/// (stored responses read or deleted by id included). `/mcp` records its own calls:
+/// each tool call and each refusal, not the protocol's housekeeping ([`crate::mcp`]).
 fn is_unrecorded(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/readyz" | "/v1/models" | "/tollgate/v1/usage"
+        "/healthz" | "/readyz" | "/v1/models" | "/tollgate/v1/usage" | "/mcp"
     ) || path.starts_with("/v1/responses/")
 }
 
@@ -839,21 +878,9 @@ pub async fn layer(
         next.run(req).instrument(span).await
     };
 
+    call.note_answer(&res);
     let streaming = {
         let mut s = call.state();
-        if s.status == 0 {
-            s.status = res.status().as_u16();
-        }
-        if s.error_code.is_none()
-            && let Some(code) = res.extensions().get::<ErrorCode>()
-        {
-            s.error_code = Some(code.0.to_string());
-        }
-        if s.model_label.is_none()
-            && let Some(m) = res.extensions().get::<crate::pipeline::ModelLabel>()
-        {
-            s.model_label = Some(m.0.clone());
-        }
         let h = res.headers_mut();
         for (name, value) in s.headers.drain(..) {
             h.insert(name, value);

@@ -78,7 +78,7 @@ async fn serve(
     api: &PromptApi,
     req: Request,
 ) -> Response {
-    call.state().door = "prompt_api";
+    call.set_route_door("prompt_api");
     call.set_model(&api.spec.name, false);
     call.set_service(&api.spec.name);
     let mut label = None;

@@ -29,6 +29,12 @@ pub fn router(state: GatewayState) -> Router {
         )
         .route("/v1/models", get(list_models))
         .route("/tollgate/v1/usage", get(own_usage))
+        .route(
+            "/mcp",
+            post(crate::mcp::transport::post)
+                .get(crate::mcp::transport::get)
+                .delete(crate::mcp::transport::delete),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(unknown_path)

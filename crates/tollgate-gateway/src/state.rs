@@ -29,6 +29,8 @@ pub struct GatewayState {
     pub log_bodies_max_bytes: usize,
     /// Stored `/v1/responses` still being written on this node.
     pub responses: Arc<crate::responses::Pending>,
+    /// MCP sessions of this node and the tool catalogue.
+    pub mcp: Arc<crate::mcp::Mcp>,
 }
 
 impl GatewayState {
@@ -43,6 +45,7 @@ impl GatewayState {
             services: Arc::new(crate::service::Services::new()),
             log_bodies_max_bytes: crate::body_log::DEFAULT_MAX_BYTES,
             responses: Arc::default(),
+            mcp: Arc::default(),
         }
     }
 

@@ -132,10 +132,7 @@ async fn serve(
     req: Request,
 ) -> Response {
     let spec = &svc.spec;
-    {
-        let mut s = call.state();
-        s.door = "service";
-    }
+    call.set_route_door("service");
     call.set_model(&spec.name, false);
     call.set_model_label(Arc::from(spec.name.as_str()));
     let refuse = |e: GatewayError| ApiError::new(Door::OpenAi, e).into_response();
