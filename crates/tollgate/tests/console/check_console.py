@@ -299,6 +299,28 @@ def writes(page, key):
     check(team.get("rate_limit", {}).get("requests_per_minute") == 42 and team["budget"]["usd"] == 10,
           f"editing a team in the console keeps what the form did not change: {team}")
 
+    goto(page, "masking")
+    page.click("button.new")
+    d = fill_dialog(page, {"name": "ui-pii", "regex": '["("]'})
+    expect_errors((400, "/admin/v1/masking"))
+    d.locator("button[type=submit]").click()
+    expect(d.locator(".field.invalid .field-error")).not_to_be_empty()
+    check(d.locator(".field.invalid [name^=regex]").count() == 1,
+          f"a regex that does not compile is blamed on the regex field: {d.locator('.field.invalid').inner_text()!r}")
+    expect_errors()
+    fill_dialog(page, {"regex": '["EMP-[0-9]{6}"]', "action": "block"})
+    d.locator("button[type=submit]").click()
+    page.wait_for_selector("dialog[open]", state="detached")
+    expect(page.locator('tr[data-key="ui-pii"]')).to_have_count(1)
+    _, rule = admin("GET", "/admin/v1/masking/ui-pii")
+    check(rule.get("regex") == ["EMP-[0-9]{6}"] and rule.get("action") == "block",
+          f"a masking rule made in the console is stored: {rule}")
+    status, _ = http("POST", args.gateway + "/v1/chat/completions",
+                     {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "badge EMP-123456"}]},
+                     {"authorization": f"Bearer {key}"})
+    check(status == 400, f"the rule made in the console blocks on the gateway at once: {status}")
+    admin("DELETE", "/admin/v1/masking/ui-pii")
+
     goto(page, "limits/app")
     page.fill("[name=amount_usd]", "2.5")
     page.fill("[name=reason]", "console top-up")
