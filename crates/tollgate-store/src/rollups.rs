@@ -186,13 +186,17 @@ pub struct Rollup {
     pub cost_micros: i64,
     /// Calls with a `ttft_ms` (the TTFT histogram's total).
     pub ttft_count: i64,
+    /// Sum of the gateway's overhead (latency minus the upstream's time to first
+    /// byte) over [`Rollup::overhead_calls`]: non-streamed calls an upstream answered.
+    pub overhead_ms_sum: i64,
+    pub overhead_calls: i64,
     /// Calls per latency bucket ([`LATENCY_BOUNDS_MS`]).
     pub latency: [i64; HISTOGRAM_BUCKETS],
     pub ttft: [i64; HISTOGRAM_BUCKETS],
 }
 
 /// The counter columns, in [`Rollup::counters`] order.
-const COUNTER_COLUMNS: [&str; 14] = [
+const COUNTER_COLUMNS: [&str; 16] = [
     "requests",
     "errors",
     "client_errors",
@@ -207,6 +211,8 @@ const COUNTER_COLUMNS: [&str; 14] = [
     "reasoning_tokens",
     "cost_micros",
     "ttft_count",
+    "overhead_ms_sum",
+    "overhead_calls",
 ];
 
 fn latency_column(i: usize) -> String {
@@ -246,6 +252,12 @@ impl Rollup {
             ttft_count: i64::from(c.ttft_ms.is_some()),
             ..Rollup::default()
         };
+        // A stream's latency runs to its last event, long after the upstream's first
+        // byte: only whole answers say what the gateway itself added.
+        if let (false, Some(upstream)) = (c.stream, c.upstream_latency_ms) {
+            r.overhead_ms_sum = to_i64(c.latency_ms.saturating_sub(upstream));
+            r.overhead_calls = 1;
+        }
         r.latency[histogram_bucket(c.latency_ms)] = 1;
         if let Some(t) = c.ttft_ms {
             r.ttft[histogram_bucket(t)] = 1;
@@ -253,7 +265,7 @@ impl Rollup {
         r
     }
 
-    fn counters(&self) -> [i64; 14] {
+    fn counters(&self) -> [i64; 16] {
         [
             self.requests,
             self.errors,
@@ -269,10 +281,12 @@ impl Rollup {
             self.reasoning_tokens,
             self.cost_micros,
             self.ttft_count,
+            self.overhead_ms_sum,
+            self.overhead_calls,
         ]
     }
 
-    fn counters_mut(&mut self) -> [&mut i64; 14] {
+    fn counters_mut(&mut self) -> [&mut i64; 16] {
         [
             &mut self.requests,
             &mut self.errors,
@@ -288,6 +302,8 @@ impl Rollup {
             &mut self.reasoning_tokens,
             &mut self.cost_micros,
             &mut self.ttft_count,
+            &mut self.overhead_ms_sum,
+            &mut self.overhead_calls,
         ]
     }
 
@@ -317,6 +333,11 @@ impl Rollup {
     /// Errors per request (0 without requests).
     pub fn error_rate(&self) -> f64 {
         error_rate(self.requests, self.errors)
+    }
+
+    /// The gateway's mean overhead in milliseconds, None without a whole answer.
+    pub fn overhead_ms(&self) -> Option<f64> {
+        mean(self.overhead_ms_sum, self.overhead_calls)
     }
 
     /// Reads `columns` from `row`, where they are selected in [`Columns::names`] order
@@ -370,6 +391,11 @@ fn percentile_index(hist: &[i64; HISTOGRAM_BUCKETS], percent: u32) -> Option<usi
         }
     }
     Some(HISTOGRAM_BUCKETS - 1)
+}
+
+/// `sum / n`, None when `n` is 0.
+fn mean(sum: i64, n: i64) -> Option<f64> {
+    (n > 0).then(|| sum as f64 / n as f64)
 }
 
 /// Errors per request (0 without requests).
@@ -739,10 +765,12 @@ pub enum Metric {
     LatencyP95,
     LatencyP99,
     TtftP50,
+    /// The gateway's mean overhead ([`Rollup::overhead_ms`]).
+    OverheadMs,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Requests,
         Metric::Errors,
         Metric::ErrorRate,
@@ -753,6 +781,7 @@ impl Metric {
         Metric::LatencyP95,
         Metric::LatencyP99,
         Metric::TtftP50,
+        Metric::OverheadMs,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -767,6 +796,7 @@ impl Metric {
             Metric::LatencyP95 => "latency_p95_ms",
             Metric::LatencyP99 => "latency_p99_ms",
             Metric::TtftP50 => "ttft_p50_ms",
+            Metric::OverheadMs => "overhead_ms",
         }
     }
 
@@ -788,6 +818,7 @@ impl Metric {
             Metric::LatencyP95 => &["lat_p95"],
             Metric::LatencyP99 => &["lat_p99"],
             Metric::TtftP50 => &["ttft_p50"],
+            Metric::OverheadMs => &["overhead_ms_sum", "overhead_calls"],
         }
     }
 
@@ -807,6 +838,7 @@ impl Metric {
         let first = v.first().copied().unwrap_or(0);
         match self {
             Metric::ErrorRate => Some(error_rate(first, v.get(1).copied().unwrap_or(0))),
+            Metric::OverheadMs => mean(first, v.get(1).copied().unwrap_or(0)),
             Metric::CostUsd => Some(tollgate_core::money::micros_to_usd(first)),
             Metric::LatencyP50 | Metric::LatencyP95 | Metric::LatencyP99 | Metric::TtftP50 => {
                 usize::try_from(first)
@@ -832,6 +864,7 @@ impl Metric {
             Metric::LatencyP95 => r.latency_percentile(95).map(|v| v as f64),
             Metric::LatencyP99 => r.latency_percentile(99).map(|v| v as f64),
             Metric::TtftP50 => r.ttft_percentile(50).map(|v| v as f64),
+            Metric::OverheadMs => r.overhead_ms(),
         }
     }
 }
@@ -1070,7 +1103,12 @@ macro_rules! head_sql {
              CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
              CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT) AS reasoning_tokens, \
              CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros, \
-             CAST(COALESCE(SUM(CASE WHEN ttft_ms IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS ttft_count \
+             CAST(COALESCE(SUM(CASE WHEN ttft_ms IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS ttft_count, \
+             CAST(COALESCE(SUM(CASE WHEN stream = 0 AND upstream_latency_ms IS NOT NULL \
+                 AND latency_ms > upstream_latency_ms THEN latency_ms - upstream_latency_ms \
+                 ELSE 0 END), 0) AS BIGINT) AS overhead_ms_sum, \
+             CAST(COALESCE(SUM(CASE WHEN stream = 0 AND upstream_latency_ms IS NOT NULL \
+                 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overhead_calls \
              FROM calls WHERE ",
             $column,
             " = $1 AND at >= $2 AND at < $3"

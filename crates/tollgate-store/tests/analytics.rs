@@ -58,7 +58,13 @@ const STATUSES: [u16; 8] = [200, 200, 200, 401, 402, 429, 500, 502];
 fn call_strategy(span_ms: i64) -> impl Strategy<Value = CallRecord> {
     (
         (0..span_ms, 0usize..5, 0usize..6, 0usize..4, 0usize..4),
-        (0usize..8, 0u64..200_000, proptest::option::of(0u64..5_000)),
+        (
+            0usize..8,
+            0u64..200_000,
+            proptest::option::of(0u64..5_000),
+            proptest::option::of(0u64..250_000),
+            any::<bool>(),
+        ),
         (
             0u64..5_000,
             0u64..2_000,
@@ -71,7 +77,7 @@ fn call_strategy(span_ms: i64) -> impl Strategy<Value = CallRecord> {
         .prop_map(
             move |(
                 (offset, consumer, door, model, provider),
-                (status, latency, ttft),
+                (status, latency, ttft, upstream, stream),
                 (input, output, cache_read, cache_write, reasoning, cost),
             )| {
                 let consumer = CONSUMERS.get(consumer).map(|c| c.to_string());
@@ -88,6 +94,8 @@ fn call_strategy(span_ms: i64) -> impl Strategy<Value = CallRecord> {
                     provider: PROVIDERS.get(provider).map(|p| p.to_string()),
                     status: STATUSES[status],
                     latency_ms: latency,
+                    upstream_latency_ms: upstream,
+                    stream,
                     ttft_ms: ttft,
                     input_tokens: input,
                     output_tokens: output,
@@ -254,6 +262,28 @@ async fn rollups_equal_sums_over_records(db: &TestDb) {
                     }
                 }
             }
+            // The gateway's overhead: latency minus the upstream's first byte, over
+            // whole answers an upstream gave (an upstream slower than the whole call,
+            // which a clock step could record, counts as no overhead).
+            let whole: Vec<u64> = calls
+                .iter()
+                .filter(|c| !c.stream)
+                .filter_map(|c| {
+                    c.upstream_latency_ms
+                        .map(|u| c.latency_ms.saturating_sub(u))
+                })
+                .collect();
+            let all = s
+                .totals_by(Dimension::All, t(from), t(to))
+                .await
+                .expect("totals");
+            let want =
+                (!whole.is_empty()).then(|| whole.iter().sum::<u64>() as f64 / whole.len() as f64);
+            assert_eq!(
+                all.first().and_then(|(_, r)| r.overhead_ms()),
+                want,
+                "overhead"
+            );
             // Percentiles: the bucket of the true nearest-rank value.
             let mut latencies: Vec<u64> = calls.iter().map(|c| c.latency_ms).collect();
             latencies.sort_unstable();

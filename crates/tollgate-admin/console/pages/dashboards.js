@@ -26,6 +26,7 @@ const CHARTS = [
   { id: 'cost', title: 'Cost (USD)', lines: [['cost_usd', 'cost']], format: (v) => usd(v) },
   { id: 'latency', title: 'Latency (ms)', lines: [['latency_p50_ms', 'p50'], ['latency_p95_ms', 'p95'], ['latency_p99_ms', 'p99']], format: num },
   { id: 'ttft', title: 'Time to first token, p50 (ms)', lines: [['ttft_p50_ms', 'TTFT p50']], format: num },
+  { id: 'overhead', title: 'Gateway overhead, mean (ms)', lines: [['overhead_ms', 'overhead']], format: num },
 ];
 
 /**
@@ -48,6 +49,7 @@ function topTable(by, rows, ctx, rangeKey) {
     { label: 'Tokens in / out', get: (r) => `${num(r.tokens_input)} / ${num(r.tokens_output)}` },
     { label: 'Cost', get: (r) => usd(r.cost_usd) },
     { label: 'p50 / p95 / p99 ms', get: (r) => `${num(r.latency_p50_ms)} / ${num(r.latency_p95_ms)} / ${num(r.latency_p99_ms)}` },
+    { label: 'Overhead ms', get: (r) => num(r.overhead_ms) },
   ], rows, { empty: 'No traffic in this range.', key: (r) => r.key });
 }
 

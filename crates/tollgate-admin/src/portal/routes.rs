@@ -402,7 +402,7 @@ pub(crate) async fn usage(
 pub struct PortalUsageQuery {
     /// The value of each point (default `requests`).
     #[param(
-        pattern = "^(requests|errors|error_rate|tokens_input|tokens_output|cost_usd|latency_p50_ms|latency_p95_ms|latency_p99_ms|ttft_p50_ms)$",
+        pattern = "^(requests|errors|error_rate|tokens_input|tokens_output|cost_usd|latency_p50_ms|latency_p95_ms|latency_p99_ms|ttft_p50_ms|overhead_ms)$",
         nullable = false
     )]
     pub metric: Option<String>,

@@ -32,6 +32,9 @@ pub enum MetricParam {
     LatencyP95Ms,
     LatencyP99Ms,
     TtftP50Ms,
+    /// The gateway's mean overhead in ms: latency minus the upstream's time to first
+    /// byte, over non-streamed calls an upstream answered.
+    OverheadMs,
 }
 
 /// What to break down by.
@@ -151,6 +154,9 @@ pub struct TopRow {
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
+    /// The gateway's mean overhead in ms (see `overhead_ms`), null without a whole
+    /// answer from an upstream.
+    pub overhead_ms: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -172,7 +178,8 @@ fn metric_of(q: &RawAnalyticsQuery) -> Result<Metric, AdminError> {
             invalid(
                 "metric",
                 "metric: expected requests, errors, error_rate, tokens_input, tokens_output, \
-                 cost_usd, latency_p50_ms, latency_p95_ms, latency_p99_ms or ttft_p50_ms",
+                 cost_usd, latency_p50_ms, latency_p95_ms, latency_p99_ms, ttft_p50_ms or \
+                 overhead_ms",
             )
         }),
     }
@@ -288,6 +295,7 @@ pub(crate) async fn analytics_top(
                     latency_p50_ms: p(50),
                     latency_p95_ms: p(95),
                     latency_p99_ms: p(99),
+                    overhead_ms: r.overhead_ms(),
                 },
             )
         })

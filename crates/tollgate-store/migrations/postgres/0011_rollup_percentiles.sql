@@ -2,6 +2,10 @@
 -- latency p50/p95/p99 and TTFT p50 (NULL without data), maintained by the rollup
 -- upsert as rows merge. A percentile time series then reads one narrow column per
 -- point instead of 27 histogram columns. Existing rows are filled in here.
+-- Also the gateway's overhead (latency minus the upstream's time to first byte) of
+-- whole answers, as a sum and a count; rows written before this start at zero.
+ALTER TABLE rollup_minute ADD COLUMN overhead_ms_sum BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE rollup_minute ADD COLUMN overhead_calls BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE rollup_minute ADD COLUMN lat_p50 BIGINT;
 ALTER TABLE rollup_minute ADD COLUMN lat_p95 BIGINT;
 ALTER TABLE rollup_minute ADD COLUMN lat_p99 BIGINT;
@@ -120,6 +124,8 @@ UPDATE rollup_minute SET
         WHEN ttft_00 + ttft_01 + ttft_02 + ttft_03 + ttft_04 + ttft_05 + ttft_06 + ttft_07 + ttft_08 + ttft_09 + ttft_10 + ttft_11 + ttft_12 + ttft_13 + ttft_14 + ttft_15 + ttft_16 + ttft_17 + ttft_18 + ttft_19 + ttft_20 + ttft_21 + ttft_22 + ttft_23 + ttft_24 + ttft_25 >= ((ttft_count) * 50 + 99) / 100 THEN 25
         ELSE 26 END AS BIGINT);
 
+ALTER TABLE rollup_hour ADD COLUMN overhead_ms_sum BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE rollup_hour ADD COLUMN overhead_calls BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE rollup_hour ADD COLUMN lat_p50 BIGINT;
 ALTER TABLE rollup_hour ADD COLUMN lat_p95 BIGINT;
 ALTER TABLE rollup_hour ADD COLUMN lat_p99 BIGINT;
@@ -238,6 +244,8 @@ UPDATE rollup_hour SET
         WHEN ttft_00 + ttft_01 + ttft_02 + ttft_03 + ttft_04 + ttft_05 + ttft_06 + ttft_07 + ttft_08 + ttft_09 + ttft_10 + ttft_11 + ttft_12 + ttft_13 + ttft_14 + ttft_15 + ttft_16 + ttft_17 + ttft_18 + ttft_19 + ttft_20 + ttft_21 + ttft_22 + ttft_23 + ttft_24 + ttft_25 >= ((ttft_count) * 50 + 99) / 100 THEN 25
         ELSE 26 END AS BIGINT);
 
+ALTER TABLE rollup_day ADD COLUMN overhead_ms_sum BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE rollup_day ADD COLUMN overhead_calls BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE rollup_day ADD COLUMN lat_p50 BIGINT;
 ALTER TABLE rollup_day ADD COLUMN lat_p95 BIGINT;
 ALTER TABLE rollup_day ADD COLUMN lat_p99 BIGINT;

@@ -47,12 +47,12 @@ def dashboards(b):
     while True:
         goto(b, "dashboards?range=1h", "dashboards")
         points = {c: int(p.get_attribute(f"#chart-{c}", "data-points") or 0)
-                  for c in ("requests", "tokens", "cost", "latency", "ttft")}
+                  for c in ("requests", "tokens", "cost", "latency", "ttft", "overhead")}
         if all(v > 0 for v in points.values()):
             break
         check(time.time() < deadline, f"the dashboards never drew every chart: {points}")
         time.sleep(1)
-    for c in ("requests", "tokens", "cost", "latency", "ttft"):
+    for c in ("requests", "tokens", "cost", "latency", "ttft", "overhead"):
         check(p.locator(f"#chart-{c} canvas").count() == 1, f"{c}: a canvas")
         check(drawn_pixels(b, f"#chart-{c}") > 100, f"{c}: the canvas has lines drawn")
     consumers = p.locator("#top-consumer tbody tr").all_inner_texts()
