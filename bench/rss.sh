@@ -14,7 +14,7 @@
 # Knobs: RSS_SECS [10], RSS_STREAMS [1000], RSS_WORDS [64], BENCH_KEEP [0].
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/target/release"
+BIN="${BIN:-$ROOT/target/release}"
 NAME=bench/rss.sh
 SECS="${RSS_SECS:-10}"
 STREAMS="${RSS_STREAMS:-1000}"
