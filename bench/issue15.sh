@@ -156,6 +156,8 @@ LL_PID=""
 LL_VERSION=""
 if ((${#LITELLM[@]})); then
   LL_PORT="$(free_port)"
+  # Its only key (no database: no virtual keys, budgets or limits).
+  LL_KEY="sk-bench-master-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   cat >"$WORK/litellm.yaml" <<EOF
 model_list:
   - model_name: bench
@@ -165,6 +167,8 @@ model_list:
       api_key: sk-bench-upstream
 litellm_settings:
   telemetry: false
+general_settings:
+  master_key: ${LL_KEY}
 EOF
   (
     cd "$WORK"
@@ -213,7 +217,7 @@ run_one() {
 TARGETS=("direct|http://$MOCK_ADDR|sk-direct|$UPSTREAM_MODEL|"
   "nginx|http://127.0.0.1:$NGINX_PORT|sk-direct|$UPSTREAM_MODEL|$NGINX_PID"
   "tollgate|$TG_URL|tg-bench|bench|$TG_PID")
-[[ -n "$LL_PID" ]] && TARGETS+=("litellm|http://127.0.0.1:$LL_PORT|sk-anything|bench|$LL_PID")
+[[ -n "$LL_PID" ]] && TARGETS+=("litellm|http://127.0.0.1:$LL_PORT|$LL_KEY|bench|$LL_PID")
 
 for scenario in "non-stream c=1|1|0" "non-stream c=32|32|0" "stream c=1|1|1" "stream c=8|8|1"; do
   IFS='|' read -r sname conc stream <<<"$scenario"
