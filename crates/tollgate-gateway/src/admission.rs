@@ -26,6 +26,7 @@ use crate::lifecycle::Call;
 use crate::metering::{
     self, Metering, caller_budget_rules, model_scope, quota_error, rate_header_pairs, rate_rules,
 };
+use crate::tokens::PromptEstimate;
 
 /// Tokens reserved for the answer when neither the request nor the model says.
 pub const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 4096;
@@ -53,8 +54,10 @@ impl Planned {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub models: Vec<Planned>,
-    /// The prompt estimate, in tokens.
+    /// The prompt tokens reserved: the estimate's upper bound ([`PromptEstimate::bound`]).
     pub prompt_tokens: u64,
+    /// The prompt estimate, counted when an answer without usage is booked from it.
+    pub prompt: PromptEstimate,
 }
 
 impl Plan {
@@ -63,8 +66,9 @@ impl Plan {
         caller: Option<&Caller>,
         model: Arc<ModelSpec>,
         client_max: Option<u32>,
-        prompt_tokens: u64,
+        prompt: impl Into<PromptEstimate>,
     ) -> Plan {
+        let prompt = prompt.into();
         let mut seen = HashSet::new();
         let chain = std::iter::once(model.clone()).chain(
             model
@@ -85,7 +89,8 @@ impl Plan {
             .collect();
         Plan {
             models,
-            prompt_tokens,
+            prompt_tokens: prompt.bound(),
+            prompt,
         }
     }
 

@@ -171,13 +171,22 @@ pub async fn respond(
             if request.is_stream() {
                 stream_response(&request, success, plan, call, None)
             } else {
-                whole_response(&request, &success, plan, call)
+                whole_response(&request, &success, plan, call).await
             }
         }
     }
 }
 
-fn whole_response(
+/// The prompt tokens to book for an answer: counted only when the upstream reported
+/// no usage (the answer is then billed from the estimate).
+async fn prompt_to_book(plan: &Plan, reported: Option<Usage>) -> u64 {
+    match usage::usable(reported) {
+        Some(_) => 0,
+        None => plan.prompt.count().await,
+    }
+}
+
+async fn whole_response(
     request: &DoorRequest,
     success: &Success,
     plan: &Plan,
@@ -185,8 +194,9 @@ fn whole_response(
 ) -> Result<Response, GatewayError> {
     let (body, reported) = whole_answer(request, success)?;
     let door = door_of(request);
+    let prompt = prompt_to_book(plan, reported).await;
     let (usage, cost) = billed(&success.cand, reported, || {
-        Usage::new(plan.prompt_tokens, usage::count_answer(door, &body))
+        Usage::new(prompt, usage::count_answer(door, &body))
     });
     call.answered_by(
         &success.cand.provider.name,
@@ -257,7 +267,7 @@ fn stream_response(
             door: door_of(request),
             idle: cand.timeouts().idle(),
             deadline,
-            prompt_estimate: plan.prompt_tokens,
+            prompt_estimate: plan.prompt.clone(),
             wants_usage_chunk: request.wants_usage_chunk(),
             model: request.model().to_string(),
         },
@@ -304,8 +314,9 @@ async fn whole_cached(
         let success = upstream(st, snapshot, plan, request, call).await?;
         let (body, reported) = whole_answer(request, &success)?;
         let door = door_of(request);
+        let prompt = prompt_to_book(plan, reported).await;
         let (usage, cost) = billed(&success.cand, reported, || {
-            Usage::new(plan.prompt_tokens, usage::count_answer(door, &body))
+            Usage::new(prompt, usage::count_answer(door, &body))
         });
         let body = match masked_answer(request, body, call) {
             Ok(body) => body,

@@ -185,13 +185,13 @@ pub async fn serve(
     }
     auth::permit_model(caller, &model, call)?;
     // admit (429, 402): the worst case over every model the request may end on
-    let prompt_tokens = tokens::estimate_prompt(&request).await;
+    let prompt = tokens::estimate_prompt(&request).await;
     let plan = Plan::new(
         snapshot,
         Some(caller),
         model,
         request.max_output_tokens(),
-        prompt_tokens,
+        prompt,
     );
     admission::admit(st.metering.as_ref(), snapshot, caller, &plan, call)
         .instrument(tracing::info_span!("admission"))

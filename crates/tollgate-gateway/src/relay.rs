@@ -96,11 +96,12 @@ impl Relay {
         }
     }
 
-    /// The usage to book: the upstream's, else the estimate and `delivered_tokens` (a
-    /// count of the text that went out); output capped at what was reserved.
-    fn book(&self, delivered_tokens: u64) -> Usage {
+    /// The usage to book: the upstream's, else `prompt_tokens` (the estimate) and
+    /// `delivered_tokens` (a count of the text that went out); output capped at what
+    /// was reserved.
+    fn book(&self, prompt_tokens: u64, delivered_tokens: u64) -> Usage {
         let (usage, cost) = billed(&self.cand, self.transcoder.usage(), || {
-            Usage::new(self.spec.prompt_estimate, delivered_tokens)
+            Usage::new(prompt_tokens, delivered_tokens)
         });
         self.call.set_usage(usage, cost);
         usage
@@ -145,11 +146,14 @@ impl Relay {
             self.deliver(tail)
         };
         // Counting a large text runs off the async executor.
-        let delivered = match self.delivered_text() {
-            Some(text) => tokens::count_async(text).await,
-            None => 0,
+        let (prompt, delivered) = match self.delivered_text() {
+            Some(text) => (
+                self.spec.prompt_estimate.count().await,
+                tokens::count_async(text).await,
+            ),
+            None => (0, 0),
         };
-        let usage = self.book(delivered);
+        let usage = self.book(prompt, delivered);
         if error_code.is_none() && self.held_done {
             // The estimated usage chunk and the held-back `[DONE]` (recorded for the
             // cache too: the tail itself was recorded by `deliver`).
@@ -284,14 +288,15 @@ impl Drop for Relay {
             // The client went away: book what was delivered; the call finishes (as
             // `client_closed`) when its last handle goes, right after this. Drop cannot
             // wait, so a large text is estimated at four bytes a token.
-            let delivered = self.delivered_text().map_or(0, |text| {
-                if text.len() <= tokens::OFF_EXECUTOR_BYTES {
+            let (prompt, delivered) = self.delivered_text().map_or((0, 0), |text| {
+                let delivered = if text.len() <= tokens::OFF_EXECUTOR_BYTES {
                     tokens::count(&text)
                 } else {
                     (text.len() as u64).div_ceil(4)
-                }
+                };
+                (self.spec.prompt_estimate.count_now(), delivered)
             });
-            self.book(delivered);
+            self.book(prompt, delivered);
             self.log_body();
         }
     }
@@ -303,7 +308,8 @@ pub struct RelaySpec {
     pub door: Door,
     pub idle: Duration,
     pub deadline: Instant,
-    pub prompt_estimate: u64,
+    /// The prompt estimate, booked (and only then counted) if no usage arrives.
+    pub prompt_estimate: tokens::PromptEstimate,
     /// An OpenAI client asked for the final usage chunk.
     pub wants_usage_chunk: bool,
     /// The model name the client asked for (for a usage chunk the gateway writes).

@@ -14,7 +14,8 @@
 //! - **Off the executor.** Large inputs are counted on the blocking pool
 //!   ([`count_async`]), a few at a time, so a 4 MiB prompt never stalls other requests.
 //! - **Lazy.** The vocabulary costs tens of MiB once built; it is built on first use,
-//!   once, and shared (a gateway that never estimates never pays for it).
+//!   once, and shared. Admitting a short prompt does not use it ([`PromptEstimate`]):
+//!   a gateway whose prompts are short and whose upstreams report usage never builds it.
 
 use std::sync::{Arc, OnceLock};
 
@@ -25,7 +26,8 @@ mod estimate;
 
 use crate::door::DoorRequest;
 pub use estimate::{
-    estimate_anthropic, estimate_anthropic_async, estimate_openai, estimate_openai_async,
+    BOUND_BY_BYTES, PromptEstimate, estimate_anthropic, estimate_anthropic_async, estimate_openai,
+    estimate_openai_async, reserve_anthropic, reserve_openai,
 };
 
 /// The longest piece of text handed to the byte-pair encoder in one go. Bounds the
@@ -54,7 +56,7 @@ fn encoder() -> Option<&'static CoreBPE> {
 }
 
 /// Whether the vocabulary is built (building it takes a while: not on the executor).
-fn is_loaded() -> bool {
+pub fn is_loaded() -> bool {
     ENCODER.get().is_some()
 }
 
@@ -185,12 +187,12 @@ pub async fn count_all_async(texts: Vec<String>) -> u64 {
     }
 }
 
-/// An estimate of the prompt tokens of a chat request through either door (large
-/// prompts are counted off the async executor).
-pub async fn estimate_prompt(request: &DoorRequest) -> u64 {
+/// The admission estimate of the prompt of a chat request through either door (a
+/// short prompt is bounded by its bytes, a large one counted off the async executor).
+pub async fn estimate_prompt(request: &DoorRequest) -> PromptEstimate {
     match request {
-        DoorRequest::OpenAi(r) => estimate_openai_async(r).await,
-        DoorRequest::Anthropic(r) => estimate_anthropic_async(r).await,
+        DoorRequest::OpenAi(r) => reserve_openai(r).await,
+        DoorRequest::Anthropic(r) => reserve_anthropic(r).await,
     }
 }
 

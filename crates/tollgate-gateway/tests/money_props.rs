@@ -89,7 +89,7 @@ proptest! {
                 }
             })
             .collect();
-        let plan = Plan { models, prompt_tokens: prompt };
+        let plan = Plan { models, prompt_tokens: prompt, prompt: prompt.into() };
         let reserved = plan.worst_cost();
         let chosen = &plan.models[answered % plan.models.len()];
         let cand = candidate(chosen);

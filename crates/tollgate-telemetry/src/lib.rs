@@ -318,7 +318,12 @@ pub fn init_tracing(settings: &LogSettings, extra: Option<ExtraLayer>) {
         Ok("text") => LogFormat::Text,
         _ => settings.format,
     };
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only for a terminal: escape codes in a log file or a pipe are noise to
+    // its reader, and writing them was a tenth of a small request's instructions.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     let fmt: Box<dyn tracing_subscriber::Layer<_> + Send + Sync> = match format {
         LogFormat::Json => fmt
             .json()

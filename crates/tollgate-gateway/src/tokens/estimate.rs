@@ -10,11 +10,16 @@
 //!
 //! Parts the protocol crate keeps raw (documents, thinking, server tools, newer part
 //! kinds) are walked as JSON with the same rules, so nothing that is forwarded is free.
+//!
+//! Admission does not need the tokenizer for a short prompt: [`PromptEstimate`] bounds
+//! it by its bytes, and counts it only if an answer has to be booked from the estimate.
+
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use tollgate_protocol::{anthropic, openai};
 
-use super::{count, count_async};
+use super::{count, count_async, fallback, is_loaded};
 
 /// Per-message overhead of chat formatting (role markers), as OpenAI documents it.
 pub const PER_MESSAGE: u64 = 4;
@@ -49,6 +54,104 @@ pub async fn estimate_anthropic_async(req: &anthropic::MessagesRequest) -> u64 {
     Prompt::anthropic(req).tokens_async().await
 }
 
+/// A prompt text up to this many bytes is bounded by its byte count instead of being
+/// tokenized to admit the request: the vocabulary (tens of MiB once built) is then
+/// never built by a gateway serving short prompts. The bound over-reserves at most
+/// about three quarters of this many tokens, and the reservation is settled to the
+/// provider's usage anyway.
+pub const BOUND_BY_BYTES: usize = 2048;
+
+/// A prompt's tokens as the request path needs them.
+///
+/// Admission reserves [`PromptEstimate::bound`], which never undercounts the text: a
+/// prompt of at most [`BOUND_BY_BYTES`] of text is bounded by its byte count (a
+/// byte-level BPE such as o200k makes at most one token per byte, and so does any
+/// tokenizer whose tokens cover at least one byte), with no tokenizer; a larger one is
+/// tokenized at once (off the executor). The short prompt's count itself
+/// ([`PromptEstimate::count`]) is only made when an answer without usage is booked
+/// from the estimate, and it is never above the bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptEstimate {
+    /// Tokens not counted from text (allowances, chat formatting).
+    fixed: u64,
+    text: PromptText,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PromptText {
+    /// Tokenized: its count.
+    Counted(u64),
+    /// Short, not tokenized yet (kept to be counted if the estimate is booked).
+    Uncounted(Arc<str>),
+}
+
+impl Default for PromptEstimate {
+    fn default() -> Self {
+        Self::counted(0)
+    }
+}
+
+impl From<u64> for PromptEstimate {
+    fn from(tokens: u64) -> Self {
+        Self::counted(tokens)
+    }
+}
+
+impl PromptEstimate {
+    /// An estimate already counted (`tokens` in all).
+    pub fn counted(tokens: u64) -> Self {
+        PromptEstimate {
+            fixed: tokens,
+            text: PromptText::Counted(0),
+        }
+    }
+
+    /// What to reserve: the count, or for a short prompt an upper bound of it.
+    pub fn bound(&self) -> u64 {
+        let text = match &self.text {
+            PromptText::Counted(n) => *n,
+            PromptText::Uncounted(t) => t.len() as u64,
+        };
+        self.fixed.saturating_add(text)
+    }
+
+    /// Whether the tokenizer has counted it ([`Self::bound`] is then the count).
+    pub fn is_counted(&self) -> bool {
+        matches!(self.text, PromptText::Counted(_))
+    }
+
+    /// The estimate itself, tokenizing a short prompt now (the vocabulary is built
+    /// off the executor if this is its first use).
+    pub async fn count(&self) -> u64 {
+        let text = match &self.text {
+            PromptText::Counted(n) => *n,
+            PromptText::Uncounted(t) => count_async(t.to_string()).await,
+        };
+        self.fixed.saturating_add(text)
+    }
+
+    /// [`Self::count`] without waiting (for a `Drop`): the tokenizer's count when its
+    /// vocabulary is built, else four bytes a token rather than building it here.
+    pub fn count_now(&self) -> u64 {
+        let text = match &self.text {
+            PromptText::Counted(n) => *n,
+            PromptText::Uncounted(t) if is_loaded() => count(t),
+            PromptText::Uncounted(t) => fallback(t.len()),
+        };
+        self.fixed.saturating_add(text)
+    }
+}
+
+/// The admission estimate of an OpenAI chat request (see [`PromptEstimate`]).
+pub async fn reserve_openai(req: &openai::ChatRequest) -> PromptEstimate {
+    Prompt::openai(req).estimate().await
+}
+
+/// The admission estimate of an Anthropic Messages request (see [`PromptEstimate`]).
+pub async fn reserve_anthropic(req: &anthropic::MessagesRequest) -> PromptEstimate {
+    Prompt::anthropic(req).estimate().await
+}
+
 /// The text of a prompt, gathered to be counted in one go, and the tokens that are
 /// not counted from text (allowances and formatting overhead).
 #[derive(Debug, Default)]
@@ -64,6 +167,18 @@ impl Prompt {
 
     async fn tokens_async(self) -> u64 {
         count_async(self.text).await + self.fixed
+    }
+
+    async fn estimate(self) -> PromptEstimate {
+        let text = if self.text.len() <= BOUND_BY_BYTES {
+            PromptText::Uncounted(Arc::from(self.text))
+        } else {
+            PromptText::Counted(count_async(self.text).await)
+        };
+        PromptEstimate {
+            fixed: self.fixed,
+            text,
+        }
     }
 
     /// One piece of text (pieces are separated by a line break, as a provider's
@@ -433,6 +548,58 @@ mod tests {
             {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "search", "input": {"q": "tokenizers ".repeat(200)}}]},
         ]}));
         assert!(estimate_anthropic(&big_input) >= count(&"tokenizers ".repeat(200)));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_short_prompt_is_bounded_by_its_bytes_and_counted_on_demand() {
+        let texts = [
+            "hi",
+            "Write one short paragraph about toll roads.",
+            "日本語のテキストと emoji 🦀🦀🦀 and über-naïve résumé",
+            "    \n\n\t  spaces   and\ttabs  ",
+        ];
+        for text in texts {
+            let req = openai(json!({"model": "m", "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": text},
+            ]}));
+            let est = reserve_openai(&req).await;
+            assert!(!est.is_counted(), "{text}");
+            let exact = estimate_openai(&req);
+            assert_eq!(est.count().await, exact, "{text}");
+            assert_eq!(est.count_now(), exact, "{text}");
+            // Never under the count: a token covers at least one byte.
+            let bytes = "Be brief.".len() + 1 + text.len();
+            assert_eq!(est.bound(), bytes as u64 + 2 * PER_MESSAGE + PER_REPLY);
+            assert!(est.bound() >= exact, "{text}: {} < {exact}", est.bound());
+        }
+        let a = anthropic(json!({"model": "m", "max_tokens": 1, "system": "s",
+            "messages": [{"role": "user", "content": "hello there"}]}));
+        let est = reserve_anthropic(&a).await;
+        assert!(!est.is_counted());
+        assert_eq!(est.count().await, estimate_anthropic(&a));
+        assert!(est.bound() >= estimate_anthropic(&a));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_long_prompt_is_counted_for_admission() {
+        let text = "tokens are counted before the request goes upstream ".repeat(100);
+        assert!(text.len() > BOUND_BY_BYTES);
+        let req = openai(json!({"model": "m", "messages": [{"role": "user", "content": text}]}));
+        let est = reserve_openai(&req).await;
+        assert!(est.is_counted());
+        assert_eq!(est.bound(), estimate_openai(&req));
+        assert_eq!(est.count().await, est.bound());
+        // Images are allowances either way, never bytes.
+        let img = openai(
+            json!({"model": "m", "messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{}", "A".repeat(100_000))}},
+            ]}]}),
+        );
+        let est = reserve_openai(&img).await;
+        assert_eq!(est.bound(), PER_IMAGE + PER_MESSAGE + PER_REPLY);
+        assert_eq!(PromptEstimate::from(42).bound(), 42);
+        assert_eq!(PromptEstimate::default().count_now(), 0);
     }
 
     #[tokio::test(flavor = "current_thread")]

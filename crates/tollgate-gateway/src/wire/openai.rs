@@ -43,13 +43,13 @@ impl WireAdapter for OpenAiChat {
     ) -> Result<(Bytes, Option<Usage>), String> {
         match door_of(request) {
             Door::OpenAi => {
-                let v: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-                if !v.get("choices").is_some_and(Value::is_array) {
+                let head: AnswerHead = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+                if !head.choices_is_array {
                     return Err("answer has no `choices`".into());
                 }
                 Ok((
                     Bytes::copy_from_slice(raw),
-                    v.get("usage").and_then(usage::from_openai_value),
+                    head.usage.as_ref().and_then(usage::from_openai_value),
                 ))
             }
             Door::Anthropic => {
@@ -78,6 +78,111 @@ impl WireAdapter for OpenAiChat {
                 inner: OpenAiToAnthropicStream::new(message_id(), model.to_string()),
                 done: false,
             }),
+        }
+    }
+}
+
+/// What the OpenAI door reads of a whole answer it forwards as it came: whether
+/// `choices` is an array, and the usage. The rest of the answer is checked to be JSON
+/// but not built into a tree (as with a `Value`, the last of repeated keys wins).
+struct AnswerHead {
+    choices_is_array: bool,
+    usage: Option<Value>,
+}
+
+impl<'de> serde::Deserialize<'de> for AnswerHead {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = AnswerHead;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AnswerHead, A::Error> {
+                let mut head = AnswerHead {
+                    choices_is_array: false,
+                    usage: None,
+                };
+                while let Some(key) = map.next_key::<HeadKey>()? {
+                    match key {
+                        HeadKey::Choices => {
+                            let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                            head.choices_is_array = raw.get().starts_with('[');
+                        }
+                        HeadKey::Usage => head.usage = Some(map.next_value()?),
+                        HeadKey::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(head)
+            }
+            // Any other JSON value is an answer without `choices`.
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<AnswerHead, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(AnswerHead::none())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<AnswerHead, E> {
+                Ok(AnswerHead::none())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<AnswerHead, E> {
+                Ok(AnswerHead::none())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<AnswerHead, E> {
+                Ok(AnswerHead::none())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<AnswerHead, E> {
+                Ok(AnswerHead::none())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<AnswerHead, E> {
+                Ok(AnswerHead::none())
+            }
+            fn visit_unit<E>(self) -> Result<AnswerHead, E> {
+                Ok(AnswerHead::none())
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// A key of the answer's top level, read without allocating.
+enum HeadKey {
+    Choices,
+    Usage,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for HeadKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = HeadKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E>(self, k: &str) -> Result<HeadKey, E> {
+                Ok(match k {
+                    "choices" => HeadKey::Choices,
+                    "usage" => HeadKey::Usage,
+                    _ => HeadKey::Other,
+                })
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+impl AnswerHead {
+    fn none() -> Self {
+        AnswerHead {
+            choices_is_array: false,
+            usage: None,
         }
     }
 }
@@ -283,5 +388,53 @@ mod fast_path_tests {
         assert!(!is_plain_content_chunk(
             r#"{"choices":[],"prompt_filter_results":[]}"#
         ));
+    }
+}
+
+#[cfg(test)]
+mod answer_head_tests {
+    use serde_json::Value;
+
+    use super::AnswerHead;
+    use crate::usage;
+
+    /// What the door read before: a whole `Value` tree.
+    fn by_tree(raw: &str) -> Result<(bool, Option<usage::Usage>), ()> {
+        let v: Value = serde_json::from_str(raw).map_err(|_| ())?;
+        Ok((
+            v.get("choices").is_some_and(Value::is_array),
+            v.get("usage").and_then(usage::from_openai_value),
+        ))
+    }
+
+    fn by_head(raw: &str) -> Result<(bool, Option<usage::Usage>), ()> {
+        let h: AnswerHead = serde_json::from_str(raw).map_err(|_| ())?;
+        Ok((
+            h.choices_is_array,
+            h.usage.as_ref().and_then(usage::from_openai_value),
+        ))
+    }
+
+    #[test]
+    fn reads_what_a_value_tree_reads() {
+        let cases = [
+            r#"{"id":"c","choices":[{"index":0,"message":{"role":"assistant","content":"hi \"usage\""}}],"usage":{"prompt_tokens":3,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":1}}}"#,
+            r#"{"choices":[],"usage":null}"#,
+            r#"{"choices":{"0":1}}"#,
+            r#"{"choices":[1],"usage":{"prompt_tokens":1},"usage":{"prompt_tokens":9,"completion_tokens":4}}"#,
+            r#"{"choices":[1],"choices":"no"}"#,
+            r#"{"usage":{"prompt_tokens":1}}"#,
+            r#"{"ch\u006fices":[]}"#,
+            r#"[1,2]"#,
+            r#""text""#,
+            r#"42"#,
+            r#"null"#,
+            r#"{"choices":[1]"#,
+            r#"{"choices":[1]} trailing"#,
+            "",
+        ];
+        for raw in cases {
+            assert_eq!(by_head(raw), by_tree(raw), "{raw}");
+        }
     }
 }
