@@ -553,7 +553,7 @@ fn unknown_keys_are_errors_with_their_path() {
     assert_eq!(
         errors("serverr:\n  listen: 127.0.0.1:1\n", &[]),
         [
-            "t.yaml:1:1: serverr: unknown field `serverr`, expected one of server, storage, providers, models, teams, consumers, alerts, services, prompt_apis, log, telemetry"
+            "t.yaml:1:1: serverr: unknown field `serverr`, expected one of server, storage, providers, models, teams, consumers, alerts, services, prompt_apis, masking, log, telemetry"
         ]
     );
     assert_eq!(
