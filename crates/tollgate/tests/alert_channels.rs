@@ -291,3 +291,54 @@ async fn channels_made_through_the_api_are_live_signed_and_never_shown() {
     let usage = admin_json(&gw, "/admin/v1/consumers/third/usage").await;
     assert!(usage.to_string().contains("0.05"), "{usage}");
 }
+
+/// Two nodes on one PostgreSQL database: a channel made through one node's admin API
+/// is used by the other (through the revision poll), and its deletion too.
+#[tokio::test]
+async fn another_node_follows_channel_writes() {
+    let (origin, received) = receiver().await;
+    let webhook = format!("{origin}/hook/{PATH_TOKEN}?k={QUERY_TOKEN}");
+    let database = fresh_pg_schema("tg_alert_channels");
+    let mock = MockProvider::start().await.expect("mock");
+    let cfg = format!("{}{BUDGETED}", config_for(&mock, EXTRA)).replacen(
+        "providers:\n",
+        &format!("storage:\n  database: {database}\nproviders:\n"),
+        1,
+    );
+    let shared = [("TOLLGATE_MASTER_KEY", SHARED_MASTER_KEY)];
+    let a = Gateway::start_with_env(&cfg, &shared);
+    let b = Gateway::start_with_env(&cfg, &shared);
+
+    let (status, body) = send(
+        &a,
+        "POST",
+        "/admin/v1/alerts",
+        Some(json!({"name": "ops", "webhook": webhook, "secret": "chan-secret-1"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // Node B reloads within its poll interval (1 s).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    spend(&b, "tg-first").await;
+    let first = deliveries_for(&received, "consumer:first").await;
+    assert!(
+        !first.is_empty(),
+        "node B sent no alert for a channel made on A"
+    );
+    assert_signed(&received, "consumer:first", "chan-secret-1");
+
+    let (status, _) = send(&a, "DELETE", "/admin/v1/alerts/ops", None).await;
+    assert_eq!(status, 204);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let before = received.lock().expect("lock").len();
+    spend(&b, "tg-second").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        received.lock().expect("lock").len(),
+        before,
+        "node B still delivers to a channel deleted on A"
+    );
+    drop(a);
+    drop(b);
+    drop_pg_schema(&database);
+}
