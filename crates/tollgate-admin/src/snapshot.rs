@@ -64,6 +64,25 @@ pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
     Ok(snapshot)
 }
 
+/// Loads the snapshot and installs it, with what else follows the stored
+/// configuration: budgets and credits seeded, and the alerter's channels set from the
+/// stored alert resources (secrets decrypted by the store; config-file channels are
+/// among them, applied at start). The one way a reload happens: at start, after an
+/// admin write, on the revision poll and on SIGHUP, so no path forgets a part.
+pub async fn refresh(store: &Store, live: &Live, metering: &Metering) -> Result<(), StoreError> {
+    let snapshot = load(store).await?;
+    let channels = store
+        .list_alerts()
+        .await?
+        .into_iter()
+        .map(|s| s.spec)
+        .collect();
+    metering.alerter.set_channels(channels);
+    metering.seed(&snapshot).await;
+    live.install(snapshot);
+    Ok(())
+}
+
 /// Credentials by what a request names them with (secrets decrypted: they stay in
 /// memory only). A record missing its secret or key cannot authenticate: left out.
 fn credentials(records: Vec<CredentialRecord>) -> Credentials {
@@ -111,14 +130,10 @@ pub fn spawn_poller(
             match store.revision().await {
                 Ok(rev) => {
                     live.set_db_ok(true);
-                    if rev != live.snapshot.load().revision {
-                        match load(&store).await {
-                            Ok(s) => {
-                                metering.seed(&s).await;
-                                live.install(s);
-                            }
-                            Err(e) => tracing::warn!(error = %e, "snapshot reload failed"),
-                        }
+                    if rev != live.snapshot.load().revision
+                        && let Err(e) = refresh(&store, &live, &metering).await
+                    {
+                        tracing::warn!(error = %e, "snapshot reload failed");
                     }
                 }
                 Err(e) => {

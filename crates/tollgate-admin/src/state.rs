@@ -50,12 +50,8 @@ impl AdminState {
     /// Rebuilds the snapshot after a write. A failure is logged: the write itself
     /// succeeded and the background poller will retry the reload.
     pub async fn reload(&self) {
-        match snapshot::load(&self.store).await {
-            Ok(s) => {
-                self.metering.seed(&s).await;
-                self.live.install(s);
-            }
-            Err(e) => tracing::error!(error = %e, "reloading the configuration snapshot failed"),
+        if let Err(e) = snapshot::refresh(&self.store, &self.live, &self.metering).await {
+            tracing::error!(error = %e, "reloading the configuration snapshot failed");
         }
     }
 }

@@ -87,9 +87,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     metering.journal.flush_to_database().await;
 
     let live = Live::new();
-    let snapshot = tollgate_admin::snapshot::load(&store).await?;
-    metering.seed(&snapshot).await;
-    live.install(snapshot);
+    tollgate_admin::snapshot::refresh(&store, &live, &metering).await?;
     live.set_db_ok(true);
     let poller = tollgate_admin::snapshot::spawn_poller(
         store.clone(),
@@ -245,7 +243,19 @@ async fn start_metering(
         journal: Journal::open(store.clone(), data_dir.join("journal"))
             .await
             .context("opening the call journal")?,
-        alerter: Alerter::start(store.clone(), config.alerts.clone()),
+        // The stored channels (the config file's among them, applied just before), so
+        // the pending deliveries resumed at once find theirs; every snapshot reload
+        // sets them again.
+        alerter: Alerter::start(
+            store.clone(),
+            store
+                .list_alerts()
+                .await
+                .context("reading the alert channels")?
+                .into_iter()
+                .map(|s| s.spec)
+                .collect(),
+        ),
     })
 }
 
@@ -351,15 +361,12 @@ async fn reload_on_sighup(
                     Err(e) => {
                         tracing::error!(error = %format!("{e:#}"), "SIGHUP: applying the config failed")
                     }
-                    Ok(()) => match tollgate_admin::snapshot::load(&store).await {
-                        Ok(s) => {
-                            metering.alerter.set_channels(config.alerts.clone());
-                            metering.seed(&s).await;
-                            live.install(s);
-                            tracing::info!("SIGHUP: config reloaded");
+                    Ok(()) => {
+                        match tollgate_admin::snapshot::refresh(&store, &live, &metering).await {
+                            Ok(()) => tracing::info!("SIGHUP: config reloaded"),
+                            Err(e) => tracing::error!(error = %e, "SIGHUP: snapshot reload failed"),
                         }
-                        Err(e) => tracing::error!(error = %e, "SIGHUP: snapshot reload failed"),
-                    },
+                    }
                 },
             }
         }

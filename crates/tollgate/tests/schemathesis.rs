@@ -120,6 +120,12 @@ prompt_apis:
     variables: [{{name: text, required: true}}]
     max_tokens: 100
     lifecycle: draft
+alerts:
+  - name: ops
+    webhook: "http://127.0.0.1:9/hook/token?k=v"
+    secret: s3cret
+  - name: oncall
+    webhook: "http://127.0.0.1:9/oncall"
 masking:
   - name: pii
     detectors: [email, phone]

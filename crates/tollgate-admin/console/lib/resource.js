@@ -10,11 +10,12 @@ import { h, append } from './dom.js';
  * opts: {title, base ('/admin/v1/teams'), what ('team'), fields, editFields
  * (default: fields with name disabled), columns, intro, rowActions(row, ctx),
  * headerActions(ctx), toBody(body, existing) to adjust a body before it is sent,
- * link(row) for the name column}.
+ * link(row) for the name column, listUrl (default base) and rows(answer) when the
+ * list answer is not an array of rows, after(answer, ctx) for content below the table}.
  */
 export async function resourcePage(view, ctx, opts) {
-  const rows = await get(opts.base);
-  const list = Array.isArray(rows) ? rows : rows.data || [];
+  const answer = await get(opts.listUrl || opts.base);
+  const list = opts.rows ? opts.rows(answer) : Array.isArray(answer) ? answer : answer.data || [];
   const key = opts.key || 'name';
   const toBody = opts.toBody || ((b) => b);
   const create = () =>
@@ -65,6 +66,7 @@ export async function resourcePage(view, ctx, opts) {
     opts.intro ? h('p', { class: 'muted' }, opts.intro) : null,
     opts.before ? await opts.before(list, ctx) : null,
     ui.table(columns, list, { empty: `No ${opts.what}s yet.`, key: (r) => r[key] }),
+    opts.after ? await opts.after(answer, ctx) : null,
   );
   if (ctx.query.new === '1' && ctx.canWrite) create();
   return list;

@@ -130,7 +130,11 @@ pub fn router(state: AdminState) -> Router {
             post(reject_subscription),
         )
         .route("/admin/v1/audit", get(list_audit))
-        .route("/admin/v1/alerts", get(list_alerts))
+        .route("/admin/v1/alerts", get(list_alerts).post(create_alert))
+        .route(
+            "/admin/v1/alerts/{name}",
+            get(get_alert).put(put_alert).delete(delete_alert),
+        )
         .route("/admin/v1/consumers/{name}/usage", get(consumer_usage))
         .route(
             "/admin/v1/consumers/{name}/credits",

@@ -321,6 +321,35 @@ def writes(page, key):
     check(status == 400, f"the rule made in the console blocks on the gateway at once: {status}")
     admin("DELETE", "/admin/v1/masking/ui-pii")
 
+    goto(page, "alerts")
+    page.click("button.new")
+    d = fill_dialog(page, {"name": "ui-ops", "webhook": "ftp://hooks.example.com/x"})
+    expect_errors((400, "/admin/v1/alerts"))
+    d.locator("button[type=submit]").click()
+    expect(d.locator(".field.invalid .field-error")).not_to_be_empty()
+    check(d.locator(".field.invalid [name=webhook]").count() == 1,
+          f"a webhook that is not http(s) is blamed on the webhook field: {d.locator('.field.invalid').inner_text()!r}")
+    expect_errors()
+    fill_dialog(page, {"webhook": "https://hooks.example.com/services/UI-TOKEN", "secret": "ui-signing-secret"})
+    d.locator("button[type=submit]").click()
+    page.wait_for_selector("dialog[open]", state="detached")
+    row = page.locator('tr[data-key="ui-ops"]')
+    expect(row).to_have_count(1)
+    check("https://hooks.example.com/" in row.inner_text() and "UI-TOKEN" not in page.content()
+          and "ui-signing-secret" not in page.content(),
+          f"an alert channel made in the console shows only its webhook's origin: {row.inner_text()!r}")
+    _, channel = admin("GET", "/admin/v1/alerts/ui-ops")
+    check(channel.get("signed") is True and channel.get("source") == "api",
+          f"an alert channel made in the console is stored, signed: {channel}")
+    row.locator("button.edit").click()
+    d = fill_dialog(page, {"webhook": "https://hooks2.example.com/services/UI-TOKEN"})
+    d.locator("button[type=submit]").click()
+    page.wait_for_selector("dialog[open]", state="detached")
+    _, channel = admin("GET", "/admin/v1/alerts/ui-ops")
+    check(channel.get("webhook_origin") == "https://hooks2.example.com" and channel.get("signed") is True,
+          f"editing an alert channel without a secret keeps the stored one: {channel}")
+    admin("DELETE", "/admin/v1/alerts/ui-ops")
+
     goto(page, "limits/app")
     page.fill("[name=amount_usd]", "2.5")
     page.fill("[name=reason]", "console top-up")
