@@ -450,8 +450,9 @@ async fn masked_answer(
                 buf.extend_from_slice(&c)
             }
             Ok(None) => break,
+            // Nothing has gone to the client yet: this is the 502 it gets (and the
+            // record's status and code come from it).
             Ok(Some(_)) | Err(_) => {
-                call.set_outcome(status.as_u16(), Some("upstream_stream_broken"));
                 return ApiError::new(
                     Door::OpenAi,
                     GatewayError::Upstream {
@@ -502,14 +503,18 @@ impl TextStream {
 
     fn push(&mut self, chunk: &[u8]) -> Result<Bytes, tollgate_masking::Blocked> {
         self.carry.extend_from_slice(chunk);
-        let valid = match std::str::from_utf8(&self.carry) {
+        // A character cut by the network waits for the next chunk; invalid bytes
+        // become U+FFFD and the text is masked all the same (never passed unmasked).
+        let whole = match std::str::from_utf8(&self.carry) {
             Ok(_) => self.carry.len(),
             Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            // Not text: passed as it is.
-            Err(_) => return Ok(Bytes::from(std::mem::take(&mut self.carry))),
+            Err(_) => self.carry.len(),
         };
-        let rest = self.carry.split_off(valid);
-        let text = String::from_utf8_lossy(&std::mem::replace(&mut self.carry, rest)).into_owned();
+        let rest = self.carry.split_off(whole);
+        let text = match String::from_utf8(std::mem::replace(&mut self.carry, rest)) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
         let mut hits = Vec::new();
         let out = self.masker.push(&text, &mut hits);
         crate::masking::count(&hits);
@@ -595,7 +600,16 @@ fn masked_tail_body(resp: reqwest::Response, tail: AnswerTail, mask: TextStream)
                         Some((Ok(out), (upstream, None)))
                     }
                 },
-                end => {
+                Some(Err(e)) => {
+                    // Cut off mid-body by the node: the client's body ends as an error,
+                    // as an unmasked one does (the held-back tail is dropped).
+                    tail.call
+                        .set_outcome(tail.status, Some("upstream_stream_broken"));
+                    tail.store();
+                    tail.call.finish().await;
+                    Some((Err(e), (upstream, None)))
+                }
+                None => {
                     let out = match mask.finish() {
                         Ok(out) => out,
                         Err(b) => {
@@ -603,10 +617,6 @@ fn masked_tail_body(resp: reqwest::Response, tail: AnswerTail, mask: TextStream)
                             ended(b)
                         }
                     };
-                    if matches!(end, Some(Err(_))) {
-                        tail.call
-                            .set_outcome(tail.status, Some("upstream_stream_broken"));
-                    }
                     tail.push(&out);
                     tail.store();
                     tail.call.finish().await;
