@@ -131,9 +131,6 @@ pub struct CallState {
     withheld: bool,
     /// A streamed body owns the end of this call: the layer must not finish it.
     streaming: bool,
-    /// The door came from a door that carries other route kinds (MCP): the route
-    /// kind it takes does not rename it ([`Call::set_route_door`]).
-    door_fixed: bool,
     finished: bool,
 }
 
@@ -207,7 +204,6 @@ impl Call {
                 masks: crate::masking::Masks::default(),
                 withheld: false,
                 streaming: false,
-                door_fixed: false,
                 finished: false,
             }),
             metering,
@@ -232,19 +228,13 @@ impl Call {
         self.state().request_id.clone()
     }
 
-    /// The door of the route kind serving the call (`service`, `prompt_api`), unless
-    /// the call came through a door that carries route kinds ([`Call::fix_door`]).
+    /// The door of the route kind serving the call (`service`, `prompt_api`). A tool
+    /// call made over MCP keeps door `mcp` whatever route kind serves it.
     pub fn set_route_door(&self, door: &'static str) {
         let mut s = self.state();
-        if !s.door_fixed {
+        if s.door != "mcp" {
             s.door = door;
         }
-    }
-
-    /// Keeps the door the call was made with whatever route kind serves it: a tool
-    /// call over MCP stays door `mcp` in its record.
-    pub fn fix_door(&self) {
-        self.state().door_fixed = true;
     }
 
     /// The answer's status, error code and model label, when the route did not set

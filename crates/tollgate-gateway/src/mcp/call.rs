@@ -93,7 +93,6 @@ pub async fn run(
         st.metering.clone(),
         request_span(request_id, "mcp", None),
     );
-    call.fix_door();
     {
         let mut s = call.state();
         s.client_ip = origin.client.as_ref().map(|c| c.0.ip().to_string());
