@@ -432,7 +432,7 @@ fn percentile_bucket_sql(bucket: impl Fn(usize) -> String, total: &str, percent:
 /// of that row's percentile, so a percentile series reads one narrow column per point
 /// like a counter series does, instead of 27 histogram columns or a 26-arm `CASE`
 /// per row. The upsert keeps it right as rows merge.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct KeptPercentile {
     column: &'static str,
     /// `lat` or `ttft`: the histogram's column prefix.
@@ -440,44 +440,38 @@ struct KeptPercentile {
     /// The histogram's total column.
     total: &'static str,
     percent: u32,
+    /// The same histogram on a [`Rollup`].
+    buckets: fn(&Rollup) -> &[i64; HISTOGRAM_BUCKETS],
 }
 
-const KEPT_PERCENTILES: [KeptPercentile; 4] = [
-    KeptPercentile {
-        column: "lat_p50",
-        histogram: "lat",
-        total: "requests",
-        percent: 50,
-    },
-    KeptPercentile {
-        column: "lat_p95",
-        histogram: "lat",
-        total: "requests",
-        percent: 95,
-    },
-    KeptPercentile {
-        column: "lat_p99",
-        histogram: "lat",
-        total: "requests",
-        percent: 99,
-    },
-    KeptPercentile {
-        column: "ttft_p50",
-        histogram: "ttft",
-        total: "ttft_count",
-        percent: 50,
-    },
-];
+const KEPT_PERCENTILES: [KeptPercentile; 4] = {
+    const fn latency(column: &'static str, percent: u32) -> KeptPercentile {
+        KeptPercentile {
+            column,
+            histogram: "lat",
+            total: "requests",
+            percent,
+            buckets: |r| &r.latency,
+        }
+    }
+    [
+        latency("lat_p50", 50),
+        latency("lat_p95", 95),
+        latency("lat_p99", 99),
+        KeptPercentile {
+            column: "ttft_p50",
+            histogram: "ttft",
+            total: "ttft_count",
+            percent: 50,
+            buckets: |r| &r.ttft,
+        },
+    ]
+};
 
 impl KeptPercentile {
     /// Its value for a rollup about to be written.
     fn of(self, r: &Rollup) -> Option<i64> {
-        let hist = if self.histogram == "lat" {
-            &r.latency
-        } else {
-            &r.ttft
-        };
-        percentile_index(hist, self.percent).map(|i| i as i64)
+        percentile_index((self.buckets)(r), self.percent).map(|i| i as i64)
     }
 
     /// The upsert's `SET` expression: the percentile of the stored row merged with
