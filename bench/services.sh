@@ -47,10 +47,9 @@ CONCS="${BENCH_CONCURRENCY:-1 32}"
 BIN="$ROOT/target/release"
 KEY="tg-bench-key"
 
-die() {
-  echo "bench/services.sh: $*" >&2
-  exit 1
-}
+NAME=bench/services.sh
+# die, free_port, wait_for_addr, cpu_ticks, CLK_TCK, kib
+source "$ROOT/bench/lib.sh"
 
 command -v jq >/dev/null || die "needs jq (apt-get install jq)"
 if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
@@ -100,39 +99,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A loopback port nothing listens on (checked by trying to connect to it).
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
-
-# wait_for_addr FILE PREFIX PID: print what follows PREFIX in FILE, waiting up to 30 s;
-# fail early if PID exits.
-wait_for_addr() {
-  local file="$1" prefix="$2" pid="$3" line
-  for _ in $(seq 1 300); do
-    line="$(grep -m1 -o "${prefix}[^ ]*" "$file" 2>/dev/null || true)"
-    if [[ -n "$line" ]]; then
-      echo "${line#"$prefix"}"
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "bench/services.sh: process $pid exited before listening; its output:" >&2
-      cat "$file" "${file%.out}.err" >&2 2>/dev/null || true
-      return 1
-    fi
-    sleep 0.1
-  done
-  die "timed out waiting for '$prefix' in $file"
-}
-
 # wait_for_port PORT PID: wait up to 30 s until 127.0.0.1:PORT accepts connections.
 wait_for_port() {
   local port="$1" pid="$2"
@@ -145,15 +111,6 @@ wait_for_port() {
   done
   return 1
 }
-
-# CPU time of a process (all its threads) in clock ticks: utime + stime of /proc/PID/stat.
-cpu_ticks() {
-  # Fields after "(comm) ": state is 1, utime 12, stime 13.
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
-CLK_TCK="$(getconf CLK_TCK)"
-
-kib() { awk -v f="$2" '$1 == f":" {print $2}' "/proc/$1/status"; }
 
 # --- REST upstream --------------------------------------------------------------------
 "${PIN0[@]}" "$BIN/tollgate-mock" --rest --listen 127.0.0.1:0 >"$WORK/upstream.out" 2>"$WORK/upstream.err" &
