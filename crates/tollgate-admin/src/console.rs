@@ -11,6 +11,10 @@
 //! - a strict `Content-Security-Policy` (scripts, styles and connections from this
 //!   origin only, no inline script, no framing), as the console holds an operator's
 //!   session.
+//!
+//! The developer portal's pages ([`crate::portal::ui`]) are served the same way
+//! ([`Site`]), and use the console's shared modules and vendored libraries from
+//! `/console/`.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -22,30 +26,62 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use include_dir::{Dir, include_dir};
 use sha2::{Digest, Sha256};
 
-/// The console's files, from `crates/tollgate-admin/console/` at build time.
-static FILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/console");
+use crate::error::AdminError;
 
-/// Content-Security-Policy of every console file: nothing from elsewhere, no inline
-/// script or style element, no plugins, no framing (clickjacking), forms and `<base>`
-/// pinned. `style-src` has no `'unsafe-inline'`: styles set from script through the
-/// CSSOM (as uPlot does) are allowed by CSP anyway.
+/// The console's files, from `crates/tollgate-admin/console/` at build time.
+/// The Content-Security-Policy of every console and portal file: everything from this
+/// origin only, no inline script or style, no plugins, no framing.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; \
 form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
-/// One embedded file, ready to serve.
+/// An embedded directory of static files, served with ETags and the [`CSP`].
+pub(crate) struct Site {
+    assets: LazyLock<HashMap<String, Asset>>,
+}
+
+impl Site {
+    const fn new(init: fn() -> HashMap<String, Asset>) -> Site {
+        Site {
+            assets: LazyLock::new(init),
+        }
+    }
+
+    /// The answer for `path` in this site (404 outside it; 304 when the browser's
+    /// copy is current).
+    pub(crate) fn serve(&self, path: &str, headers: &HeaderMap) -> Response {
+        match self.assets.get(path) {
+            Some(asset) => serve(asset, headers),
+            // The admin listener's 404, in the API's envelope like its other answers.
+            None => AdminError::NotFound(format!("No such file: {path}")).into_response(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn paths(&self) -> impl Iterator<Item = (&str, &'static [u8])> {
+        self.assets.iter().map(|(p, a)| (p.as_str(), a.body))
+    }
+}
+
+static CONSOLE_FILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/console");
+static PORTAL_FILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/portal-ui");
+
+/// The console: `/` and `/console/...`.
+pub(crate) static CONSOLE: Site = Site::new(|| assets_of(&CONSOLE_FILES));
+/// The developer portal's pages: `/portal/` and `/portal/assets/...`.
+pub(crate) static PORTAL: Site = Site::new(|| assets_of(&PORTAL_FILES));
+
 struct Asset {
     body: &'static [u8],
     content_type: &'static str,
     etag: HeaderValue,
 }
 
-/// Every file by its path under `console/` (`index.html`, `pages/teams.js`, ...).
-static ASSETS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
+fn assets_of(dir: &'static Dir<'static>) -> HashMap<String, Asset> {
     let mut out = HashMap::new();
-    collect(&FILES, &mut out);
+    collect(dir, &mut out);
     out
-});
+}
 
 fn collect(dir: &'static Dir<'static>, out: &mut HashMap<String, Asset>) {
     for file in dir.files() {
@@ -84,25 +120,17 @@ fn content_type(path: &str) -> &'static str {
 
 /// `GET /`: the console's page.
 pub(crate) async fn index(headers: HeaderMap) -> Response {
-    serve("index.html", &headers)
+    CONSOLE.serve("index.html", &headers)
 }
 
 /// `GET /console/{*path}`: the console's modules, styles and vendored libraries.
 pub(crate) async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    serve(&path, &headers)
+    CONSOLE.serve(&path, &headers)
 }
 
-fn serve(path: &str, headers: &HeaderMap) -> Response {
-    // A path is looked up as is among the embedded files, so `..`, `//` or an
-    // encoded slash can never reach anything else.
-    let Some(asset) = ASSETS.get(path) else {
-        return (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "Not found\n",
-        )
-            .into_response();
-    };
+/// A path is looked up as is among a site's embedded files ([`Site::serve`]), so
+/// `..`, `//` or an encoded slash can never reach anything else.
+fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
     let fresh = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -153,7 +181,7 @@ mod tests {
                 HeaderValue::from_str(v).expect("ascii"),
             );
         }
-        serve(path, &h)
+        CONSOLE.serve(path, &h)
     }
 
     #[test]
@@ -192,44 +220,68 @@ mod tests {
         }
     }
 
-    /// The page loads no inline script (the CSP would block it) and every module it
-    /// imports is embedded.
+    /// Neither site's page loads an inline script (the CSP would block it), and every
+    /// module a page imports is embedded: relative imports in its own site, absolute
+    /// `/console/...` ones (the portal's shared chart module) in the console's.
     #[test]
-    fn the_page_has_no_inline_script_and_its_imports_exist() {
-        let html = std::str::from_utf8(ASSETS["index.html"].body).expect("utf-8");
-        for tag in html.split("<script").skip(1) {
-            assert!(tag.contains("src="), "inline script in index.html: {tag}");
-        }
-        for (path, asset) in ASSETS.iter().filter(|(p, _)| p.ends_with(".js")) {
-            if path.starts_with("vendor/") {
-                continue;
+    fn pages_have_no_inline_script_and_their_imports_exist() {
+        for site in [&CONSOLE, &PORTAL] {
+            let files: HashMap<&str, &[u8]> = site.paths().collect();
+            let html = std::str::from_utf8(files["index.html"]).expect("utf-8");
+            for tag in html.split("<script").skip(1) {
+                assert!(tag.contains("src="), "inline script in index.html: {tag}");
             }
-            let text = std::str::from_utf8(asset.body).expect("utf-8");
-            // Static (`from './x.js'`) and dynamic (`import('./x.js')`) imports.
-            let specs = text
-                .split("from '")
-                .skip(1)
-                .chain(text.split("import('").skip(1))
-                .filter_map(|rest| rest.split('\'').next())
-                .filter(|spec| spec.starts_with('.'));
-            for spec in specs {
-                let base = path.rsplit_once('/').map_or("", |(d, _)| d);
-                let mut parts: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
-                for seg in spec.split('/') {
-                    match seg {
-                        "." => {}
-                        ".." => {
-                            parts.pop();
-                        }
-                        s => parts.push(s),
-                    }
+            for (path, body) in files.iter().filter(|(p, _)| p.ends_with(".js")) {
+                if path.starts_with("vendor/") {
+                    continue;
                 }
-                let target = parts.join("/");
-                assert!(
-                    ASSETS.contains_key(&target),
-                    "{path} imports missing {spec}"
-                );
+                let text = std::str::from_utf8(body).expect("utf-8");
+                for spec in imports(text) {
+                    if let Some(shared) = spec.strip_prefix("/console/") {
+                        assert!(
+                            CONSOLE.assets.contains_key(shared),
+                            "{path} imports missing {spec}"
+                        );
+                        continue;
+                    }
+                    let base = path.rsplit_once('/').map_or("", |(d, _)| d);
+                    let mut parts: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
+                    for seg in spec.split('/') {
+                        match seg {
+                            "." => {}
+                            ".." => {
+                                parts.pop();
+                            }
+                            s => parts.push(s),
+                        }
+                    }
+                    let target = parts.join("/");
+                    assert!(
+                        files.contains_key(target.as_str()),
+                        "{path} imports missing {spec}"
+                    );
+                }
             }
         }
+    }
+
+    /// Static (`from './x.js'`) and dynamic (`import('./x.js')`) imports, either quote.
+    fn imports(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for q in ['\'', '"'] {
+            let (from, dynamic) = (format!("from {q}"), format!("import({q}"));
+            for rest in text
+                .split(from.as_str())
+                .skip(1)
+                .chain(text.split(dynamic.as_str()).skip(1))
+            {
+                if let Some(spec) = rest.split(q).next()
+                    && (spec.starts_with('.') || spec.starts_with('/'))
+                {
+                    out.push(spec);
+                }
+            }
+        }
+        out
     }
 }

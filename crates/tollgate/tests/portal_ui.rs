@@ -224,19 +224,27 @@ async fn the_portal_pages_are_served_embedded_and_locked_down() {
             .starts_with("text/html")
     );
     let html = res.text().await.expect("html");
-    for asset in [
-        "assets/app.js",
-        "assets/portal.css",
-        "assets/vendor/uplot/uPlot.min.css",
+    for (asset, url) in [
+        ("assets/app.js", "/portal/assets/app.js"),
+        ("assets/portal.css", "/portal/assets/portal.css"),
+        (
+            "/console/vendor/uplot/uPlot.min.css",
+            "/console/vendor/uplot/uPlot.min.css",
+        ),
     ] {
         assert!(html.contains(asset), "{asset}");
-        let res = client()
-            .get(gw.admin(&format!("/portal/{asset}")))
+        let res = client().get(gw.admin(url)).send().await.expect("send");
+        assert_eq!(res.status(), 200, "{asset}");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        // Revalidated by its ETag, like the console's files.
+        let etag = res.headers()["etag"].clone();
+        let again = client()
+            .get(gw.admin(url))
+            .header("if-none-match", etag)
             .send()
             .await
             .expect("send");
-        assert_eq!(res.status(), 200, "{asset}");
-        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(again.status(), 304, "{asset}");
     }
     let js = client()
         .get(gw.admin("/portal/assets/pages/keys.js"))

@@ -5,7 +5,7 @@
 import { h, mount, notice, table } from "../dom.js";
 import { get } from "../api.js";
 import { num, usd, when } from "../format.js";
-import { timeChart } from "../lib/chart.js";
+import { timeChart } from "/console/lib/chart.js";
 
 const METRICS = [
   ["requests", "Requests", num],
