@@ -14,6 +14,12 @@ use crate::mask::{Blocked, Hit, Masker};
 /// across cuts and how far the client's text trails the upstream's.
 pub const WINDOW: usize = 256;
 
+/// Most bytes one content stream may hold back, whatever the rules find: a match
+/// that keeps growing (an upstream sending one endless token a rule matches) is
+/// masked whole once it passes this, rather than held without bound and rescanned
+/// on every piece.
+pub const MAX_HELD: usize = 64 * 1024;
+
 /// One content stream's masking state.
 #[derive(Debug, Clone)]
 pub struct StreamMasker {
@@ -46,6 +52,11 @@ impl StreamMasker {
         // A match reaching past the cut is held back whole.
         if let Some(f) = found.iter().find(|f| f.start < cut && f.end > cut) {
             cut = f.start;
+        }
+        if self.held.len() - cut > MAX_HELD {
+            let out = self.masker.replace(&self.held, &found, hits);
+            self.held.clear();
+            return Ok(out);
         }
         if cut == 0 {
             return Ok(String::new());
@@ -84,6 +95,24 @@ mod tests {
         }
         out.push_str(&sm.finish(&mut hits)?);
         Ok(out)
+    }
+
+    /// An upstream that never ends a matching run cannot make the gateway hold (and
+    /// rescan) it without bound; the run is still masked, never sent.
+    #[test]
+    fn an_endless_match_is_masked_within_a_bounded_hold() {
+        let m = masker(json!([{"name": "r", "regex": ["a+"]}]));
+        let mut sm = StreamMasker::new(m);
+        let piece = "a".repeat(10_000);
+        let mut hits = Vec::new();
+        let mut out = String::new();
+        for _ in 0..20 {
+            out.push_str(&sm.push(&piece, &mut hits).unwrap_or_default());
+            assert!(sm.held() <= MAX_HELD + piece.len(), "held {}", sm.held());
+        }
+        out.push_str(&sm.finish(&mut hits).unwrap_or_default());
+        assert!(!out.contains('a'), "{out}");
+        assert!(out.contains("[MASKED]"));
     }
 
     #[test]
