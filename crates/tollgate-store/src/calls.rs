@@ -3,7 +3,7 @@
 //! record behind usage documents, budgets and analytics; not configuration, so these
 //! writes never bump the revision.
 //!
-//! Inserts use two fixed statements, one of [`CALLS_PER_STATEMENT`] rows and one of a
+//! On SQLite, inserts use two fixed statements, one of [`CALLS_PER_STATEMENT`] rows and one of a
 //! single row: a batch is sent as full chunks of the first and a remainder of the
 //! second, so the SQL text never depends on the batch size and the connection's
 //! prepared-statement cache always hits (SQLite otherwise re-parses a long multi-row
@@ -13,7 +13,7 @@
 //! PostgreSQL and plain `?` for SQLite, whose driver looks every `$N` up by name in a
 //! linear list when binding (`sqlite3_bind_parameter_name`), quadratic in a statement's
 //! parameters; with `$N` that lookup took 64 % of the ingest time of a 2,368-parameter
-//! rollup upsert.
+//! rollup upsert. PostgreSQL's batches go by COPY instead ([`crate::batch`]).
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -184,7 +184,7 @@ pub(crate) const CALL_COLUMNS: &str = "request_id, at, consumer, team, key_id, d
      input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, \
      cost_micros, reserved_micros, cache, stream, client_ip, user_agent, steps, request_body, \
      response_body";
-const CALL_COLUMN_COUNT: usize = 29;
+pub(crate) const CALL_COLUMN_COUNT: usize = 29;
 /// Rows of the large fixed INSERT: 64 * 29 = 1,856 bind parameters, far below both
 /// engines' limits.
 pub const CALLS_PER_STATEMENT: usize = 64;
@@ -273,10 +273,6 @@ pub(crate) fn text(s: &str) -> String {
     }
 }
 
-fn opt_text(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(text)
-}
-
 /// `INSERT INTO {table} ({columns}) VALUES ($1, ..), (..) {suffix}` for `rows` rows of
 /// `cols` columns.
 pub(crate) fn multi_row_insert(
@@ -322,39 +318,88 @@ pub(crate) fn validate_call(c: &CallRecord) -> Result<(), StoreError> {
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 
-fn bind_call<'q>(q: AnyQuery<'q>, c: &CallRecord) -> Result<AnyQuery<'q>, StoreError> {
-    let attempts = serde_json::to_string(&c.attempts)
-        .map_err(|e| StoreError::InvalidInput(format!("call attempts: {e}")))?;
-    let steps = c.steps.as_str();
-    Ok(q.bind(text(&c.request_id))
-        .bind(c.at.timestamp_millis())
-        .bind(opt_text(&c.consumer))
-        .bind(opt_text(&c.team))
-        .bind(opt_text(&c.key_id))
-        .bind(text(&c.door))
-        .bind(opt_text(&c.model))
-        .bind(opt_text(&c.provider))
-        .bind(opt_text(&c.target_model))
-        .bind(text(&attempts))
-        .bind(i64::from(c.status))
-        .bind(opt_text(&c.error_code))
-        .bind(to_i64(c.latency_ms))
-        .bind(c.upstream_latency_ms.map(to_i64))
-        .bind(c.ttft_ms.map(to_i64))
-        .bind(to_i64(c.input_tokens))
-        .bind(to_i64(c.output_tokens))
-        .bind(to_i64(c.cache_read_tokens))
-        .bind(to_i64(c.cache_write_tokens))
-        .bind(to_i64(c.reasoning_tokens))
-        .bind(c.cost_micros)
-        .bind(c.reserved_micros)
-        .bind(opt_text(&c.cache))
-        .bind(i64::from(c.stream))
-        .bind(opt_text(&c.client_ip))
-        .bind(opt_text(&c.user_agent))
-        .bind(text(steps))
-        .bind(opt_text(&c.request_body))
-        .bind(opt_text(&c.response_body)))
+/// One column value of a row the batch writer stores: bound as a parameter by the
+/// statements here, written as COPY text on PostgreSQL ([`crate::batch`]). Typed even
+/// when NULL: PostgreSQL refuses a NULL bound as BIGINT for a TEXT column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cell<'a> {
+    Int(Option<i64>),
+    /// Stored through [`text`] (NUL replaced) on both paths.
+    Text(Option<&'a str>),
+}
+
+impl<'a> Cell<'a> {
+    pub(crate) fn int(v: i64) -> Cell<'a> {
+        Cell::Int(Some(v))
+    }
+
+    pub(crate) fn text(s: &'a str) -> Cell<'a> {
+        Cell::Text(Some(s))
+    }
+
+    pub(crate) fn opt_text(s: &'a Option<String>) -> Cell<'a> {
+        Cell::Text(s.as_deref())
+    }
+
+    /// Binds the value as the next parameter of `q`.
+    pub(crate) fn bind<'q>(self, q: AnyQuery<'q>) -> AnyQuery<'q> {
+        match self {
+            Cell::Int(v) => q.bind(v),
+            Cell::Text(v) => q.bind(v.map(text)),
+        }
+    }
+}
+
+/// A call's attempts as the JSON text its `attempts` column holds.
+pub(crate) fn attempts_json(c: &CallRecord) -> Result<String, StoreError> {
+    serde_json::to_string(&c.attempts)
+        .map_err(|e| StoreError::InvalidInput(format!("call attempts: {e}")))
+}
+
+/// A call's columns, in [`CALL_COLUMNS`] order; `attempts` is [`attempts_json`].
+pub(crate) fn call_cells<'a>(
+    c: &'a CallRecord,
+    attempts: &'a str,
+) -> [Cell<'a>; CALL_COLUMN_COUNT] {
+    [
+        Cell::text(&c.request_id),
+        Cell::int(c.at.timestamp_millis()),
+        Cell::opt_text(&c.consumer),
+        Cell::opt_text(&c.team),
+        Cell::opt_text(&c.key_id),
+        Cell::text(&c.door),
+        Cell::opt_text(&c.model),
+        Cell::opt_text(&c.provider),
+        Cell::opt_text(&c.target_model),
+        Cell::text(attempts),
+        Cell::int(i64::from(c.status)),
+        Cell::opt_text(&c.error_code),
+        Cell::int(to_i64(c.latency_ms)),
+        Cell::Int(c.upstream_latency_ms.map(to_i64)),
+        Cell::Int(c.ttft_ms.map(to_i64)),
+        Cell::int(to_i64(c.input_tokens)),
+        Cell::int(to_i64(c.output_tokens)),
+        Cell::int(to_i64(c.cache_read_tokens)),
+        Cell::int(to_i64(c.cache_write_tokens)),
+        Cell::int(to_i64(c.reasoning_tokens)),
+        Cell::int(c.cost_micros),
+        Cell::int(c.reserved_micros),
+        Cell::opt_text(&c.cache),
+        Cell::int(i64::from(c.stream)),
+        Cell::opt_text(&c.client_ip),
+        Cell::opt_text(&c.user_agent),
+        Cell::text(c.steps.as_str()),
+        Cell::opt_text(&c.request_body),
+        Cell::opt_text(&c.response_body),
+    ]
+}
+
+fn bind_call<'q>(mut q: AnyQuery<'q>, c: &CallRecord) -> Result<AnyQuery<'q>, StoreError> {
+    let attempts = attempts_json(c)?;
+    for cell in call_cells(c, &attempts) {
+        q = cell.bind(q);
+    }
+    Ok(q)
 }
 
 /// Inserts `calls` on `conn` (inside the caller's transaction): full chunks with the
@@ -448,10 +493,7 @@ impl Store {
             validate_call(c)?;
         }
         let calls: Vec<&CallRecord> = calls.iter().collect();
-        let mut tx = self.pool.begin().await?;
-        let inserted = insert_calls_on(&mut tx, &calls).await?;
-        tx.commit().await?;
-        Ok(inserted)
+        Ok(crate::batch::write_batch(self, &calls, &[]).await?.calls)
     }
 
     /// One call by its request id.

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use tollgate_core::money::Micros;
 
-use crate::calls::multi_row_insert;
+use crate::calls::Cell;
 use crate::error::StoreError;
 use crate::from_ms;
 use crate::store::Store;
@@ -140,9 +140,23 @@ impl LedgerEntry {
     }
 }
 
-const LEDGER_COLUMNS: &str = "consumer, at, amount_micros, kind, reason, actor, request_id";
-const LEDGER_COLUMN_COUNT: usize = 7;
-const LEDGER_ROWS_PER_STATEMENT: usize = 128;
+/// The columns the batch writer stores, in [`ledger_cells`] order.
+pub(crate) const LEDGER_COLUMNS: &str =
+    "consumer, at, amount_micros, kind, reason, actor, request_id";
+pub(crate) const LEDGER_COLUMN_COUNT: usize = 7;
+
+/// An entry's values, in [`LEDGER_COLUMNS`] order.
+pub(crate) fn ledger_cells(e: &LedgerEntry) -> [Cell<'_>; LEDGER_COLUMN_COUNT] {
+    [
+        Cell::text(&e.consumer),
+        Cell::int(e.at.timestamp_millis()),
+        Cell::int(e.amount_micros),
+        Cell::text(e.kind.as_str()),
+        Cell::text(&e.reason),
+        Cell::text(&e.actor),
+        Cell::opt_text(&e.request_id),
+    ]
+}
 const LEDGER_SELECT: &str =
     "SELECT id, consumer, at, amount_micros, kind, reason, actor, request_id FROM credit_ledger";
 
@@ -218,31 +232,10 @@ impl Store {
         for e in entries {
             e.validate()?;
         }
-        let mut tx = self.pool.begin().await?;
-        let mut inserted = 0u64;
-        for chunk in entries.chunks(LEDGER_ROWS_PER_STATEMENT) {
-            let sql = multi_row_insert(
-                "credit_ledger",
-                LEDGER_COLUMNS,
-                LEDGER_COLUMN_COUNT,
-                chunk.len(),
-                "ON CONFLICT DO NOTHING",
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for e in chunk {
-                q = q
-                    .bind(e.consumer.clone())
-                    .bind(e.at.timestamp_millis())
-                    .bind(e.amount_micros)
-                    .bind(e.kind.as_str())
-                    .bind(e.reason.clone())
-                    .bind(e.actor.clone())
-                    .bind(e.request_id.clone());
-            }
-            inserted += q.execute(&mut *tx).await?.rows_affected();
-        }
-        tx.commit().await?;
-        Ok(inserted)
+        let entries: Vec<&LedgerEntry> = entries.iter().collect();
+        Ok(crate::batch::write_batch(self, &[], &entries)
+            .await?
+            .charges)
     }
 
     /// A consumer's entries, newest first: at most `limit`, and only those older than

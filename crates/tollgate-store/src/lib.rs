@@ -17,6 +17,7 @@
 
 mod alert_events;
 mod audit;
+mod batch;
 mod call_log;
 mod calls;
 mod cipher;

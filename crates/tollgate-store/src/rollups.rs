@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::calls::{CallRecord, Fixed, UsageScope, UsageTotals, multi_row_insert, text, to_i64};
+use crate::calls::{
+    CallRecord, Cell, Fixed, UsageScope, UsageTotals, multi_row_insert, text, to_i64,
+};
 use crate::error::StoreError;
 use crate::from_ms;
 use crate::store::{Backend, Store};
@@ -134,11 +136,11 @@ impl Granularity {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 
-    fn table(self) -> &'static str {
+    pub(crate) fn table(self) -> &'static str {
         match self {
             Granularity::Minute => "rollup_minute",
             Granularity::Hour => "rollup_hour",
@@ -545,7 +547,7 @@ fn dimensions(c: &CallRecord) -> impl Iterator<Item = (Dimension, &str)> {
 
 /// One rollup row's key: granularity, bucket start, dimension, value. Sorted, so
 /// concurrent writers upsert rows in the same order (no deadlock on PostgreSQL).
-type RowKey = (Granularity, i64, Dimension, String);
+pub(crate) type RowKey = (Granularity, i64, Dimension, String);
 
 /// Sums a batch of calls into rollup rows of every granularity.
 pub(crate) fn aggregate(calls: &[&CallRecord]) -> BTreeMap<RowKey, Rollup> {
@@ -582,10 +584,21 @@ pub(crate) fn aggregate(calls: &[&CallRecord]) -> BTreeMap<RowKey, Rollup> {
 /// Rows of the large fixed upsert.
 const ROLLUPS_PER_STATEMENT: usize = 32;
 
-fn upsert_sql(g: Granularity, rows: usize) -> String {
+/// A rollup row's columns, in [`rollup_cells`] order.
+pub(crate) static ROLLUP_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     let mut columns = vec!["bucket".to_string(), "dim".to_string(), "value".to_string()];
     columns.extend(VALUE_COLUMNS.iter().cloned());
     columns.extend(KEPT_PERCENTILES.iter().map(|k| k.column.to_string()));
+    columns.join(", ")
+});
+
+/// Columns per rollup row: bucket, dim, value, the value columns, the kept
+/// percentiles.
+const ROLLUP_COLUMN_COUNT: usize = 3 + COUNTER_COLUMNS.len() + 2 * HISTOGRAM_BUCKETS + 4;
+
+/// The conflict clause that adds an incoming row to the stored one: every sum adds up,
+/// every kept percentile is recomputed from the merged histogram.
+pub(crate) fn upsert_conflict_clause(g: Granularity) -> String {
     let table = g.table();
     let set = VALUE_COLUMNS
         .iter()
@@ -597,12 +610,16 @@ fn upsert_sql(g: Granularity, rows: usize) -> String {
         )
         .collect::<Vec<_>>()
         .join(", ");
+    format!("ON CONFLICT (dim, bucket, value) DO UPDATE SET {set}")
+}
+
+fn upsert_sql(g: Granularity, rows: usize) -> String {
     multi_row_insert(
-        table,
-        &columns.join(", "),
-        columns.len(),
+        g.table(),
+        &ROLLUP_COLUMNS,
+        ROLLUP_COLUMN_COUNT,
         rows,
-        &format!("ON CONFLICT (dim, bucket, value) DO UPDATE SET {set}"),
+        &upsert_conflict_clause(g),
     )
 }
 
@@ -618,19 +635,24 @@ static UPSERTS: LazyLock<[(Fixed, Fixed); 3]> = LazyLock::new(|| {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
+/// A rollup row's values, in [`ROLLUP_COLUMNS`] order.
+pub(crate) fn rollup_cells<'a>(key: &'a RowKey, r: &Rollup) -> Vec<Cell<'a>> {
+    let mut cells = Vec::with_capacity(ROLLUP_COLUMN_COUNT);
+    cells.extend([
+        Cell::int(key.1),
+        Cell::text(key.2.as_str()),
+        Cell::text(&key.3),
+    ]);
+    cells.extend(r.counters().into_iter().map(Cell::int));
+    cells.extend(r.latency.into_iter().map(Cell::int));
+    cells.extend(r.ttft.into_iter().map(Cell::int));
+    cells.extend(KEPT_PERCENTILES.iter().map(|k| Cell::Int(k.of(r))));
+    cells
+}
+
 fn bind_rollup<'q>(mut q: AnyQuery<'q>, key: &RowKey, r: &Rollup) -> AnyQuery<'q> {
-    q = q.bind(key.1).bind(key.2.as_str()).bind(key.3.clone());
-    for v in r.counters() {
-        q = q.bind(v);
-    }
-    for v in r.latency {
-        q = q.bind(v);
-    }
-    for v in r.ttft {
-        q = q.bind(v);
-    }
-    for k in KEPT_PERCENTILES {
-        q = q.bind(k.of(r));
+    for cell in rollup_cells(key, r) {
+        q = cell.bind(q);
     }
     q
 }

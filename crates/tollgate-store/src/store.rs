@@ -6,6 +6,7 @@ use std::time::Duration;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::cipher::SecretCipher;
@@ -52,6 +53,10 @@ impl std::fmt::Display for Backend {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// On PostgreSQL, a small native pool beside `pool` for the batch writer: COPY is
+    /// a protocol of its own that the Any driver does not speak
+    /// ([`crate::batch`]).
+    pub(crate) copy_pool: Option<PgPool>,
     pub(crate) backend: Backend,
     pub(crate) cipher: SecretCipher,
     /// The audit row the next write transaction records ([`Store::audited`]).
@@ -78,6 +83,7 @@ impl Store {
     pub async fn connect(database_url: &str, cipher: SecretCipher) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(database_url)?;
+        let mut copy_pool = None;
         let (pool, migrator) = match backend {
             Backend::Sqlite => {
                 let target = SqliteTarget::parse(database_url)?;
@@ -119,12 +125,22 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(database_url)
                     .await?;
+                // Batches are written one at a time by each writer; two connections
+                // leave room for a second writer (tests, `tollgate` tools) without
+                // waiting.
+                copy_pool = Some(
+                    crate::batch::configure_copy_pool(PgPoolOptions::new())
+                        .max_connections(2)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .connect_lazy(database_url)?,
+                );
                 (pool, &POSTGRES_MIGRATIONS)
             }
         };
         migrator.run(&pool).await?;
         Ok(Store {
             pool,
+            copy_pool,
             backend,
             cipher,
             audit: None,
@@ -152,6 +168,9 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(pool) = &self.copy_pool {
+            pool.close().await;
+        }
     }
 
     /// Starts a write transaction whose first statement bumps the revision. Doing the

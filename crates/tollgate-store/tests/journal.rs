@@ -10,13 +10,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tollgate_store::journal::{Entry, Journal, JournalError, JournalOptions};
 use tollgate_store::testing::TestDb;
 use tollgate_store::{
-    CALLS_PER_STATEMENT, CallAttempt, CallRecord, LedgerEntry, LedgerKind, SecretCipher, Store,
-    UsageScope,
+    CALLS_PER_STATEMENT, CallAttempt, CallRecord, JsonText, LedgerEntry, LedgerKind, SecretCipher,
+    Store, UsageScope,
 };
 
 tollgate_store::backend_suite!(
     full_record_round_trip,
     fixed_statement_batches,
+    text_with_tabs_newlines_and_backslashes_round_trips,
     journal_commit_reaches_the_database,
     journal_rejects_what_could_never_be_stored,
     journal_replays_after_a_stop_without_flush,
@@ -238,6 +239,46 @@ async fn fixed_statement_batches(db: &TestDb) {
         .map(|i| rec(&format!("b1000-{i:04}"), "fixed"))
         .collect();
     assert_eq!(s.insert_calls(&mixed).await.expect("mixed"), 500);
+}
+
+/// PostgreSQL's batches go by COPY, whose text format gives tabs, newlines, carriage
+/// returns, backslashes and `\N` / `\.` a meaning: values holding them (a client's
+/// user agent, a body, a consumer name in the rollups) come back as they went in.
+async fn text_with_tabs_newlines_and_backslashes_round_trips(db: &TestDb) {
+    let s = db.connect().await;
+    let awkward = "a\tb\nc\r\\N\\.\n\\.\n\\\\end\u{e9}";
+    let mut c = rec("req-awkward\t1", awkward);
+    c.user_agent = Some(awkward.into());
+    c.request_body = Some(format!("{{\"x\":\"{}\"}}\n\\.\n", awkward.escape_default()));
+    c.response_body = Some(String::new());
+    c.client_ip = None;
+    c.steps = JsonText::from(json!([{"step": "auth", "note": awkward}]));
+    // The same id twice in one batch: the first is the one stored.
+    let mut again = c.clone();
+    again.user_agent = Some("second".into());
+    let mut charge_c = charge(awkward, "req-awkward\t1");
+    charge_c.reason = awkward.into();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let j = Journal::open(s.clone(), dir.path().to_path_buf())
+        .await
+        .expect("open");
+    j.commit(vec![
+        Entry::Call(c.clone()),
+        Entry::Call(again),
+        Entry::Charge(charge_c.clone()),
+        Entry::Charge(charge_c),
+    ])
+    .await
+    .expect("commit");
+    j.flush_to_database().await;
+    assert_eq!(s.get_call("req-awkward\t1").await.expect("get"), Some(c));
+    assert_eq!(s.count_calls().await.expect("count"), 1);
+    assert_eq!(s.credit_balance(awkward).await.expect("balance"), -COST);
+    let totals = s
+        .usage_since(&UsageScope::Consumer(awkward.into()), at())
+        .await
+        .expect("usage");
+    assert_eq!(totals.requests, 1, "the rollup row under the awkward name");
 }
 
 // ---------------------------------------------------------------------------------
