@@ -929,6 +929,17 @@ static SERIES: LazyLock<HashMap<SeriesKey, String>> = LazyLock::new(|| {
     m
 });
 
+/// Every time-series statement of `backend` (a test checks PostgreSQL's are
+/// index-only scans: migration 0012).
+#[cfg(feature = "testing")]
+pub(crate) fn series_statements(backend: Backend) -> Vec<&'static str> {
+    SERIES
+        .iter()
+        .filter(|((_, _, b), _)| *b == backend)
+        .map(|(_, sql)| sql.as_str())
+        .collect()
+}
+
 /// A series point: bucket start and value.
 pub type Point = (DateTime<Utc>, Option<f64>);
 

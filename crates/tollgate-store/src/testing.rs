@@ -139,3 +139,9 @@ macro_rules! backend_suite {
         }
     };
 }
+
+/// Every time-series statement on PostgreSQL, with `$1` the dimension and `$2`, `$3`
+/// the bucket range.
+pub fn postgres_series_statements() -> Vec<&'static str> {
+    crate::rollups::series_statements(crate::Backend::Postgres)
+}

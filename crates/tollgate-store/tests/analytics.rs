@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
+use sqlx::Row as _;
 use tollgate_store::journal::{Entry, Journal};
 use tollgate_store::testing::TestDb;
 use tollgate_store::{
@@ -683,4 +684,40 @@ async fn cursor_pages_visit_every_record_once(db: &TestDb) {
             .await
             .is_err()
     );
+}
+
+/// Every time series reads only what migration 0012's covering indexes hold: on
+/// PostgreSQL each series statement can be an index-only scan (with other scans
+/// disallowed, the planner picks one only if the index has every column the
+/// statement reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_series_are_index_only_scans() {
+    let db = TestDb::postgres().await;
+    let _store = db.connect().await;
+    let raw = db.raw().await;
+    for setting in ["enable_seqscan", "enable_bitmapscan", "enable_indexscan"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SET {setting} = off")))
+            .execute(&raw)
+            .await
+            .expect("set");
+    }
+    let statements = tollgate_store::testing::postgres_series_statements();
+    assert!(statements.len() >= 30, "{} statements", statements.len());
+    for sql in statements {
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+            .bind("consumer")
+            .bind(0i64)
+            .bind(86_400_000i64)
+            .fetch_all(&raw)
+            .await
+            .expect("explain")
+            .iter()
+            .map(|row| row.try_get::<String, _>(0).expect("plan line"))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Index Only Scan using rollup_"),
+            "{sql}\n{plan}"
+        );
+    }
 }
