@@ -324,7 +324,9 @@ impl Transcoder for OpenAiPassthrough {
     /// the client asked for it (`stream_options.include_usage`). Events are read where
     /// the parser holds them, not copied out one by one.
     fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
-        let mut out = Vec::with_capacity(chunk.len() + 64);
+        // Sized to the input, which a passthrough forwards as it came: the chunk may be
+        // kept (to count tokens) until the stream ends, so spare capacity is not free.
+        let mut out = Vec::with_capacity(chunk.len());
         let mut failed = None;
         let state = &mut self.state;
         self.parser
