@@ -26,6 +26,7 @@ use crate::lifecycle::Call;
 use crate::metering::{
     self, Metering, caller_budget_rules, model_scope, quota_error, rate_header_pairs, rate_rules,
 };
+use crate::steps;
 use crate::tokens::PromptEstimate;
 
 /// Tokens reserved for the answer when neither the request nor the model says.
@@ -118,19 +119,8 @@ impl Plan {
     }
 }
 
-fn limit_step(rule: &RateRule, headers: Option<&RateHeaders>) -> serde_json::Value {
-    json!({
-        "step": "limit", "scope": rule.scope, "outcome": "pass",
-        "configured": {
-            "requests_per_minute": rule.requests_per_minute,
-            "tokens_per_minute": rule.tokens_per_minute,
-            "concurrent": rule.concurrent,
-        },
-        "value": headers.map(|h| json!({
-            "remaining_requests": h.requests.map(|w| w.remaining),
-            "remaining_tokens": h.tokens.map(|w| w.remaining),
-        })),
-    })
+fn limit_step<'a>(rule: &'a RateRule, headers: Option<&RateHeaders>) -> steps::LimitPass<'a> {
+    steps::LimitPass::new(rule, headers)
 }
 
 fn refused_step(d: &RateDenied) -> serde_json::Value {
@@ -270,20 +260,29 @@ pub async fn admit(
             Amount::Tokens(_) => "token_quota",
         };
         tollgate_telemetry::limit_decision(&b.scope, kind, false);
-        call.step(json!({
-            "step": "budget", "scope": b.scope, "outcome": "pass",
-            "configured": amount_json(b.limit),
-            "value": {"used": spend_json(b.limit, b.used), "reserved": spend_json(b.limit, b.reserved)},
-            "reserved_usd": micros_to_usd(cost),
-        }));
+        call.step(steps::BudgetPass {
+            step: "budget",
+            scope: &b.scope,
+            outcome: "pass",
+            configured: amount_typed(b.limit),
+            value: steps::BudgetValue {
+                used: spend_typed(b.limit, b.used),
+                reserved: spend_typed(b.limit, b.reserved),
+            },
+            reserved_usd: micros_to_usd(cost),
+        });
     }
     if let Some(avail) = reservation.credits_available() {
         tollgate_telemetry::limit_decision("consumer:", "credits", false);
-        call.step(json!({
-            "step": "credits", "scope": metering::consumer_scope(&caller.consumer.name),
-            "outcome": "pass", "value": {"available_after_hold_usd": micros_to_usd(avail)},
-            "reserved_usd": micros_to_usd(cost),
-        }));
+        call.step(steps::CreditsPass {
+            step: "credits",
+            scope: &metering::consumer_scope(&caller.consumer.name),
+            outcome: "pass",
+            value: steps::CreditsValue {
+                available_after_hold_usd: micros_to_usd(avail),
+            },
+            reserved_usd: micros_to_usd(cost),
+        });
     }
     let remaining = reservation
         .remaining_usd()
@@ -321,6 +320,20 @@ fn amount_json(a: Amount) -> serde_json::Value {
     match a {
         Amount::Usd(m) => json!({"usd": micros_to_usd(m)}),
         Amount::Tokens(t) => json!({"tokens": t}),
+    }
+}
+
+fn amount_typed(a: Amount) -> steps::AmountJson {
+    match a {
+        Amount::Usd(m) => steps::AmountJson::Usd(micros_to_usd(m)),
+        Amount::Tokens(t) => steps::AmountJson::Tokens(t),
+    }
+}
+
+fn spend_typed(limit: Amount, s: tollgate_limits::Spend) -> steps::SpendJson {
+    match limit {
+        Amount::Usd(_) => steps::SpendJson::Usd(micros_to_usd(s.cost)),
+        Amount::Tokens(_) => steps::SpendJson::Tokens(s.tokens),
     }
 }
 

@@ -59,6 +59,7 @@ pub mod responses;
 pub mod routes;
 pub mod service;
 pub mod state;
+pub mod steps;
 pub mod tokens;
 pub mod usage;
 pub mod wire;

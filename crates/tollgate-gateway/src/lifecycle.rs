@@ -44,13 +44,13 @@ use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue};
-use serde_json::{Value, json};
+use serde_json::json;
 use tollgate_alerts::{AlertEvent, AlertKind};
 use tollgate_core::Door;
 use tollgate_core::money::{Micros, micros_to_usd};
 use tollgate_core::snapshot::Caller;
 use tollgate_limits::{Permit, Reservation, Spend};
-use tollgate_store::{CallAttempt, CallRecord, Entry, JsonText, LedgerEntry};
+use tollgate_store::{CallAttempt, CallRecord, Entry, LedgerEntry};
 use tollgate_telemetry::names;
 use tracing::Span;
 use tracing::field::Empty;
@@ -60,6 +60,7 @@ use crate::metering::{Metering, consumer_scope};
 use crate::reply::ErrorCode;
 use crate::request_id::RequestId;
 use crate::state::GatewayState;
+use crate::steps::{self, Steps};
 use crate::usage::Usage;
 
 /// What admission holds for a request until it is settled.
@@ -94,7 +95,8 @@ pub struct CallState {
     pub provider: Option<String>,
     pub target_model: Option<String>,
     pub attempts: Vec<CallAttempt>,
-    pub steps: Vec<Value>,
+    /// The explain trail, serialised step by step.
+    pub steps: Steps,
     /// The status the client got (0 until known).
     pub status: u16,
     pub error_code: Option<String>,
@@ -181,7 +183,7 @@ impl Call {
                 provider: None,
                 target_model: None,
                 attempts: Vec::new(),
-                steps: Vec::new(),
+                steps: Steps::default(),
                 status: 0,
                 error_code: None,
                 upstream_latency_ms: None,
@@ -262,10 +264,8 @@ impl Call {
         s.consumer = Some(caller.consumer.name.clone());
         s.team = caller.consumer.team.clone();
         s.key_id = Some(caller.key.id.clone());
-        s.steps.push(json!({
-            "step": "auth", "outcome": "pass",
-            "key_id": caller.key.id, "consumer": caller.consumer.name,
-        }));
+        s.steps
+            .push(&steps::AuthPass::new(&caller.key.id, &caller.consumer.name));
     }
 
     /// Phase 2: the model (as asked) and whether the answer streams.
@@ -282,8 +282,8 @@ impl Call {
     }
 
     /// A decision for `explain` (`limit`, `budget`, `credits`, `cache`, ...).
-    pub fn step(&self, step: Value) {
-        self.state().steps.push(step);
+    pub fn step(&self, step: impl serde::Serialize) {
+        self.state().steps.push(&step);
     }
 
     /// Phase 3: admission's holds, released or settled when the call finishes.
@@ -314,7 +314,10 @@ impl Call {
         self.0.span.record("tollgate.cache", mark);
         let mut s = self.state();
         s.cache = Some(mark);
-        s.steps.push(json!({"step": "cache", "outcome": mark}));
+        s.steps.push(&steps::Cache {
+            step: "cache",
+            outcome: mark,
+        });
         drop(s);
         self.header(
             HeaderName::from_static("x-tollgate-cache"),
@@ -333,11 +336,15 @@ impl Call {
             span.record("error.type", reason);
         }
         let mut s = self.state();
-        s.steps.push(json!({
-            "step": "attempt", "provider": a.provider, "target_model": a.target_model,
-            "status": a.status, "outcome": a.reason.as_deref().unwrap_or("ok"),
-            "error_code": a.error_code, "latency_ms": a.latency_ms,
-        }));
+        s.steps.push(&steps::Attempt {
+            step: "attempt",
+            provider: &a.provider,
+            target_model: &a.target_model,
+            status: a.status,
+            outcome: a.reason.as_deref().unwrap_or("ok"),
+            error_code: a.error_code.as_deref(),
+            latency_ms: a.latency_ms,
+        });
         s.attempts.push(a);
     }
 
@@ -528,10 +535,13 @@ impl Closing {
             s.cost = 0;
             s.usage = Usage::default();
         }
-        s.steps.push(json!({
-            "step": "settle", "outcome": if charged { "charged" } else { "released" },
-            "reserved_usd": micros_to_usd(s.reserved), "charged_usd": micros_to_usd(s.cost),
-        }));
+        let settled = steps::Settle {
+            step: "settle",
+            outcome: if charged { "charged" } else { "released" },
+            reserved_usd: micros_to_usd(s.reserved),
+            charged_usd: micros_to_usd(s.cost),
+        };
+        s.steps.push(&settled);
         let charge = holds
             .reservation
             .as_ref()
@@ -566,7 +576,7 @@ impl Closing {
             stream: s.stream,
             client_ip: s.client_ip.take(),
             user_agent: s.user_agent.take(),
-            steps: JsonText::new(&Value::Array(std::mem::take(&mut s.steps))),
+            steps: s.steps.finish(),
             request_body: s.request_body.take(),
             response_body: s.response_body.take(),
         };

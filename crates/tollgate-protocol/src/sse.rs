@@ -26,6 +26,38 @@ impl SseEvent {
     }
 }
 
+/// One dispatched event, borrowed from the parser's buffers: what
+/// [`SseParser::push_each`] hands out, without an allocation per event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseEventRef<'a> {
+    /// The `event:` field, when the event had a non-empty one.
+    pub event: Option<&'a str>,
+    pub data: &'a str,
+}
+
+impl SseEventRef<'_> {
+    /// An owned copy.
+    pub fn to_event(&self) -> SseEvent {
+        SseEvent {
+            event: self.event.map(str::to_string),
+            data: self.data.to_string(),
+        }
+    }
+}
+
+/// Buffers larger than this are released after use rather than kept for the next
+/// line or event (one huge event must not pin its memory for the stream's life).
+const KEEP_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Appends `bytes` as text: as it is when it is UTF-8 (the usual case, checked
+/// without building anything), with U+FFFD for invalid sequences otherwise.
+fn push_lossy(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+    }
+}
+
 /// Longest line the parsers buffer (an SSE line, an NDJSON line): 4 MiB. Large enough
 /// for the largest single lines real upstreams send (a Gemini image comes as inline
 /// base64 in one `data:` line), small enough that many streams cannot exhaust memory.
@@ -52,7 +84,8 @@ pub struct SseParser {
     skip_lf: bool,
     /// No line has been processed yet (a leading BOM is dropped from the first one).
     started: bool,
-    event: Option<String>,
+    /// The `event:` field of the event being read (empty: none).
+    event: String,
     data: String,
     has_data: bool,
     max_line: usize,
@@ -80,7 +113,7 @@ impl SseParser {
             line: Vec::new(),
             skip_lf: false,
             started: false,
-            event: None,
+            event: String::new(),
             data: String::new(),
             has_data: false,
             max_line,
@@ -92,7 +125,20 @@ impl SseParser {
     /// Feeds bytes; returns the events completed by them (possibly none), or the cap
     /// the stream broke (then and on every later call: the stream cannot be resumed).
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, StreamLimitError> {
-        let result = self.push_inner(bytes);
+        let mut out = Vec::new();
+        self.push_each(bytes, |ev| out.push(ev.to_event()))?;
+        Ok(out)
+    }
+
+    /// [`SseParser::push`], handing each completed event to `emit` as it is borrowed
+    /// from the parser's buffers (no copy of it is made). On a broken cap, the events
+    /// completed before it have been handed out.
+    pub fn push_each(
+        &mut self,
+        bytes: &[u8],
+        mut emit: impl FnMut(SseEventRef<'_>),
+    ) -> Result<(), StreamLimitError> {
+        let result = self.push_inner(bytes, &mut emit);
         self.fail_on(result)
     }
 
@@ -117,11 +163,14 @@ impl SseParser {
         Ok(())
     }
 
-    fn push_inner(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, StreamLimitError> {
+    fn push_inner(
+        &mut self,
+        bytes: &[u8],
+        emit: &mut dyn FnMut(SseEventRef<'_>),
+    ) -> Result<(), StreamLimitError> {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        let mut out = Vec::new();
         let mut rest = bytes;
         if self.skip_lf
             && let Some((&first, tail)) = rest.split_first()
@@ -133,9 +182,7 @@ impl SseParser {
         }
         while let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
             let (head, tail) = rest.split_at(pos);
-            self.line_fits(head.len())?;
-            self.line.extend_from_slice(head);
-            rest = match tail {
+            let after = match tail {
                 [b'\r', b'\n', after @ ..] => after,
                 [b'\r'] => {
                     self.skip_lf = true;
@@ -144,17 +191,26 @@ impl SseParser {
                 [_, after @ ..] => after,
                 [] => &[],
             };
-            let line = std::mem::take(&mut self.line);
-            self.process_line(&line, &mut out)?;
-            // Keep the allocation for the next line (unless it was a big one).
-            if line.capacity() <= 64 * 1024 {
-                self.line = line;
-                self.line.clear();
+            if self.line.is_empty() {
+                // The whole line is in this chunk: read it where it is.
+                self.line_fits(head.len())?;
+                self.process_line(head, emit)?;
+            } else {
+                self.line_fits(head.len())?;
+                self.line.extend_from_slice(head);
+                let line = std::mem::take(&mut self.line);
+                self.process_line(&line, emit)?;
+                // Keep the allocation for the next line (unless it was a big one).
+                if line.capacity() <= KEEP_BUFFER_BYTES {
+                    self.line = line;
+                    self.line.clear();
+                }
             }
+            rest = after;
         }
         self.line_fits(rest.len())?;
         self.line.extend_from_slice(rest);
-        Ok(out)
+        Ok(())
     }
 
     /// Ends the stream: a last line without terminator and an event without the closing
@@ -169,11 +225,12 @@ impl SseParser {
             return Err(e);
         }
         let mut out = Vec::new();
+        let mut emit = |ev: SseEventRef<'_>| out.push(ev.to_event());
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
-            self.process_line(&line, &mut out)?;
+            self.process_line(&line, &mut emit)?;
         }
-        self.process_line(b"", &mut out)?;
+        self.process_line(b"", &mut emit)?;
         self.skip_lf = false;
         Ok(out)
     }
@@ -181,14 +238,14 @@ impl SseParser {
     fn process_line(
         &mut self,
         mut line: &[u8],
-        out: &mut Vec<SseEvent>,
+        emit: &mut dyn FnMut(SseEventRef<'_>),
     ) -> Result<(), StreamLimitError> {
         if !self.started {
             self.started = true;
             line = line.strip_prefix(BOM).unwrap_or(line);
         }
         if line.is_empty() {
-            self.dispatch(out);
+            self.dispatch(emit);
             return Ok(());
         }
         if line.first() == Some(&b':') {
@@ -209,29 +266,34 @@ impl SseParser {
                         limit: self.max_event,
                     });
                 }
-                self.data.push_str(&String::from_utf8_lossy(value));
+                push_lossy(&mut self.data, value);
                 self.data.push('\n');
                 self.has_data = true;
             }
             b"event" => {
-                self.event =
-                    (!value.is_empty()).then(|| String::from_utf8_lossy(value).into_owned());
+                self.event.clear();
+                push_lossy(&mut self.event, value);
             }
             _ => {} // id, retry and unknown fields do not matter to a proxy
         }
         Ok(())
     }
 
-    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
-        let event = self.event.take();
-        if !std::mem::take(&mut self.has_data) {
-            return; // the spec drops events without data
+    fn dispatch(&mut self, emit: &mut dyn FnMut(SseEventRef<'_>)) {
+        if std::mem::take(&mut self.has_data) {
+            let data = self.data.strip_suffix('\n').unwrap_or(&self.data);
+            let event = (!self.event.is_empty()).then_some(self.event.as_str());
+            emit(SseEventRef { event, data });
+        } // else: the spec drops events without data
+        self.event.clear();
+        self.data.clear();
+        // The buffers are kept for the next event, unless one was a big one.
+        if self.data.capacity() > KEEP_BUFFER_BYTES {
+            self.data = String::new();
         }
-        let mut data = std::mem::take(&mut self.data);
-        if data.ends_with('\n') {
-            data.pop();
+        if self.event.capacity() > KEEP_BUFFER_BYTES {
+            self.event = String::new();
         }
-        out.push(SseEvent { event, data });
     }
 }
 
@@ -348,6 +410,33 @@ mod limit_tests {
             }
         );
         assert!(p.line.capacity() == 0, "the buffer is released");
+    }
+
+    #[test]
+    fn push_each_lends_the_events_push_returns() {
+        let input: &[&[u8]] = &[
+            b"event: a\ndata: one\n\nda",
+            b"ta: two\r\ndata: 2\r\n\r",
+            b"\ndata: caf\xC3",
+            b"\xA9\n\n: keep-alive\n\nevent: b\ndata: bad \xFF\n\n",
+        ];
+        let (mut owned, mut lent) = (SseParser::new(), SseParser::new());
+        let mut from_push = Vec::new();
+        let mut from_each = Vec::new();
+        for chunk in input {
+            from_push.extend(owned.push(chunk).unwrap());
+            lent.push_each(chunk, |ev| from_each.push(ev.to_event()))
+                .unwrap();
+        }
+        assert_eq!(from_push, from_each);
+        let datas: Vec<&str> = from_each.iter().map(|e| e.data.as_str()).collect();
+        assert_eq!(datas, ["one", "two\n2", "caf\u{e9}", "bad \u{FFFD}"]);
+        assert_eq!(from_each[0].event.as_deref(), Some("a"));
+        assert_eq!(
+            from_each[1].event, None,
+            "an event name does not carry over"
+        );
+        assert_eq!(from_each[3].event.as_deref(), Some("b"));
     }
 
     #[test]

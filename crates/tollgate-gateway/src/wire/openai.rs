@@ -9,8 +9,8 @@ use tollgate_protocol::sse::{SseEvent, SseParser};
 use tollgate_protocol::translate::{self, OpenAiToAnthropicStream};
 
 use super::{
-    OutputCap, Transcoder, WireAdapter, data_error, encode_anthropic, encode_openai_data,
-    message_id, request_body, translate_error, usage_of_openai,
+    OutputCap, Transcoder, WireAdapter, data_error, encode_anthropic, message_id, request_body,
+    translate_error, usage_of_openai,
 };
 use crate::door::{DoorRequest, door_of};
 use crate::usage::{self, Usage};
@@ -67,11 +67,13 @@ impl WireAdapter for OpenAiChat {
         match door_of(request) {
             Door::OpenAi => Box::new(OpenAiPassthrough {
                 parser: SseParser::new(),
-                strip_usage_chunk: !request.wants_usage_chunk(),
-                usage: None,
-                usage_chunk_seen: false,
-                last_head: None,
-                done: false,
+                state: PassState {
+                    strip_usage_chunk: !request.wants_usage_chunk(),
+                    usage: None,
+                    usage_chunk_seen: false,
+                    last_head: None,
+                    done: false,
+                },
             }),
             Door::Anthropic => Box::new(OpenAiToAnthropic {
                 parser: SseParser::new(),
@@ -199,11 +201,19 @@ fn ask_for_stream_usage(r: &mut openai::ChatRequest) {
 /// Whether an OpenAI chunk can be forwarded without reading it: it has choices, no
 /// usage (or only `"usage": null`) and no error. Keys are matched with their quotes;
 /// inside JSON string values quotes are escaped, so text cannot fake a match (a false
-/// "no" only sends the chunk down the slow path).
+/// "no" only sends the chunk down the slow path). The searchers are built once: this
+/// runs on every event of every stream.
 fn is_plain_content_chunk(data: &str) -> bool {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static CHOICES: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"choices\":[{"));
+    static CHOICES_SPACED: LazyLock<Finder<'static>> =
+        LazyLock::new(|| Finder::new("\"choices\": [{"));
+    static ERROR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"error\""));
+    static USAGE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"usage\""));
     fn only_null_usage(data: &str) -> bool {
         let mut rest = data;
-        while let Some(i) = rest.find("\"usage\"") {
+        while let Some(i) = USAGE.find(rest.as_bytes()) {
             let after = rest[i + 7..].trim_start();
             let Some(after) = after.strip_prefix(':') else {
                 return false;
@@ -215,13 +225,26 @@ fn is_plain_content_chunk(data: &str) -> bool {
         }
         true
     }
-    (data.contains("\"choices\":[{") || data.contains("\"choices\": [{"))
-        && !data.contains("\"error\"")
+    let bytes = data.as_bytes();
+    (CHOICES.find(bytes).is_some() || CHOICES_SPACED.find(bytes).is_some())
+        && ERROR.find(bytes).is_none()
         && only_null_usage(data)
+}
+
+/// `data: <json>\n\n` appended to `out`.
+fn push_openai_data(out: &mut Vec<u8>, json: &[u8]) {
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"\n\n");
 }
 
 struct OpenAiPassthrough {
     parser: SseParser,
+    state: PassState,
+}
+
+/// What the passthrough keeps beside its parser.
+struct PassState {
     strip_usage_chunk: bool,
     usage: Option<Usage>,
     /// The upstream sent OpenAI's usage-only chunk (`choices: []`).
@@ -232,76 +255,97 @@ struct OpenAiPassthrough {
     done: bool,
 }
 
+impl PassState {
+    /// One upstream event, forwarded (or not) into `out`.
+    fn on_event(&mut self, data: &str, out: &mut Vec<u8>) -> Result<(), String> {
+        if data.trim() == "[DONE]" {
+            self.done = true;
+            if !self.strip_usage_chunk
+                && !self.usage_chunk_seen
+                && let Some((id, created, model, usage)) = self.last_head.take()
+            {
+                let v = serde_json::json!({
+                    "id": id, "object": "chat.completion.chunk", "created": created,
+                    "model": model, "choices": [], "usage": usage,
+                });
+                push_openai_data(out, v.to_string().as_bytes());
+            }
+            out.extend_from_slice(b"data: [DONE]\n\n");
+            return Ok(());
+        }
+        if is_plain_content_chunk(data) {
+            // The common case needs no JSON parse: forwarded as it came.
+            push_openai_data(out, data.as_bytes());
+            return Ok(());
+        }
+        let Ok(mut v) = serde_json::from_str::<Value>(data) else {
+            return Ok(());
+        };
+        if let Some(msg) = data_error(&v) {
+            return Err(msg);
+        }
+        let usage = v.get("usage").and_then(usage::from_openai_value);
+        if usage.is_some() {
+            self.usage = usage;
+        }
+        let usage_only = v
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty);
+        if usage.is_some() && usage_only {
+            self.usage_chunk_seen = true;
+            if self.strip_usage_chunk {
+                return Ok(());
+            }
+        }
+        // A chunk with neither choices nor usage (Azure's leading
+        // `prompt_filter_results`) carries nothing an OpenAI client reads.
+        if usage.is_none() && usage_only {
+            return Ok(());
+        }
+        if usage.is_some()
+            && !usage_only
+            && let Some(o) = v.as_object_mut()
+            && let Some(u) = o.remove("usage")
+        {
+            let field = |k: &str| o.get(k).cloned().unwrap_or(Value::Null);
+            self.last_head = Some((field("id"), field("created"), field("model"), u));
+            push_openai_data(out, v.to_string().as_bytes());
+            return Ok(());
+        }
+        push_openai_data(out, data.as_bytes());
+        Ok(())
+    }
+}
+
 impl Transcoder for OpenAiPassthrough {
     /// Events are forwarded as they come (unknown fields and all), except that usage is
     /// always where OpenAI puts it: in one final chunk with `choices: []`, sent only when
-    /// the client asked for it (`stream_options.include_usage`).
+    /// the client asked for it (`stream_options.include_usage`). Events are read where
+    /// the parser holds them, not copied out one by one.
     fn push(&mut self, chunk: &Bytes) -> Result<Bytes, String> {
-        let events = self.parser.push(chunk).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        for ev in &events {
-            if ev.data.trim() == "[DONE]" {
-                self.done = true;
-                if !self.strip_usage_chunk
-                    && !self.usage_chunk_seen
-                    && let Some((id, created, model, usage)) = self.last_head.take()
+        // Sized to the input, which a passthrough forwards as it came: the chunk may be
+        // kept (to count tokens) until the stream ends, so spare capacity is not free.
+        let mut out = Vec::with_capacity(chunk.len());
+        let mut failed = None;
+        let state = &mut self.state;
+        self.parser
+            .push_each(chunk, |ev| {
+                if failed.is_none()
+                    && let Err(e) = state.on_event(ev.data, &mut out)
                 {
-                    let v = serde_json::json!({
-                        "id": id, "object": "chat.completion.chunk", "created": created,
-                        "model": model, "choices": [], "usage": usage,
-                    });
-                    out.extend_from_slice(&encode_openai_data(v.to_string().as_bytes()));
+                    failed = Some(e);
                 }
-                out.extend_from_slice(b"data: [DONE]\n\n");
-                continue;
-            }
-            if is_plain_content_chunk(&ev.data) {
-                // The common case needs no JSON parse: forwarded as it came.
-                out.extend_from_slice(&encode_openai_data(ev.data.as_bytes()));
-                continue;
-            }
-            let Ok(mut v) = serde_json::from_str::<Value>(&ev.data) else {
-                continue;
-            };
-            if let Some(msg) = data_error(&v) {
-                return Err(msg);
-            }
-            let usage = v.get("usage").and_then(usage::from_openai_value);
-            if usage.is_some() {
-                self.usage = usage;
-            }
-            let usage_only = v
-                .get("choices")
-                .and_then(Value::as_array)
-                .is_some_and(Vec::is_empty);
-            if usage.is_some() && usage_only {
-                self.usage_chunk_seen = true;
-                if self.strip_usage_chunk {
-                    continue;
-                }
-            }
-            // A chunk with neither choices nor usage (Azure's leading
-            // `prompt_filter_results`) carries nothing an OpenAI client reads.
-            if usage.is_none() && usage_only {
-                continue;
-            }
-            if usage.is_some()
-                && !usage_only
-                && let Some(o) = v.as_object_mut()
-                && let Some(u) = o.remove("usage")
-            {
-                let field = |k: &str| o.get(k).cloned().unwrap_or(Value::Null);
-                self.last_head = Some((field("id"), field("created"), field("model"), u));
-                out.extend_from_slice(&encode_openai_data(v.to_string().as_bytes()));
-                continue;
-            }
-            out.extend_from_slice(&encode_openai_data(ev.data.as_bytes()));
+            })
+            .map_err(|e| e.to_string())?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(Bytes::from(out)),
         }
-        Ok(Bytes::from(out))
     }
 
     fn finish(&mut self) -> Result<Bytes, String> {
-        if self.done {
+        if self.state.done {
             Ok(Bytes::new())
         } else {
             Err("upstream stream ended before [DONE]".into())
@@ -309,7 +353,7 @@ impl Transcoder for OpenAiPassthrough {
     }
 
     fn usage(&self) -> Option<Usage> {
-        self.usage
+        self.state.usage
     }
 }
 

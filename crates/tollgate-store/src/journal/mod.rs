@@ -11,7 +11,9 @@
 //!   [`JournalOptions::sync`], which adds an `fsync` per group.
 //! - A tokio task, the database writer, tails the log in order and inserts it in
 //!   batches (one transaction each, fixed statements), then records how far it got in
-//!   a cursor file and deletes the segments it has finished. While the database is
+//!   a cursor file and deletes the segments it has finished. Lines this process has
+//!   just written are taken from memory rather than read back and parsed (a bounded
+//!   copy beside the log, `log::Recent`); older ones come from the files. While the database is
 //!   unreachable it retries with backoff and the log simply grows: the log *is* the
 //!   spool, replayed in order. Inserts are idempotent by request id (calls, charges),
 //!   so a batch replayed because the cursor was not saved in time is stored once.
@@ -177,6 +179,7 @@ impl Journal {
             cursor,
             first_segment,
             stats,
+            recent,
             lock,
         } = opened;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -198,6 +201,7 @@ impl Journal {
             written,
             committed: committed_tx,
             stats: stats.clone(),
+            recent,
             _lock: lock,
         };
         tokio::spawn(writer.run());
@@ -218,13 +222,13 @@ impl Journal {
         if entries.is_empty() {
             return Ok(());
         }
-        let (bytes, n) = encode(&entries)?;
+        let bytes = encode(&entries)?;
         let (ack, done) = oneshot::channel();
         self.inner
             .tx
             .send(Msg::Append {
                 bytes,
-                entries: n,
+                entries,
                 ack: Some(ack),
             })
             .map_err(|_| JournalError::Stopped)?;
@@ -241,18 +245,19 @@ impl Journal {
         if entries.is_empty() {
             return;
         }
-        let sent = encode(&entries).and_then(|(bytes, n)| {
+        let count = entries.len();
+        let sent = encode(&entries).and_then(|bytes| {
             self.inner
                 .tx
                 .send(Msg::Append {
                     bytes,
-                    entries: n,
+                    entries,
                     ack: None,
                 })
                 .map_err(|_| JournalError::Stopped)
         });
         if let Err(e) = sent {
-            tracing::error!(error = %e, entries = entries.len(), "journal entries not recorded");
+            tracing::error!(error = %e, entries = count, "journal entries not recorded");
         }
     }
 
@@ -278,7 +283,7 @@ impl Journal {
 }
 
 /// Checks `entries` and serialises them to log lines.
-fn encode(entries: &[Entry]) -> Result<(Vec<u8>, usize), JournalError> {
+fn encode(entries: &[Entry]) -> Result<Vec<u8>, JournalError> {
     let mut bytes = Vec::with_capacity(entries.len() * 512);
     for e in entries {
         if let Err(msg) = check(e) {
@@ -289,7 +294,7 @@ fn encode(entries: &[Entry]) -> Result<(Vec<u8>, usize), JournalError> {
         serde_json::to_writer(&mut bytes, e).map_err(|e| JournalError::Invalid(e.to_string()))?;
         bytes.push(b'\n');
     }
-    Ok((bytes, entries.len()))
+    Ok(bytes)
 }
 
 /// What the database writer would reject for ever, refused before it reaches the log

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::Entry;
 use super::db::write_batch;
-use super::log::{Pos, Stats, list_segments, segment_path, write_cursor};
+use super::log::{Group, Pos, Recent, Stats, list_segments, segment_path, write_cursor};
 use crate::store::Store;
 
 /// Most entries per database batch.
@@ -34,6 +34,8 @@ pub(crate) struct DbWriter {
     /// The cursor, for `flush_to_database`.
     pub committed: watch::Sender<Pos>,
     pub stats: Arc<Stats>,
+    /// What the log thread has just written, still in memory.
+    pub recent: Arc<Recent>,
     pub _lock: Arc<File>,
 }
 
@@ -105,9 +107,15 @@ impl DbWriter {
                 Err(_) => Step::Stop,
             });
         }
+        let end = (!sealed).then_some(written.off);
+        if let Some(group) = self
+            .recent
+            .take(self.cursor, end, MAX_BATCH_ENTRIES, MAX_BATCH_BYTES)
+        {
+            return self.store_recent(group).await;
+        }
         let path = segment_path(&self.dir, self.cursor.seg);
         let from = self.cursor.off;
-        let end = (!sealed).then_some(written.off);
         let loaded = tokio::task::spawn_blocking(move || load(&path, from, end))
             .await
             .map_err(|e| e.to_string())?;
@@ -155,6 +163,29 @@ impl DbWriter {
         self.stats.stored(
             i64::try_from(ours).unwrap_or(i64::MAX),
             i64::try_from(loaded.consumed).unwrap_or(i64::MAX),
+        );
+        self.committed.send_replace(self.cursor);
+        Ok(Step::Continue)
+    }
+
+    /// Inserts lines taken from [`Recent`] (they start at the cursor), then moves the
+    /// cursor past them. On failure they go back for the retry.
+    async fn store_recent(&mut self, group: Group) -> Result<Step, String> {
+        let started = Instant::now();
+        if let Err(e) = write_batch(&self.store, &group.entries).await {
+            self.recent.put_back(group);
+            return Err(e.to_string());
+        }
+        metrics::histogram!("tollgate_journal_batch_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let n = group.entries.len();
+        metrics::counter!("tollgate_journal_written_total").increment(n as u64);
+        self.cursor.off += group.len;
+        self.save_cursor().await;
+        // Written by this process: always in the queue-depth gauge.
+        self.stats.stored(
+            i64::try_from(n).unwrap_or(i64::MAX),
+            i64::try_from(group.len).unwrap_or(i64::MAX),
         );
         self.committed.send_replace(self.cursor);
         Ok(Step::Continue)
