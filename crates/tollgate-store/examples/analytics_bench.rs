@@ -175,8 +175,8 @@ async fn vacuum_if_autovacuum_is_off(url: &str) {
         conn.execute(sql).await.expect("vacuum");
     }
     println!(
-        "The server runs with autovacuum off: the rollup tables were vacuumed and every \
-         table analysed before the queries ({:.0} s), as autovacuum would have done.\n",
+        "The server runs with autovacuum off: the rollup tables were vacuumed and they and \
+         the calls analysed before the queries ({:.0} s), as autovacuum would have done.\n",
         t.elapsed().as_secs_f64()
     );
 }
