@@ -143,52 +143,47 @@ impl DbWriter {
             }
             return Ok(Step::Continue);
         }
-        if !loaded.entries.is_empty() {
-            let started = Instant::now();
-            write_batch(&self.store, &loaded.entries)
-                .await
-                .map_err(|e| e.to_string())?;
-            metrics::histogram!("tollgate_journal_batch_seconds")
-                .record(started.elapsed().as_secs_f64());
-            metrics::counter!("tollgate_journal_written_total")
-                .increment(loaded.entries.len() as u64);
-        }
-        self.cursor.off += loaded.consumed;
-        self.save_cursor().await;
-        let ours = if self.cursor.seg >= self.first_segment {
-            loaded.entries.len()
-        } else {
-            0
-        };
-        self.stats.stored(
-            i64::try_from(ours).unwrap_or(i64::MAX),
-            i64::try_from(loaded.consumed).unwrap_or(i64::MAX),
-        );
-        self.committed.send_replace(self.cursor);
+        self.store(&loaded.entries, loaded.consumed).await?;
         Ok(Step::Continue)
     }
 
     /// Inserts lines taken from [`Recent`] (they start at the cursor), then moves the
     /// cursor past them. On failure they go back for the retry.
     async fn store_recent(&mut self, group: Group) -> Result<Step, String> {
-        let started = Instant::now();
-        if let Err(e) = write_batch(&self.store, &group.entries).await {
+        if let Err(e) = self.store(&group.entries, group.len).await {
             self.recent.put_back(group);
-            return Err(e.to_string());
+            return Err(e);
         }
-        metrics::histogram!("tollgate_journal_batch_seconds")
-            .record(started.elapsed().as_secs_f64());
-        let n = group.entries.len();
-        metrics::counter!("tollgate_journal_written_total").increment(n as u64);
-        self.cursor.off += group.len;
+        Ok(Step::Continue)
+    }
+
+    /// Inserts `entries`, the lines of the next `consumed` bytes of the log, then moves
+    /// the cursor past them and updates the gauges. Fails only if the insert does
+    /// (nothing moves then).
+    async fn store(&mut self, entries: &[Entry], consumed: u64) -> Result<(), String> {
+        if !entries.is_empty() {
+            let started = Instant::now();
+            write_batch(&self.store, entries)
+                .await
+                .map_err(|e| e.to_string())?;
+            metrics::histogram!("tollgate_journal_batch_seconds")
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!("tollgate_journal_written_total").increment(entries.len() as u64);
+        }
+        self.cursor.off += consumed;
         self.save_cursor().await;
-        // Written by this process: always in the queue-depth gauge.
+        // Entries of an earlier process's segments are not in the queue-depth gauge.
+        let ours = if self.cursor.seg >= self.first_segment {
+            entries.len()
+        } else {
+            0
+        };
         self.stats.stored(
-            i64::try_from(n).unwrap_or(i64::MAX),
-            i64::try_from(group.len).unwrap_or(i64::MAX),
+            i64::try_from(ours).unwrap_or(i64::MAX),
+            i64::try_from(consumed).unwrap_or(i64::MAX),
         );
         self.committed.send_replace(self.cursor);
-        Ok(Step::Continue)
+        Ok(())
     }
 
     /// Moves the cursor to the next segment that exists (at most `last`), saves it,
