@@ -119,10 +119,6 @@ impl Plan {
     }
 }
 
-fn limit_step<'a>(rule: &'a RateRule, headers: Option<&RateHeaders>) -> steps::LimitPass<'a> {
-    steps::LimitPass::new(rule, headers)
-}
-
 fn refused_step(d: &RateDenied) -> serde_json::Value {
     let kind = match d.kind {
         RateKind::Requests => "requests_per_minute",
@@ -181,7 +177,7 @@ pub async fn admit(
             Ok(a) => {
                 for r in &rules {
                     tollgate_telemetry::limit_decision(&r.scope, "rate_limit", false);
-                    call.step(limit_step(r, a.headers.as_ref()));
+                    call.step(steps::LimitPass::new(r, a.headers.as_ref()));
                 }
                 rate_headers(call, a.headers.as_ref());
                 permit = Some(a.permit);
@@ -244,9 +240,9 @@ pub async fn admit(
                     call.step(json!({
                         "step": if d.kind == tollgate_core::QuotaKind::Credits { "credits" } else { "budget" },
                         "scope": d.scope, "outcome": "refused",
-                        "configured": amount_json(d.limit),
-                        "value": {"used": spend_json(d.limit, d.used), "reserved": spend_json(d.limit, d.reserved),
-                                  "requested": spend_json(d.limit, d.requested), "balance_usd": d.balance.map(micros_to_usd)},
+                        "configured": amount_typed(d.limit),
+                        "value": {"used": spend_typed(d.limit, d.used), "reserved": spend_typed(d.limit, d.reserved),
+                                  "requested": spend_typed(d.limit, d.requested), "balance_usd": d.balance.map(micros_to_usd)},
                     }));
                     quota_error(&d)
                 }
@@ -316,13 +312,6 @@ fn quota_kind(k: tollgate_core::QuotaKind) -> &'static str {
     }
 }
 
-fn amount_json(a: Amount) -> serde_json::Value {
-    match a {
-        Amount::Usd(m) => json!({"usd": micros_to_usd(m)}),
-        Amount::Tokens(t) => json!({"tokens": t}),
-    }
-}
-
 fn amount_typed(a: Amount) -> steps::AmountJson {
     match a {
         Amount::Usd(m) => steps::AmountJson::Usd(micros_to_usd(m)),
@@ -334,13 +323,6 @@ fn spend_typed(limit: Amount, s: tollgate_limits::Spend) -> steps::SpendJson {
     match limit {
         Amount::Usd(_) => steps::SpendJson::Usd(micros_to_usd(s.cost)),
         Amount::Tokens(_) => steps::SpendJson::Tokens(s.tokens),
-    }
-}
-
-fn spend_json(limit: Amount, s: tollgate_limits::Spend) -> serde_json::Value {
-    match limit {
-        Amount::Usd(_) => json!(micros_to_usd(s.cost)),
-        Amount::Tokens(_) => json!(s.tokens),
     }
 }
 
@@ -377,7 +359,7 @@ pub async fn admit_fallback(
     match admitted {
         Ok(a) => {
             tollgate_telemetry::limit_decision(&rules[0].scope, "rate_limit", false);
-            call.step(limit_step(&rules[0], a.headers.as_ref()));
+            call.step(steps::LimitPass::new(&rules[0], a.headers.as_ref()));
             call.hold(Some(a.permit), None);
             Ok(true)
         }
