@@ -191,12 +191,11 @@ impl SseParser {
                 [_, after @ ..] => after,
                 [] => &[],
             };
+            self.line_fits(head.len())?;
             if self.line.is_empty() {
                 // The whole line is in this chunk: read it where it is.
-                self.line_fits(head.len())?;
                 self.process_line(head, emit)?;
             } else {
-                self.line_fits(head.len())?;
                 self.line.extend_from_slice(head);
                 let line = std::mem::take(&mut self.line);
                 self.process_line(&line, emit)?;

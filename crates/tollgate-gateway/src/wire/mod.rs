@@ -125,10 +125,15 @@ fn usage_of_openai(o: &tollgate_protocol::openai::ChatResponse) -> Option<Usage>
 
 fn encode_openai_data(json: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(json.len() + 8);
+    push_openai_data(&mut out, json);
+    out
+}
+
+/// `data: <json>\n\n` appended to `out`.
+fn push_openai_data(out: &mut Vec<u8>, json: &[u8]) {
     out.extend_from_slice(b"data: ");
     out.extend_from_slice(json);
     out.extend_from_slice(b"\n\n");
-    out
 }
 
 fn encode_anthropic(

@@ -9,8 +9,8 @@ use tollgate_protocol::sse::{SseEvent, SseParser};
 use tollgate_protocol::translate::{self, OpenAiToAnthropicStream};
 
 use super::{
-    OutputCap, Transcoder, WireAdapter, data_error, encode_anthropic, message_id, request_body,
-    translate_error, usage_of_openai,
+    OutputCap, Transcoder, WireAdapter, data_error, encode_anthropic, message_id, push_openai_data,
+    request_body, translate_error, usage_of_openai,
 };
 use crate::door::{DoorRequest, door_of};
 use crate::usage::{self, Usage};
@@ -229,13 +229,6 @@ fn is_plain_content_chunk(data: &str) -> bool {
     (CHOICES.find(bytes).is_some() || CHOICES_SPACED.find(bytes).is_some())
         && ERROR.find(bytes).is_none()
         && only_null_usage(data)
-}
-
-/// `data: <json>\n\n` appended to `out`.
-fn push_openai_data(out: &mut Vec<u8>, json: &[u8]) {
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(json);
-    out.extend_from_slice(b"\n\n");
 }
 
 struct OpenAiPassthrough {
