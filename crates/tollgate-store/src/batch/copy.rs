@@ -108,15 +108,16 @@ async fn insert_calls(conn: &mut PgConnection, calls: &[&CallRecord]) -> Result<
     if calls.is_empty() {
         return Ok(0);
     }
-    // The first of repeated ids is the one stored, as on the other path.
+    // The first of repeated ids is the one stored, as on the other path. Ids as
+    // stored ([`text`]), which is what `RETURNING` names.
     let mut seen = HashSet::new();
-    let calls: Vec<&CallRecord> = calls
+    let calls: Vec<(String, &CallRecord)> = calls
         .iter()
-        .copied()
-        .filter(|c| seen.insert(text(&c.request_id)))
+        .map(|c| (text(&c.request_id), *c))
+        .filter(|(id, _)| seen.insert(id.clone()))
         .collect();
     let mut rows = CopyText::default();
-    for c in &calls {
+    for (_, c) in &calls {
         let attempts = attempts_json(c)?;
         rows.row(call_cells(c, &attempts));
     }
@@ -130,7 +131,8 @@ async fn insert_calls(conn: &mut PgConnection, calls: &[&CallRecord]) -> Result<
     }
     let new: Vec<&CallRecord> = calls
         .into_iter()
-        .filter(|c| inserted.contains(&text(&c.request_id)))
+        .filter(|(id, _)| inserted.contains(id))
+        .map(|(_, c)| c)
         .collect();
 
     let mut rows = CopyText::default();
