@@ -180,7 +180,7 @@ impl SseParser {
             }
             self.skip_lf = false;
         }
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(pos) = memchr::memchr2(b'\n', b'\r', rest) {
             let (head, tail) = rest.split_at(pos);
             let after = match tail {
                 [b'\r', b'\n', after @ ..] => after,

@@ -20,6 +20,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
@@ -93,28 +94,52 @@ pub struct CallRecord {
 /// JSON kept as its text: written to the journal and the database as it is, never
 /// built into a tree on the way (the explain trail is parsed only when someone asks
 /// for it). In the journal's JSON lines it is embedded raw, not as an escaped string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonText(String);
+///
+/// The text is checked to be JSON once, where a `JsonText` is made; writing it into a
+/// journal line or a row neither copies nor checks it again.
+#[derive(Debug, Clone)]
+pub struct JsonText(Box<RawValue>);
 
 impl JsonText {
     /// The text of `value`.
     pub fn new(value: &Value) -> JsonText {
-        JsonText(value.to_string())
+        serde_json::value::to_raw_value(value)
+            .map(JsonText)
+            .unwrap_or_else(|_| JsonText::null())
+    }
+
+    /// `text`, if it is JSON.
+    pub fn from_text(text: String) -> Option<JsonText> {
+        RawValue::from_string(text).ok().map(JsonText)
+    }
+
+    /// `null`.
+    pub fn null() -> JsonText {
+        JsonText(RawValue::NULL.to_owned())
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.get()
     }
 
-    /// The JSON as a tree (`null` if the text is not JSON).
+    /// The JSON as a tree.
     pub fn parse(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
     }
 }
 
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for JsonText {}
+
 impl Default for JsonText {
+    /// An empty trail, `[]`.
     fn default() -> Self {
-        JsonText("[]".to_string())
+        JsonText::from_text("[]".to_string()).unwrap_or_else(JsonText::null)
     }
 }
 
@@ -126,17 +151,13 @@ impl From<Value> for JsonText {
 
 impl serde::Serialize for JsonText {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match serde_json::value::RawValue::from_string(self.0.clone()) {
-            Ok(raw) => raw.serialize(s),
-            Err(_) => Value::Null.serialize(s),
-        }
+        self.0.serialize(s)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for JsonText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        Ok(JsonText(raw.get().to_string()))
+        Box::<RawValue>::deserialize(d).map(JsonText)
     }
 }
 
@@ -474,7 +495,7 @@ pub(crate) fn decode_call(row: &AnyRow) -> Result<CallRecord, StoreError> {
         stream: row.try_get::<i64, _>("stream")? != 0,
         client_ip: row.try_get("client_ip")?,
         user_agent: row.try_get("user_agent")?,
-        steps: JsonText(row.try_get("steps")?),
+        steps: JsonText::from_text(row.try_get("steps")?).unwrap_or_else(JsonText::null),
         request_body: row.try_get("request_body")?,
         response_body: row.try_get("response_body")?,
     })
@@ -537,5 +558,30 @@ mod tests {
         );
         // A `$` not followed by a digit is kept.
         assert_eq!(Fixed::new("a$b $12c".into()).positional, "a$b ?c");
+    }
+
+    #[test]
+    fn json_text_is_checked_once_and_embedded_raw() {
+        assert!(JsonText::from_text("[1, {\"a\": 2}]".into()).is_some());
+        assert!(JsonText::from_text("[1,".into()).is_none());
+        assert!(JsonText::from_text(String::new()).is_none());
+        assert_eq!(JsonText::default().as_str(), "[]");
+        assert_eq!(JsonText::null().parse(), Value::Null);
+
+        // In a JSON document it is the value itself, not a string holding it, and it
+        // reads back equal.
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Line {
+            steps: JsonText,
+        }
+        let text = JsonText::from(serde_json::json!([{"step": "auth", "note": "a\tb"}]));
+        let line = serde_json::to_string(&Line {
+            steps: text.clone(),
+        })
+        .unwrap();
+        assert_eq!(line, r#"{"steps":[{"step":"auth","note":"a\tb"}]}"#);
+        let back: Line = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.steps, text);
+        assert_eq!(back.steps.parse()[0]["note"], "a\tb");
     }
 }
