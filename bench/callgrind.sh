@@ -109,7 +109,11 @@ for _ in $(seq 1 300); do
 done
 [[ -n "$DUMP" ]] || { echo "no callgrind dump" >&2; exit 1; }
 total="$(sed -n 's/^summary: //p;s/^totals: //p' "$DUMP" | head -1 | awk '{print $1}')"
-echo "instructions: $N requests $total; per request $((total / N)) (kind=$KIND, date $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD))"
+# The tokio worker threads' tasks alone (the request path; the SQLite writer's thread, whose
+# share swings with how the journal happens to batch, left out): the steadier figure.
+worker="$(callgrind_annotate --inclusive=yes --threshold=100 "$DUMP" 2>/dev/null |
+  grep -m1 'multi_thread::worker::Context::run_task ' | awk '{gsub(",", "", $1); print $1}' || true)"
+echo "instructions: $N requests $total; per request $((total / N)), worker threads $((${worker:-0} / N)) (kind=$KIND, date $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD))"
 if [[ -n "${TOP:-}" ]]; then
   echo "--- top $TOP by own instructions (per request: divide by $N)"
   callgrind_annotate --threshold=100 "$DUMP" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -n "$TOP"

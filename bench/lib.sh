@@ -62,6 +62,16 @@ CLK_TCK="$(getconf CLK_TCK)"
 # kib PID FIELD: a /proc/PID/status field in KiB (VmRSS, VmHWM).
 kib() { awk -v f="$2" '$1 == f":" {print $2}' "/proc/$1/status" 2>/dev/null; }
 
+# reset_peak PID...: prints the peak RSS (VmHWM, KiB) of the first PID and resets the
+# peak of every PID to its current RSS (Linux: 5 written to /proc/PID/clear_refs), so
+# that a run reports the peak of its traffic apart from a spike at start-up (Tollgate's
+# first start hashes the console user's password: argon2id with 19 MiB of memory).
+reset_peak() {
+  kib "$1" VmHWM
+  local pid
+  for pid in "$@"; do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true; done
+}
+
 # Resident set of a process tree (a process and its children), in KiB: LiteLLM and
 # nginx run their work in child processes.
 tree_rss_kib() {
