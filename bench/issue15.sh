@@ -223,7 +223,7 @@ TARGETS=("direct|http://$MOCK_ADDR|sk-direct|$UPSTREAM_MODEL|"
 # Every proxy's peak from here on is its traffic's, not its start-up's.
 for t in "${TARGETS[@]}"; do
   IFS='|' read -r target url key model ppid <<<"$t"
-  [[ -n "$ppid" ]] && reset_peak "$ppid" $(pgrep -P "$ppid" 2>/dev/null) >/dev/null
+  [[ -n "$ppid" ]] && reset_tree_peak "$ppid"
 done
 
 for scenario in "non-stream c=1|1|0" "non-stream c=32|32|0" "stream c=1|1|1" "stream c=8|8|1"; do

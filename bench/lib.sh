@@ -72,6 +72,13 @@ reset_peak() {
   for pid in "$@"; do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true; done
 }
 
+# reset_tree_peak PID: reset_peak for a process and all its descendants.
+reset_tree_peak() {
+  local c
+  reset_peak "$1" >/dev/null
+  for c in $(pgrep -P "$1" 2>/dev/null); do reset_tree_peak "$c"; done
+}
+
 # Resident set of a process tree (a process and its children), in KiB: LiteLLM and
 # nginx run their work in child processes.
 tree_rss_kib() {
