@@ -110,11 +110,13 @@ async fn insert_calls(conn: &mut PgConnection, calls: &[&CallRecord]) -> Result<
     }
     // The first of repeated ids is the one stored, as on the other path. Ids as
     // stored ([`text`]), which is what `RETURNING` names.
+    let ids: Vec<String> = calls.iter().map(|c| text(&c.request_id)).collect();
     let mut seen = HashSet::new();
-    let calls: Vec<(String, &CallRecord)> = calls
+    let calls: Vec<(&str, &CallRecord)> = ids
         .iter()
-        .map(|c| (text(&c.request_id), *c))
-        .filter(|(id, _)| seen.insert(id.clone()))
+        .map(String::as_str)
+        .zip(calls.iter().copied())
+        .filter(|(id, _)| seen.insert(*id))
         .collect();
     let mut rows = CopyText::default();
     for (_, c) in &calls {
@@ -131,7 +133,7 @@ async fn insert_calls(conn: &mut PgConnection, calls: &[&CallRecord]) -> Result<
     }
     let new: Vec<&CallRecord> = calls
         .into_iter()
-        .filter(|(id, _)| inserted.contains(id))
+        .filter(|(id, _)| inserted.contains(*id))
         .map(|(_, c)| c)
         .collect();
 
