@@ -256,29 +256,23 @@ pub async fn admit(
             Amount::Tokens(_) => "token_quota",
         };
         tollgate_telemetry::limit_decision(&b.scope, kind, false);
-        call.step(steps::BudgetPass {
-            step: "budget",
-            scope: &b.scope,
-            outcome: "pass",
-            configured: amount_typed(b.limit),
-            value: steps::BudgetValue {
+        call.step(steps::BudgetPass::new(
+            &b.scope,
+            amount_typed(b.limit),
+            steps::BudgetValue {
                 used: spend_typed(b.limit, b.used),
                 reserved: spend_typed(b.limit, b.reserved),
             },
-            reserved_usd: micros_to_usd(cost),
-        });
+            micros_to_usd(cost),
+        ));
     }
     if let Some(avail) = reservation.credits_available() {
         tollgate_telemetry::limit_decision("consumer:", "credits", false);
-        call.step(steps::CreditsPass {
-            step: "credits",
-            scope: &metering::consumer_scope(&caller.consumer.name),
-            outcome: "pass",
-            value: steps::CreditsValue {
-                available_after_hold_usd: micros_to_usd(avail),
-            },
-            reserved_usd: micros_to_usd(cost),
-        });
+        call.step(steps::CreditsPass::new(
+            &metering::consumer_scope(&caller.consumer.name),
+            micros_to_usd(avail),
+            micros_to_usd(cost),
+        ));
     }
     let remaining = reservation
         .remaining_usd()

@@ -56,8 +56,8 @@ impl Steps {
 /// `{"step": "auth", "outcome": "pass", ...}`: the caller is known.
 #[derive(Serialize)]
 pub struct AuthPass<'a> {
-    pub step: &'static str,
-    pub outcome: &'static str,
+    step: &'static str,
+    outcome: &'static str,
     pub key_id: &'a str,
     pub consumer: &'a str,
 }
@@ -100,9 +100,9 @@ impl RateValue {
 /// A rate rule that let the request through.
 #[derive(Serialize)]
 pub struct LimitPass<'a> {
-    pub step: &'static str,
+    step: &'static str,
     pub scope: &'a str,
-    pub outcome: &'static str,
+    outcome: &'static str,
     pub configured: RateConfigured,
     pub value: Option<RateValue>,
 }
@@ -149,28 +149,60 @@ pub struct BudgetValue {
 /// A budget or token quota that let the request through.
 #[derive(Serialize)]
 pub struct BudgetPass<'a> {
-    pub step: &'static str,
-    pub scope: &'a str,
-    pub outcome: &'static str,
-    pub configured: AmountJson,
-    pub value: BudgetValue,
-    pub reserved_usd: f64,
+    step: &'static str,
+    scope: &'a str,
+    outcome: &'static str,
+    configured: AmountJson,
+    value: BudgetValue,
+    reserved_usd: f64,
+}
+
+impl<'a> BudgetPass<'a> {
+    pub fn new(
+        scope: &'a str,
+        configured: AmountJson,
+        value: BudgetValue,
+        reserved_usd: f64,
+    ) -> Self {
+        BudgetPass {
+            step: "budget",
+            scope,
+            outcome: "pass",
+            configured,
+            value,
+            reserved_usd,
+        }
+    }
 }
 
 /// Credits after the hold.
 #[derive(Serialize)]
-pub struct CreditsValue {
-    pub available_after_hold_usd: f64,
+struct CreditsValue {
+    available_after_hold_usd: f64,
 }
 
 /// Prepaid credits that covered the worst case.
 #[derive(Serialize)]
 pub struct CreditsPass<'a> {
-    pub step: &'static str,
-    pub scope: &'a str,
-    pub outcome: &'static str,
-    pub value: CreditsValue,
-    pub reserved_usd: f64,
+    step: &'static str,
+    scope: &'a str,
+    outcome: &'static str,
+    value: CreditsValue,
+    reserved_usd: f64,
+}
+
+impl<'a> CreditsPass<'a> {
+    pub fn new(scope: &'a str, available_after_hold_usd: f64, reserved_usd: f64) -> Self {
+        CreditsPass {
+            step: "credits",
+            scope,
+            outcome: "pass",
+            value: CreditsValue {
+                available_after_hold_usd,
+            },
+            reserved_usd,
+        }
+    }
 }
 
 /// The response cache's outcome.
@@ -228,28 +260,25 @@ mod tests {
         let got = trail(|s| {
             s.push(&AuthPass::new("k1", "c"));
             s.push(&LimitPass::new(&rule, None));
-            s.push(&BudgetPass {
-                step: "budget",
-                scope: "team:t",
-                outcome: "pass",
-                configured: AmountJson::Usd(5.0),
-                value: BudgetValue {
+            s.push(&BudgetPass::new(
+                "team:t",
+                AmountJson::Usd(5.0),
+                BudgetValue {
                     used: SpendJson::Usd(0.5),
                     reserved: SpendJson::Usd(0.25),
                 },
-                reserved_usd: 0.01,
-            });
-            s.push(&BudgetPass {
-                step: "budget",
-                scope: "consumer:c",
-                outcome: "pass",
-                configured: AmountJson::Tokens(1000),
-                value: BudgetValue {
+                0.01,
+            ));
+            s.push(&BudgetPass::new(
+                "consumer:c",
+                AmountJson::Tokens(1000),
+                BudgetValue {
                     used: SpendJson::Tokens(10),
                     reserved: SpendJson::Tokens(20),
                 },
-                reserved_usd: 0.01,
-            });
+                0.01,
+            ));
+            s.push(&CreditsPass::new("consumer:c", 2.5, 0.01));
             s.push(&Cache {
                 step: "cache",
                 outcome: "miss",
@@ -274,6 +303,8 @@ mod tests {
              "value": {"used": 0.5, "reserved": 0.25}, "reserved_usd": 0.01},
             {"step": "budget", "scope": "consumer:c", "outcome": "pass", "configured": {"tokens": 1000},
              "value": {"used": 10, "reserved": 20}, "reserved_usd": 0.01},
+            {"step": "credits", "scope": "consumer:c", "outcome": "pass",
+             "value": {"available_after_hold_usd": 2.5}, "reserved_usd": 0.01},
             {"step": "cache", "outcome": "miss"},
             {"step": "attempt", "provider": "p", "target_model": "m", "status": 200,
              "outcome": "ok", "error_code": null, "latency_ms": 3},
